@@ -1,0 +1,25 @@
+//! The errors `Builder::build` can return.
+
+use std::path::PathBuf;
+
+/// Why a [`PerfLayer`](crate::PerfLayer) could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session id is not 1 to 128 of letters, digits, `.`, `_`, `-` (and not `.` or `..`).
+    #[error("invalid session id {id:?}: {reason}")]
+    InvalidSessionId {
+        /// The id as given.
+        id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The session directory or data file could not be created or opened.
+    #[error("cannot open {path}: {source}")]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}

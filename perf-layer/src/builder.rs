@@ -49,3 +49,28 @@ impl Builder {
         })
     }
 }
+
+impl Builder {
+    /// The session id: files go to `<logs_dir>/<session_id>/`. Default: a timestamp-based id.
+    pub fn session_id(mut self, id: impl Into<String>) -> Self {
+        self.session_id = Some(id.into());
+        self
+    }
+
+    /// The logs directory. Default `logs`; the env var `PERF_LOGS_DIR` overrides it in [`Builder::from_env`].
+    pub fn logs_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.logs_dir = dir.into();
+        self
+    }
+
+    /// Echo live `PERF_START`/`PERF_END` lines to stderr. Default off.
+    pub fn echo(mut self, on: bool) -> Self {
+        self.echo = on;
+        self
+    }
+
+    /// Reads `PERF_LOGS_DIR` and `DEV_MODE=true` from the environment.
+    pub fn from_env(self) -> Self {
+        self
+    }
+}

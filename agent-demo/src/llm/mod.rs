@@ -1,0 +1,159 @@
+//! The language models: a real Ollama client and a simulated model, behind one [`Llm`].
+//!
+//! Every call is one span, `llm_generation` or `llm_embedding`, carrying the
+//! OpenTelemetry GenAI attributes and Ollama's own timings, recorded once known.
+
+mod error;
+mod metrics;
+pub mod ollama;
+pub mod sim;
+
+use std::time::Duration;
+
+use tracing::field::Empty;
+use tracing::{instrument, Span};
+
+pub use error::LlmError;
+pub use metrics::{
+    estimate_tokens, Accumulator, Chunk, GenerateRequest, Generation, GenerationMetrics, Purpose,
+};
+pub use ollama::{OllamaClient, OllamaConfig};
+pub use sim::{SimConfig, SimModel};
+
+/// Either model; both go through the same instrumented calls.
+#[derive(Debug)]
+pub enum Llm {
+    /// A real Ollama server.
+    Ollama(OllamaClient),
+    /// The built-in simulated model.
+    Sim(SimModel),
+}
+
+/// Embedding vectors with the model that made them.
+#[derive(Debug, Clone)]
+pub struct Embeddings {
+    /// The embedding model.
+    pub model: String,
+    /// One vector per input, in order.
+    pub vectors: Vec<Vec<f32>>,
+    /// Input tokens the server counted, if it said.
+    pub input_tokens: Option<u64>,
+}
+
+impl Llm {
+    /// `ollama` or `sim`.
+    #[must_use]
+    pub fn system(&self) -> &'static str {
+        match self {
+            Llm::Ollama(_) => "ollama",
+            Llm::Sim(_) => "sim",
+        }
+    }
+
+    /// The generation model's name.
+    #[must_use]
+    pub fn model(&self) -> &str {
+        match self {
+            Llm::Ollama(c) => &c.config().model,
+            Llm::Sim(s) => s.model(),
+        }
+    }
+
+    /// The embedding model's name.
+    #[must_use]
+    pub fn embed_model(&self) -> &str {
+        match self {
+            Llm::Ollama(c) => &c.config().embed_model,
+            Llm::Sim(s) => s.embed_model(),
+        }
+    }
+
+    /// Generates text. The span records the GenAI usage and Ollama timings when the
+    /// call ends, and gets status error if the call fails.
+    #[instrument(
+        name = "llm_generation",
+        skip_all,
+        err(Display),
+        fields(
+            purpose = request.purpose.as_str(),
+            prompt_chars = request.prompt.chars().count(),
+            gen_ai.system = self.system(),
+            gen_ai.operation.name = "generate",
+            gen_ai.request.model = self.model(),
+            gen_ai.usage.input_tokens = Empty,
+            gen_ai.usage.output_tokens = Empty,
+            ollama.total_duration_ns = Empty,
+            ollama.load_duration_ns = Empty,
+            ollama.prompt_eval_duration_ns = Empty,
+            ollama.eval_duration_ns = Empty,
+            llm.time_to_first_token_ns = Empty,
+            response_chars = Empty,
+        )
+    )]
+    pub async fn generate(&self, request: &GenerateRequest) -> Result<Generation, LlmError> {
+        let generation = match self {
+            Llm::Ollama(c) => c.generate(request).await?,
+            Llm::Sim(s) => s.generate(request).await?,
+        };
+        record_generation(&Span::current(), &generation);
+        Ok(generation)
+    }
+
+    /// Embeds texts, one vector each.
+    #[instrument(
+        name = "llm_embedding",
+        skip_all,
+        err(Display),
+        fields(
+            inputs = texts.len(),
+            input_chars = texts.iter().map(|t| t.chars().count()).sum::<usize>(),
+            gen_ai.system = self.system(),
+            gen_ai.operation.name = "embeddings",
+            gen_ai.request.model = self.embed_model(),
+            gen_ai.usage.input_tokens = Empty,
+            dimensions = Empty,
+        )
+    )]
+    pub async fn embed(&self, texts: &[String]) -> Result<Embeddings, LlmError> {
+        let embeddings = match self {
+            Llm::Ollama(c) => c.embed(texts).await?,
+            Llm::Sim(s) => s.embed(texts).await,
+        };
+        let span = Span::current();
+        if let Some(n) = embeddings.input_tokens {
+            span.record("gen_ai.usage.input_tokens", n);
+        }
+        if let Some(first) = embeddings.vectors.first() {
+            span.record("dimensions", first.len());
+        }
+        Ok(embeddings)
+    }
+}
+
+/// Records a generation's metrics on its span (only the ones the server reported).
+fn record_generation(span: &Span, g: &Generation) {
+    let m = &g.metrics;
+    let fields: [(&str, Option<u64>); 6] = [
+        ("gen_ai.usage.input_tokens", m.prompt_eval_count),
+        ("gen_ai.usage.output_tokens", m.eval_count),
+        ("ollama.total_duration_ns", m.total_duration_ns),
+        ("ollama.load_duration_ns", m.load_duration_ns),
+        ("ollama.prompt_eval_duration_ns", m.prompt_eval_duration_ns),
+        ("ollama.eval_duration_ns", m.eval_duration_ns),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            span.record(name, v);
+        }
+    }
+    if let Some(ttft) = g.time_to_first_token {
+        span.record("llm.time_to_first_token_ns", duration_ns(ttft));
+    }
+    span.record("response_chars", g.text.chars().count());
+}
+
+/// A duration in whole nanoseconds, saturating.
+#[must_use]
+pub fn duration_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}

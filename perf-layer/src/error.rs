@@ -22,4 +22,7 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The writer thread could not be started.
+    #[error("cannot start the perf-layer writer thread: {0}")]
+    WriterThread(#[source] std::io::Error),
 }

@@ -3,9 +3,19 @@
 pub mod record;
 
 mod builder;
+mod echo;
 mod error;
+mod fields;
+mod handle;
 mod layer;
+mod local;
+mod session;
+mod shared;
+mod table;
+mod timings;
+mod writer;
 
-pub use builder::{Backpressure, Builder};
+pub use builder::{Backpressure, Builder, DEFAULT_CAPACITY, DEFAULT_FLUSH_INTERVAL};
 pub use error::Error;
-pub use layer::{FlushGuard, PerfHandle, PerfLayer};
+pub use handle::{FlushGuard, PerfHandle};
+pub use layer::PerfLayer;

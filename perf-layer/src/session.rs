@@ -1,0 +1,153 @@
+//! A session on disk: the id rules, the data file, the segment's `session` line.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::record::{Record, SessionRecord, DATA_FILE, FORMAT};
+use crate::Error;
+
+/// The longest session id accepted.
+pub(crate) const MAX_ID_LEN: usize = 128;
+
+/// Checks a session id: 1 to 128 of ASCII letters, digits, `.`, `_`, `-`, and not `.` or `..`,
+/// so that `<logs_dir>/<id>` is always one directory inside the logs directory.
+pub(crate) fn validate_id(id: &str) -> Result<(), Error> {
+    let reason = if id.is_empty() {
+        "it is empty"
+    } else if id.len() > MAX_ID_LEN {
+        "it is longer than 128 characters"
+    } else if id == "." || id == ".." {
+        "`.` and `..` are not session names"
+    } else if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        "only ASCII letters, digits, `.`, `_` and `-` are allowed"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidSessionId {
+        id: id.to_owned(),
+        reason,
+    })
+}
+
+/// A fresh session id from the wall clock, e.g. `session_20261124_100000_123`.
+pub(crate) fn default_id(now: DateTime<Utc>) -> String {
+    now.format("session_%Y%m%d_%H%M%S_%3f").to_string()
+}
+
+/// The name of the running program, from its executable path.
+pub(crate) fn default_program() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(Path::new)
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// An opened data file and where it is.
+#[derive(Debug)]
+pub(crate) struct DataFile {
+    pub(crate) file: File,
+    pub(crate) path: PathBuf,
+}
+
+/// Creates `<logs_dir>/<id>/`, opens its data file for appending (a second run adds a
+/// segment) and writes the segment's `session` line.
+pub(crate) fn open(session_dir: &Path, session: SessionRecord) -> Result<DataFile, Error> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    fs::create_dir_all(session_dir).map_err(io_err(session_dir))?;
+    let path = session_dir.join(DATA_FILE);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    let mut line = Vec::with_capacity(160);
+    if ends_mid_line(&mut file).map_err(io_err(&path))? {
+        // A previous run stopped in the middle of a line: finish it so the new segment
+        // starts on a line of its own.
+        line.push(b'\n');
+    }
+    serde_json::to_writer(&mut line, &Record::Session(session))
+        .map_err(|e| io_err(&path)(e.into()))?;
+    line.push(b'\n');
+    file.write_all(&line).map_err(io_err(&path))?;
+    Ok(DataFile { file, path })
+}
+
+/// Whether a non-empty file's last byte is not a newline.
+fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
+/// The `session` record of a segment starting at `started_at`.
+pub(crate) fn session_record(id: &str, program: &str, started_at: SystemTime) -> SessionRecord {
+    SessionRecord {
+        format: FORMAT,
+        session: id.to_owned(),
+        started_at: DateTime::<Utc>::from(started_at).to_rfc3339_opts(SecondsFormat::Micros, true),
+        pid: std::process::id(),
+        program: program.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_the_rules() {
+        for ok in ["test_performance", "a", "v1.2-rc_3", &"x".repeat(128)] {
+            assert!(validate_id(ok).is_ok(), "{ok:?} should be accepted");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../etc",
+            "a/b",
+            "a\\b",
+            "a b",
+            "é",
+            &"x".repeat(129),
+        ] {
+            assert!(
+                matches!(validate_id(bad), Err(Error::InvalidSessionId { .. })),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn default_ids_are_valid() {
+        let id = default_id(Utc::now());
+        validate_id(&id).unwrap();
+        assert!(id.starts_with("session_"));
+    }
+
+    #[test]
+    fn started_at_is_rfc3339_utc_with_microseconds() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_795_996_800_123_456);
+        let record = session_record("s", "p", t);
+        assert_eq!(record.started_at, "2026-11-30T00:00:00.123456Z");
+    }
+}

@@ -1,0 +1,58 @@
+//! The command line: one module per subcommand.
+
+mod list;
+mod report;
+
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  perf-analyze report test_performance             # logs/test_performance/performance_data.jsonl
+  perf-analyze report test_performance --detailed --save
+  perf-analyze report logs/old_run/ --format json | jq '.by_name[0]'
+  perf-analyze report - < performance_data.jsonl   # read stdin
+  PERF_LOGS_DIR=/var/log/agent perf-analyze list";
+
+/// Reads perf-layer session files (and the older Python tracker's) and says where the time goes.
+#[derive(Debug, Parser)]
+#[command(name = "perf-analyze", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Report one session: top operations, latest operation, LLM calls (--detailed for more).
+    #[command(after_help = EXAMPLES)]
+    Report(report::Args),
+    /// List every session in the logs directory: performance over time at a glance.
+    #[command(after_help = EXAMPLES)]
+    List(list::Args),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Report(args) => report::run(args),
+        Command::List(args) => list::run(args),
+    }
+}
+
+/// Writes to stdout; a closed pipe surfaces as an error that [`is_broken_pipe`] recognises.
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// True if the error is a broken pipe (`perf-analyze ... | head`): not a failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}

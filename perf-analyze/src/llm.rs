@@ -1,0 +1,169 @@
+//! LLM calls: the client's wall time against the server's own timings.
+//!
+//! Read from OpenTelemetry GenAI fields (`gen_ai.request.model`,
+//! `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`) and Ollama's timings
+//! (`ollama.total_duration_ns`, `ollama.load_duration_ns`,
+//! `ollama.prompt_eval_duration_ns`, `ollama.eval_duration_ns`); Ollama's own key
+//! names (`total_duration`, `eval_count`, ...) are read too, as older files have them.
+//!
+//! ```
+//! use perf_analyze::{llm::LlmCall, Span};
+//!
+//! let mut span = Span::example("ollama_generate", 0, 2_500_000_000);
+//! span.raw_fields = Some(r#"{"gen_ai.request.model":"gemma3","gen_ai.usage.output_tokens":100,
+//!     "ollama.total_duration_ns":2300000000,"ollama.eval_duration_ns":2000000000}"#.into());
+//! let call = LlmCall::from_span(&span).unwrap();
+//! assert_eq!(call.model.as_deref(), Some("gemma3"));
+//! assert_eq!(call.overhead_ns, Some(200_000_000)); // wall minus the server's total
+//! assert_eq!(call.tokens_per_s, Some(50.0));
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::span::{Fields, Span};
+
+/// One LLM call, as promised in the summary's `llm_calls`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCall {
+    /// The span's name.
+    pub name: String,
+    /// The model requested.
+    pub model: Option<String>,
+    /// The client's wall time.
+    pub wall_ns: u64,
+    /// Time the server spent loading the model.
+    pub load_ns: Option<u64>,
+    /// Time the server spent reading the prompt.
+    pub prompt_eval_ns: Option<u64>,
+    /// Time the server spent generating.
+    pub eval_ns: Option<u64>,
+    /// Prompt tokens.
+    pub input_tokens: Option<u64>,
+    /// Generated tokens.
+    pub output_tokens: Option<u64>,
+    /// Generated tokens per second of generation (of wall time if generation time is unknown).
+    pub tokens_per_s: Option<f64>,
+    /// Client wall time minus the server's total: network and queueing.
+    pub overhead_ns: Option<u64>,
+    /// When the call started, on the session timeline.
+    #[serde(default)]
+    pub start_ns: u64,
+}
+
+fn number(fields: &Fields, keys: &[&str]) -> Option<u64> {
+    keys.iter().find_map(|k| {
+        let v = fields.get(*k)?;
+        v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        })
+    })
+}
+
+fn text(fields: &Fields, keys: &[&str]) -> Option<String> {
+    keys.iter()
+        .find_map(|k| fields.get(*k)?.as_str().map(str::to_owned))
+}
+
+/// True if the span's raw fields may describe an LLM call (cheap, before parsing).
+#[must_use]
+pub fn may_be_llm(span: &Span) -> bool {
+    span.fields_mention("gen_ai.")
+        || span.fields_mention("ollama.")
+        || span.fields_mention("eval_count")
+        || span.fields_mention("total_duration")
+}
+
+impl LlmCall {
+    /// Reads an LLM call from a span's fields; `None` if it has no model, timing or token count.
+    #[must_use]
+    pub fn from_span(span: &Span) -> Option<LlmCall> {
+        if !may_be_llm(span) {
+            return None;
+        }
+        let f = span.fields();
+        let op = text(&f, &["gen_ai.operation.name"]);
+        if op.as_deref() == Some("embeddings") {
+            return None;
+        }
+        let model = text(
+            &f,
+            &["gen_ai.request.model", "gen_ai.response.model", "model"],
+        );
+        let total = number(&f, &["ollama.total_duration_ns", "total_duration"]);
+        let load_ns = number(&f, &["ollama.load_duration_ns", "load_duration"]);
+        let prompt_eval_ns = number(
+            &f,
+            &["ollama.prompt_eval_duration_ns", "prompt_eval_duration"],
+        );
+        let eval_ns = number(&f, &["ollama.eval_duration_ns", "eval_duration"]);
+        let input_tokens = number(&f, &["gen_ai.usage.input_tokens", "prompt_eval_count"]);
+        let output_tokens = number(&f, &["gen_ai.usage.output_tokens", "eval_count"]);
+        if model.is_none() && total.is_none() && eval_ns.is_none() && output_tokens.is_none() {
+            return None;
+        }
+        let wall_ns = span.duration_ns();
+        let tokens_per_s = output_tokens.and_then(|out| {
+            let ns = eval_ns
+                .filter(|&n| n > 0)
+                .or((wall_ns > 0).then_some(wall_ns))?;
+            Some(out as f64 * 1e9 / ns as f64)
+        });
+        Some(LlmCall {
+            name: span.name.to_string(),
+            model,
+            wall_ns,
+            load_ns,
+            prompt_eval_ns,
+            eval_ns,
+            input_tokens,
+            output_tokens,
+            tokens_per_s,
+            overhead_ns: total.map(|t| wall_ns.saturating_sub(t)),
+            start_ns: span.start_ns,
+        })
+    }
+}
+
+/// All LLM calls of a session: the latest [`LlmCalls::KEEP`] in full, totals over all.
+#[derive(Debug, Clone, Default)]
+pub struct LlmCalls {
+    latest: std::collections::VecDeque<LlmCall>,
+    /// Calls seen.
+    pub count: u64,
+    /// Their summed wall time.
+    pub wall_ns: u64,
+    /// Their summed model load time.
+    pub load_ns: u64,
+    /// Their summed overhead.
+    pub overhead_ns: u64,
+}
+
+impl LlmCalls {
+    /// How many calls are kept in full.
+    pub const KEEP: usize = 1000;
+
+    /// Counts a span if it is an LLM call.
+    pub fn add(&mut self, span: &Span) {
+        let Some(call) = LlmCall::from_span(span) else {
+            return;
+        };
+        self.count += 1;
+        self.wall_ns += call.wall_ns;
+        self.load_ns += call.load_ns.unwrap_or(0);
+        self.overhead_ns += call.overhead_ns.unwrap_or(0);
+        if self.latest.len() == Self::KEEP {
+            self.latest.pop_front();
+        }
+        self.latest.push_back(call);
+    }
+
+    /// The kept calls, sorted by start.
+    #[must_use]
+    pub fn calls(&self) -> Vec<LlmCall> {
+        let mut calls: Vec<LlmCall> = self.latest.iter().cloned().collect();
+        calls.sort_by_key(|c| c.start_ns);
+        calls
+    }
+}

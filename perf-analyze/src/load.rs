@@ -1,0 +1,805 @@
+//! The streaming reader: session files line by line into [`Event`]s.
+//!
+//! Each file's format is detected from its first record: perf-layer's format 1
+//! (records of [`perf_layer::record`]) or the older Python tracker's lines
+//! (`operation_name`, float-second times). Several segments (`session` lines)
+//! may follow each other in one file. Malformed lines become [`Warning`]s naming
+//! file and line (errors with `strict`), a truncated last line is read past, and
+//! a `session` line with an unsupported format number is an error.
+//!
+//! ```
+//! use perf_analyze::load::{read, Event};
+//!
+//! let data = concat!(
+//!     r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#, "\n",
+//!     r#"{"type":"span","id":1,"parent":null,"name":"turn","target":"t","start_ns":0,"end_ns":10,"busy_ns":10,"enters":1,"thread":"main","status":"ok","fields":{}}"#, "\n",
+//!     r#"{"type":"span","id":2,"pa"#, // cut off while being written
+//! );
+//! let mut spans = Vec::new();
+//! let summary = read(data.as_bytes(), "mem.jsonl", false, |event| {
+//!     if let Event::Span(span) = event { spans.push(span) }
+//! })?;
+//! assert_eq!(spans.len(), 1);
+//! assert_eq!(spans[0].duration_ns(), 10);
+//! assert_eq!(summary.warnings.list().len(), 2); // the truncated line, and no `end` line
+//! # Ok::<(), perf_analyze::Error>(())
+//! ```
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use perf_layer::record::{EndRecord, SessionRecord, SpanRecord, Status, FORMAT};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::span::{Segment, SegmentEnd, SourceFormat, Span};
+use crate::warning::{Warning, WarningKind, Warnings};
+use crate::Error;
+
+/// What the reader found, in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A segment starts (a `session` line, or the first line of a Python file).
+    Segment(Segment),
+    /// A span (in the order written: children before their parents).
+    Span(Span),
+    /// A segment ends (its `end` line, the next `session` line, or the end of the file).
+    SegmentEnd(SegmentEnd),
+}
+
+/// What [`read`] reports besides its events.
+#[derive(Debug, Clone, Default)]
+pub struct LoadSummary {
+    /// Lines read.
+    pub lines: u64,
+    /// The detected format, `None` for a file without records.
+    pub format: Option<SourceFormat>,
+    /// Problems read past.
+    pub warnings: Warnings,
+}
+
+/// Reads a session file line by line, calling `emit` for every event.
+///
+/// `source` names the input in warnings and errors. With `strict`, a malformed
+/// line (other than a truncated last one) is an [`Error::Malformed`].
+pub fn read<R: BufRead>(
+    mut input: R,
+    source: &str,
+    strict: bool,
+    mut emit: impl FnMut(Event),
+) -> Result<LoadSummary, Error> {
+    let mut reader = Reader::new(source);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| Error::Io {
+                path: PathBuf::from(&*reader.source),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        reader.line += 1;
+        let complete = buf.last() == Some(&b'\n');
+        let line = trim(&buf);
+        if line.is_empty() {
+            continue;
+        }
+        match reader.line_event(line, &mut emit) {
+            Ok(()) => {}
+            Err(LineError::Fatal(error)) => return Err(error),
+            Err(LineError::Malformed(reason)) if !complete => {
+                let message = format!(
+                    "the last line is incomplete (still being written, or cut off): {reason}"
+                );
+                reader.warn(WarningKind::TruncatedLastLine, message);
+            }
+            Err(LineError::Malformed(reason)) => {
+                if strict {
+                    return Err(Error::Malformed {
+                        path: PathBuf::from(&*reader.source),
+                        line: reader.line,
+                        reason,
+                    });
+                }
+                reader.warn(WarningKind::Malformed, format!("skipped: {reason}"));
+            }
+        }
+    }
+    reader.close_segment(None, &mut emit);
+    Ok(LoadSummary {
+        lines: reader.line,
+        format: reader.format,
+        warnings: reader.warnings,
+    })
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    let start = line[..end]
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(end);
+    &line[start..end]
+}
+
+enum LineError {
+    Malformed(String),
+    Fatal(Error),
+}
+
+impl From<serde_json::Error> for LineError {
+    fn from(error: serde_json::Error) -> Self {
+        LineError::Malformed(error.to_string())
+    }
+}
+
+/// A borrowed view of a format-1 span line, the fast path for the common key order.
+/// It reads the same keys as [`SpanRecord`] (a test pins the two together).
+#[derive(Deserialize)]
+struct SpanLine<'a> {
+    id: u64,
+    #[serde(default)]
+    parent: Option<u64>,
+    #[serde(default)]
+    follows_from: Vec<u64>,
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    target: Cow<'a, str>,
+    start_ns: u64,
+    end_ns: u64,
+    busy_ns: u64,
+    #[serde(default)]
+    idle_ns: Option<u64>,
+    enters: u64,
+    #[serde(borrow)]
+    thread: Cow<'a, str>,
+    status: Status,
+    #[serde(borrow, default)]
+    fields: Option<&'a RawValue>,
+}
+
+/// The keys that tell the formats and record types apart.
+#[derive(Deserialize)]
+struct Probe<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default)]
+    format: Option<serde_json::Value>,
+    #[serde(borrow, default)]
+    operation_name: Option<&'a RawValue>,
+}
+
+/// A line of the older Python tracker.
+#[derive(Deserialize)]
+struct PythonLine<'a> {
+    #[serde(borrow)]
+    operation_name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    operation_id: Option<&'a RawValue>,
+    #[serde(default)]
+    start_time: Option<f64>,
+    #[serde(default)]
+    end_time: Option<f64>,
+    #[serde(default)]
+    duration_seconds: Option<f64>,
+    #[serde(borrow, default)]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    parent_operation_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    session_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    timestamp: Option<Cow<'a, str>>,
+}
+
+struct OpenSegment {
+    index: u32,
+    origin_ns: u64,
+    format: SourceFormat,
+}
+
+struct Reader {
+    source: Arc<str>,
+    line: u64,
+    format: Option<SourceFormat>,
+    segment: Option<OpenSegment>,
+    segments: u32,
+    /// The latest span end seen, where a segment without a usable start time is placed.
+    last_end_ns: u64,
+    names: HashSet<Arc<str>>,
+    warnings: Warnings,
+}
+
+/// Above this many distinct strings, new ones are no longer interned.
+const INTERN_LIMIT: usize = 100_000;
+
+impl Reader {
+    fn new(source: &str) -> Reader {
+        Reader {
+            source: source.into(),
+            line: 0,
+            format: None,
+            segment: None,
+            segments: 0,
+            last_end_ns: 0,
+            names: HashSet::new(),
+            warnings: Warnings::default(),
+        }
+    }
+
+    fn warn(&mut self, kind: WarningKind, message: String) {
+        self.warnings.push(Warning {
+            source: self.source.clone(),
+            line: Some(self.line),
+            kind,
+            message,
+        });
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(found) = self.names.get(s) {
+            return found.clone();
+        }
+        let arc: Arc<str> = s.into();
+        if self.names.len() < INTERN_LIMIT {
+            self.names.insert(arc.clone());
+        }
+        arc
+    }
+
+    /// A session name for files that do not say: the directory holding the file, or its stem.
+    fn default_session(&self) -> String {
+        let path = std::path::Path::new(&*self.source);
+        let from_dir = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        from_dir
+            .or_else(|| path.file_stem().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+
+    fn line_event(&mut self, line: &[u8], emit: &mut impl FnMut(Event)) -> Result<(), LineError> {
+        const SPAN_PREFIX: &[u8] = br#"{"type":"span","#;
+        if self.format != Some(SourceFormat::Python) && line.starts_with(SPAN_PREFIX) {
+            if let Ok(span) = serde_json::from_slice::<SpanLine<'_>>(line) {
+                self.format = Some(SourceFormat::PerfLayer);
+                let span = self.span_from_line(span, emit);
+                emit(Event::Span(span));
+                return Ok(());
+            }
+        }
+        let probe: Probe<'_> = serde_json::from_slice(line)?;
+        let format = match (&probe.kind, &probe.operation_name) {
+            (Some(_), _) => SourceFormat::PerfLayer,
+            (None, Some(_)) => SourceFormat::Python,
+            (None, None) => {
+                return Err(LineError::Malformed(
+                    "neither a format-1 record (no \"type\") nor a Python tracker record (no \"operation_name\")"
+                        .to_owned(),
+                ))
+            }
+        };
+        match self.format {
+            None => self.format = Some(format),
+            Some(known) if known != format => {
+                let message = format!(
+                    "skipped: a {} line in a {} file",
+                    format_name(format),
+                    format_name(known)
+                );
+                self.warn(WarningKind::MixedFormats, message);
+                return Ok(());
+            }
+            Some(_) => {}
+        }
+        match format {
+            SourceFormat::Python => self.python_line(line, emit),
+            SourceFormat::PerfLayer => match probe.kind.as_deref().unwrap_or_default() {
+                "span" => {
+                    let record: SpanRecord = serde_json::from_slice(line)?;
+                    let span = self.span_from_record(record, emit);
+                    emit(Event::Span(span));
+                    Ok(())
+                }
+                "session" => self.session_line(line, probe.format.as_ref(), emit),
+                "end" => {
+                    let record: EndRecord = serde_json::from_slice(line)?;
+                    self.end_line(record, emit);
+                    Ok(())
+                }
+                other => {
+                    let message = format!("skipped: unknown record type {other:?}");
+                    self.warn(WarningKind::UnknownRecord, message);
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    fn session_line(
+        &mut self,
+        line: &[u8],
+        format: Option<&serde_json::Value>,
+        emit: &mut impl FnMut(Event),
+    ) -> Result<(), LineError> {
+        match format.map(|f| f.as_u64()) {
+            None => {
+                return Err(LineError::Malformed(
+                    "session line without \"format\"".into(),
+                ))
+            }
+            Some(None) => {
+                return Err(LineError::Malformed(
+                    "\"format\" is not a non-negative integer".into(),
+                ))
+            }
+            Some(Some(n)) if n != u64::from(FORMAT) => {
+                return Err(LineError::Fatal(Error::UnsupportedFormat {
+                    path: PathBuf::from(&*self.source),
+                    line: self.line,
+                    format: n,
+                    supported: FORMAT,
+                }))
+            }
+            Some(Some(_)) => {}
+        }
+        let record: SessionRecord = serde_json::from_slice(line)?;
+        self.close_segment(None, emit);
+        let origin_ns = match parse_rfc3339_ns(&record.started_at) {
+            Some(ns) => ns,
+            None => {
+                let message = format!(
+                    "started_at {:?} is not an RFC 3339 time; the segment is placed after the previous one",
+                    record.started_at
+                );
+                self.warn(WarningKind::BadTimestamp, message);
+                self.last_end_ns
+            }
+        };
+        let segment = Segment {
+            index: self.segments,
+            session: record.session,
+            started_at: Some(record.started_at),
+            origin_ns,
+            pid: Some(record.pid),
+            program: Some(record.program),
+            format: SourceFormat::PerfLayer,
+            line: self.line,
+        };
+        self.open_segment(segment, emit);
+        Ok(())
+    }
+
+    fn open_segment(&mut self, segment: Segment, emit: &mut impl FnMut(Event)) {
+        self.segment = Some(OpenSegment {
+            index: segment.index,
+            origin_ns: segment.origin_ns,
+            format: segment.format,
+        });
+        self.segments += 1;
+        emit(Event::Segment(segment));
+    }
+
+    /// The open segment's index and origin, opening an implicit one if spans come first.
+    fn current_segment(&mut self, emit: &mut impl FnMut(Event)) -> (u32, u64) {
+        if let Some(open) = &self.segment {
+            return (open.index, open.origin_ns);
+        }
+        self.warn(
+            WarningKind::NoSessionLine,
+            "span lines before any session line: read as a segment without a start time".into(),
+        );
+        let segment = Segment {
+            index: self.segments,
+            session: self.default_session(),
+            started_at: None,
+            origin_ns: self.last_end_ns,
+            pid: None,
+            program: None,
+            format: SourceFormat::PerfLayer,
+            line: self.line,
+        };
+        let origin = segment.origin_ns;
+        let index = segment.index;
+        self.open_segment(segment, emit);
+        (index, origin)
+    }
+
+    fn end_line(&mut self, record: EndRecord, emit: &mut impl FnMut(Event)) {
+        if self.segment.is_none() {
+            self.warn(
+                WarningKind::NoSessionLine,
+                "an end line without a session line before it".into(),
+            );
+            return;
+        }
+        self.close_segment(Some(record), emit);
+    }
+
+    fn close_segment(&mut self, end: Option<EndRecord>, emit: &mut impl FnMut(Event)) {
+        let Some(open) = self.segment.take() else {
+            return;
+        };
+        if end.is_none() && open.format == SourceFormat::PerfLayer {
+            self.warnings.push(Warning {
+                source: self.source.clone(),
+                line: None,
+                kind: WarningKind::NoEndLine,
+                message: format!(
+                    "segment {} has no end line: the session is still running or ended abruptly (every complete line was read)",
+                    open.index + 1
+                ),
+            });
+        }
+        let end_ns = end
+            .as_ref()
+            .map(|e| open.origin_ns.saturating_add(e.end_ns));
+        emit(Event::SegmentEnd(SegmentEnd {
+            index: open.index,
+            end,
+            end_ns,
+        }));
+    }
+
+    fn span_from_line(&mut self, line: SpanLine<'_>, emit: &mut impl FnMut(Event)) -> Span {
+        let (segment, origin) = self.current_segment(emit);
+        let raw_fields = line.fields.and_then(|raw| non_empty_object(raw.get()));
+        let span = Span {
+            segment,
+            id: line.id,
+            parent: line.parent,
+            follows_from: line.follows_from,
+            name: self.intern(&line.name),
+            target: self.intern(&line.target),
+            start_ns: origin.saturating_add(line.start_ns),
+            end_ns: origin.saturating_add(line.end_ns),
+            busy_ns: line.busy_ns,
+            idle_ns: line.idle_ns,
+            enters: line.enters,
+            thread: self.intern(&line.thread),
+            status: line.status,
+            raw_fields,
+            line: self.line,
+        };
+        self.last_end_ns = self.last_end_ns.max(span.end_ns);
+        span
+    }
+
+    fn span_from_record(&mut self, record: SpanRecord, emit: &mut impl FnMut(Event)) -> Span {
+        let (segment, origin) = self.current_segment(emit);
+        let raw_fields = if record.fields.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&record.fields)
+                .ok()
+                .map(String::into_boxed_str)
+        };
+        let span = Span {
+            segment,
+            id: record.id,
+            parent: record.parent,
+            follows_from: record.follows_from,
+            name: self.intern(&record.name),
+            target: self.intern(&record.target),
+            start_ns: origin.saturating_add(record.start_ns),
+            end_ns: origin.saturating_add(record.end_ns),
+            busy_ns: record.busy_ns,
+            idle_ns: record.idle_ns,
+            enters: record.enters,
+            thread: self.intern(&record.thread),
+            status: record.status,
+            raw_fields,
+            line: self.line,
+        };
+        self.last_end_ns = self.last_end_ns.max(span.end_ns);
+        span
+    }
+
+    fn python_line(&mut self, line: &[u8], emit: &mut impl FnMut(Event)) -> Result<(), LineError> {
+        let op: PythonLine<'_> = serde_json::from_slice(line)?;
+        let start_ns = match (op.start_time, op.timestamp.as_deref()) {
+            (Some(t), _) => seconds_to_ns(t).ok_or_else(|| {
+                LineError::Malformed(format!("start_time {t} is not a time in seconds"))
+            })?,
+            (None, Some(ts)) => parse_python_timestamp_ns(ts).ok_or_else(|| {
+                LineError::Malformed(format!("timestamp {ts:?} is not an ISO 8601 time"))
+            })?,
+            (None, None) => {
+                return Err(LineError::Malformed(
+                    "a Python tracker line without start_time or timestamp".into(),
+                ))
+            }
+        };
+        // Durations from differences of seconds: epoch seconds as ns lose precision in an f64.
+        let duration = match (op.duration_seconds, op.end_time, op.start_time) {
+            (Some(d), _, _) => seconds_to_ns(d),
+            (None, Some(end), Some(start)) => seconds_to_ns((end - start).max(0.0)),
+            (None, Some(end), None) => seconds_to_ns(end).map(|e| e.saturating_sub(start_ns)),
+            (None, None, _) => None,
+        };
+        let end_ns = duration.map(|d| start_ns.saturating_add(d));
+        if self.segment.is_none() {
+            let segment = Segment {
+                index: self.segments,
+                session: op
+                    .session_id
+                    .as_deref()
+                    .map_or_else(|| self.default_session(), str::to_owned),
+                started_at: op.timestamp.as_deref().map(str::to_owned),
+                origin_ns: 0,
+                pid: None,
+                program: Some("python".to_owned()),
+                format: SourceFormat::Python,
+                line: self.line,
+            };
+            self.open_segment(segment, emit);
+        }
+        let segment = self.segment.as_ref().map_or(0, |s| s.index);
+        let metadata = op.metadata.and_then(|raw| non_empty_object(raw.get()));
+        let failed = metadata.as_deref().is_some_and(|m| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(m).is_ok_and(|m| {
+                m.get("error").is_some_and(|e| !e.is_null())
+                    || m.get("success") == Some(&false.into())
+            })
+        });
+        let status = match end_ns {
+            None => Status::Open,
+            Some(_) if failed => Status::Error,
+            Some(_) => Status::Ok,
+        };
+        let end_ns = end_ns.unwrap_or(start_ns).max(start_ns);
+        let id = match op.operation_id {
+            Some(raw) => python_id(raw),
+            None => python_id_of_line(self.line),
+        };
+        let span = Span {
+            segment,
+            id,
+            parent: op
+                .parent_operation_id
+                .filter(|r| r.get() != "null")
+                .map(python_id),
+            follows_from: Vec::new(),
+            name: self.intern(&op.operation_name),
+            target: self.intern(""),
+            start_ns,
+            end_ns,
+            busy_ns: end_ns - start_ns,
+            idle_ns: None,
+            enters: 1,
+            thread: self.intern("python"),
+            status,
+            raw_fields: metadata,
+            line: self.line,
+        };
+        self.last_end_ns = self.last_end_ns.max(span.end_ns);
+        emit(Event::Span(span));
+        Ok(())
+    }
+}
+
+fn format_name(format: SourceFormat) -> &'static str {
+    match format {
+        SourceFormat::PerfLayer => "format-1",
+        SourceFormat::Python => "Python tracker",
+    }
+}
+
+fn non_empty_object(raw: &str) -> Option<Box<str>> {
+    let inner = raw.strip_prefix('{')?.strip_suffix('}')?;
+    if inner.trim().is_empty() {
+        None
+    } else {
+        Some(raw.into())
+    }
+}
+
+/// A Python operation id (any JSON value) as a 64-bit span id.
+fn python_id(raw: &RawValue) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    raw.get().hash(&mut hasher);
+    hasher.finish()
+}
+
+fn python_id_of_line(line: u64) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    ("line", line).hash(&mut hasher);
+    hasher.finish()
+}
+
+fn seconds_to_ns(seconds: f64) -> Option<u64> {
+    // u64 nanoseconds reach the year 2554.
+    if seconds.is_finite() && (0.0..1.8e10).contains(&seconds) {
+        Some((seconds * 1e9).round() as u64)
+    } else {
+        None
+    }
+}
+
+/// Parses an RFC 3339 time into ns since the Unix epoch.
+pub(crate) fn parse_rfc3339_ns(text: &str) -> Option<u64> {
+    let time = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    u64::try_from(time.timestamp_nanos_opt()?).ok()
+}
+
+/// Parses the Python tracker's ISO time, with or without a time zone (none means UTC).
+fn parse_python_timestamp_ns(text: &str) -> Option<u64> {
+    parse_rfc3339_ns(text).or_else(|| {
+        let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
+            .ok()?;
+        u64::try_from(naive.and_utc().timestamp_nanos_opt()?).ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use perf_layer::record::{Fields, Record};
+
+    fn events(data: &str, strict: bool) -> Result<(Vec<Event>, LoadSummary), Error> {
+        let mut out = Vec::new();
+        let summary = read(data.as_bytes(), "t.jsonl", strict, |e| out.push(e))?;
+        Ok((out, summary))
+    }
+
+    fn spans(events: &[Event]) -> Vec<&Span> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Span(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const SESSION: &str = r#"{"type":"session","format":1,"session":"s","started_at":"1970-01-01T00:00:01Z","pid":1,"program":"p"}"#;
+
+    #[test]
+    fn fast_path_and_span_record_read_the_same_span() {
+        let mut fields = Fields::new();
+        fields.insert("prompt_chars".into(), 1547.into());
+        fields.insert("model".into(), "gemma3".into());
+        let record = SpanRecord {
+            id: 7,
+            parent: Some(3),
+            follows_from: vec![1, 2],
+            name: "llm \"gen\"".into(),
+            target: "agent_demo::memory".into(),
+            start_ns: 1_200,
+            end_ns: 2_456,
+            busy_ns: 1_000,
+            idle_ns: Some(256),
+            enters: 2,
+            thread: "main".into(),
+            status: Status::Error,
+            fields,
+        };
+        let fast = serde_json::to_string(&Record::Span(record.clone())).unwrap();
+        assert!(fast.starts_with(r#"{"type":"span","#));
+        // The same record with its keys in another order takes the SpanRecord path.
+        let mut value: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&fast).unwrap();
+        let kind = value.remove("type").unwrap();
+        value.insert("type".into(), kind);
+        let slow = serde_json::to_string(&value).unwrap();
+        assert!(!slow.starts_with(r#"{"type""#));
+        let data = format!("{SESSION}\n{fast}\n{slow}\n");
+        let (events, summary) = events(&data, true).unwrap();
+        let spans = spans(&events);
+        assert_eq!(spans.len(), 2);
+        let (mut a, b) = (spans[0].clone(), spans[1]);
+        assert_eq!(a.fields(), b.fields());
+        a.raw_fields.clone_from(&b.raw_fields);
+        a.line = b.line;
+        assert_eq!(&a, b);
+        assert_eq!(a.start_ns, 1_000_001_200);
+        assert_eq!(a.follows_from, vec![1, 2]);
+        assert_eq!(a.status, Status::Error);
+        assert_eq!(a.fields()["prompt_chars"], 1547);
+        assert!(summary
+            .warnings
+            .list()
+            .iter()
+            .all(|w| w.kind == WarningKind::NoEndLine));
+    }
+
+    #[test]
+    fn malformed_line_is_a_warning_with_its_line_or_an_error_when_strict() {
+        let data = format!("{SESSION}\nnot json\n{{\"type\":\"end\",\"end_ns\":5,\"spans\":0,\"open\":0,\"dropped\":0}}\n");
+        let (_, summary) = events(&data, false).unwrap();
+        let w = &summary.warnings.list()[0];
+        assert_eq!((w.kind, w.line), (WarningKind::Malformed, Some(2)));
+        assert!(w.to_string().starts_with("t.jsonl:2: skipped:"), "{w}");
+        match events(&data, true) {
+            Err(Error::Malformed { line: 2, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn truncated_last_line_is_read_past_even_when_strict() {
+        let data = format!("{SESSION}\n{{\"type\":\"span\",\"id\":1,\"na");
+        let (events, summary) = events(&data, true).unwrap();
+        assert!(spans(&events).is_empty());
+        assert!(summary.warnings.has(WarningKind::TruncatedLastLine));
+        assert!(summary.warnings.has(WarningKind::NoEndLine));
+    }
+
+    #[test]
+    fn unsupported_format_is_an_error() {
+        let data = r#"{"type":"session","format":2,"whatever":true}"#;
+        match events(data, false) {
+            Err(Error::UnsupportedFormat {
+                format: 2, line: 1, ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn segments_are_placed_by_started_at() {
+        let second = SESSION.replace("00:00:01Z", "00:00:03Z");
+        let span = r#"{"type":"span","id":1,"parent":null,"name":"a","target":"t","start_ns":5,"end_ns":9,"busy_ns":4,"enters":1,"thread":"main","status":"ok","fields":{}}"#;
+        let end = r#"{"type":"end","end_ns":10,"spans":1,"open":0,"dropped":0}"#;
+        let data = format!("{SESSION}\n{span}\n{end}\n{second}\n{span}\n{end}\n");
+        let (events, summary) = events(&data, true).unwrap();
+        let spans = spans(&events);
+        assert_eq!(spans[0].start_ns, 1_000_000_005);
+        assert_eq!(spans[1].start_ns, 3_000_000_005);
+        assert_eq!(spans[1].segment, 1);
+        assert!(summary.warnings.list().is_empty());
+        let ends = events
+            .iter()
+            .filter(|e| matches!(e, Event::SegmentEnd(SegmentEnd { end: Some(_), .. })))
+            .count();
+        assert_eq!(ends, 2);
+    }
+
+    #[test]
+    fn python_lines_become_spans() {
+        let data = concat!(
+            r#"{"operation_name":"rag","operation_id":"rag_2","start_time":1700000000.5,"end_time":1700000000.75,"duration_seconds":0.25,"metadata":{},"parent_operation_id":"q_1","session_id":"old","timestamp":"2023-11-14T22:13:20.500000"}"#,
+            "\n",
+            r#"{"operation_name":"query","operation_id":"q_1","start_time":1700000000.0,"end_time":1700000001.0,"duration_seconds":1.0,"metadata":{"error":"boom"},"parent_operation_id":null,"session_id":"old","timestamp":"2023-11-14T22:13:20"}"#,
+            "\n",
+        );
+        let (events, summary) = events(data, true).unwrap();
+        assert!(summary.warnings.list().is_empty(), "{:?}", summary.warnings);
+        assert_eq!(summary.format, Some(SourceFormat::Python));
+        let Event::Segment(segment) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(segment.session, "old");
+        let spans = spans(&events);
+        assert_eq!(spans[0].duration_ns(), 250_000_000);
+        assert_eq!(spans[0].parent, Some(spans[1].id));
+        assert_eq!(spans[1].parent, None);
+        assert_eq!(spans[1].status, Status::Error);
+        assert_eq!(spans[1].start_ns, 1_700_000_000_000_000_000);
+    }
+
+    #[test]
+    fn python_timestamp_without_zone_is_utc() {
+        assert_eq!(
+            parse_python_timestamp_ns("1970-01-01T00:00:02.5"),
+            Some(2_500_000_000)
+        );
+        assert_eq!(
+            parse_python_timestamp_ns("1970-01-01T00:00:02+00:00"),
+            Some(2_000_000_000)
+        );
+    }
+}

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::echo::EchoSink;
 use crate::handle::FlushGuard;
@@ -160,8 +160,10 @@ impl Builder {
     /// directory or file cannot be created or written; [`Error::WriterThread`] when the
     /// thread cannot be started.
     pub fn build(self) -> Result<(PerfLayer, FlushGuard), Error> {
+        // The clock first: its one-time calibration must not fall between the two reads
+        // that anchor the segment's ticks to the wall clock.
+        let clock = Clock::start();
         let started_at = SystemTime::now();
-        let origin = Instant::now();
         let id = match self.session_id {
             Some(id) => {
                 session::validate_id(&id)?;
@@ -178,14 +180,20 @@ impl Builder {
 
         let (tx, rx) = crossbeam_channel::bounded::<Msg>(self.capacity);
         let dropped = Arc::new(AtomicU64::new(0));
-        let writer = Writer::new(rx, data, Arc::clone(&dropped), self.flush_interval);
+        let writer = Writer::new(
+            rx,
+            data,
+            Arc::clone(&dropped),
+            clock.clone(),
+            self.flush_interval,
+        );
         let thread = std::thread::Builder::new()
             .name("perf-layer-writer".into())
             .spawn(move || writer.run())
             .map_err(Error::WriterThread)?;
 
         let shared = Arc::new(Shared::new(SharedParts {
-            clock: Clock::starting_at(origin),
+            clock,
             echo: self
                 .echo
                 .then(|| self.echo_sink.unwrap_or(EchoSink::Stderr)),

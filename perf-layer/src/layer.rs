@@ -4,6 +4,7 @@
 //! once; a close moves the span's state into the bounded channel. No I/O, no
 //! allocation for spans without fields, no lock or counter shared by all threads.
 
+use std::num::NonZeroU64;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -18,7 +19,6 @@ use crate::local;
 use crate::record::Status;
 use crate::shared::Shared;
 use crate::table::SpanState;
-use crate::timings::Timings;
 use crate::writer::Closed;
 use crate::Builder;
 
@@ -38,6 +38,42 @@ impl PerfLayer {
     }
 }
 
+impl PerfLayer {
+    /// The parent's layer id and depth. Fast path: the explicit parent, or the
+    /// registry's current span; if this layer does not know that span (a per-layer
+    /// filter disabled it), walk the registry's ancestry to the nearest known one.
+    #[inline]
+    fn parent<S>(
+        &self,
+        attrs: &Attributes<'_>,
+        id: &Id,
+        ctx: &Context<'_, S>,
+    ) -> Option<(NonZeroU64, u32)>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let table = &self.shared.table;
+        let known = |span: &Id| table.with(span, |p| (NonZeroU64::new(p.id), p.depth));
+        let direct = if attrs.is_root() {
+            return None;
+        } else if let Some(parent) = attrs.parent() {
+            parent.clone()
+        } else {
+            ctx.current_span().id()?.clone()
+        };
+        if let Some((Some(parent), depth)) = known(&direct) {
+            return Some((parent, depth));
+        }
+        ctx.span(id)?
+            .scope()
+            .skip(1)
+            .find_map(|ancestor| match known(&ancestor.id()) {
+                Some((Some(parent), depth)) => Some((parent, depth)),
+                _ => None,
+            })
+    }
+}
+
 impl<S> Layer<S> for PerfLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -50,21 +86,15 @@ where
         let start = shared.clock.now();
         let mut fields = FieldValues::default();
         attrs.record(&mut fields);
-        let parent = ctx
-            .span(id)
-            .and_then(|span| span.parent())
-            .and_then(|parent| shared.table.with(&parent.id(), |p| (p.id, p.depth)));
-        let state = SpanState {
-            id: shared.ids.next(),
-            parent: parent.map(|(id, _)| id),
-            depth: parent.map_or(0, |(_, depth)| depth + 1),
-            follows_from: Vec::new(),
-            meta: attrs.metadata(),
-            thread: local::thread_name(),
-            timings: Timings::new(start),
-            error: false,
+        let parent = self.parent(attrs, id, &ctx);
+        let state = SpanState::new(
+            shared.ids.next(),
+            parent,
+            attrs.metadata(),
+            local::thread_name(),
+            start,
             fields,
-        };
+        );
         if let Some(echo) = &shared.echo {
             echo.start(state.depth, state.meta.name(), state.id);
         }
@@ -86,9 +116,9 @@ where
         let Some(state) = shared.table.remove(&id) else {
             return;
         };
-        let end_ns = shared.clock.now();
+        let end = shared.clock.now();
         if let Some(echo) = &shared.echo {
-            let duration = end_ns.saturating_sub(state.timings.start_ns);
+            let duration = shared.clock.nanos(end.saturating_sub(state.timings.start));
             echo.end(state.depth, state.meta.name(), state.id, duration);
         }
         let status = if state.error {
@@ -96,11 +126,7 @@ where
         } else {
             Status::Ok
         };
-        shared.send(Closed {
-            state,
-            end_ns,
-            status,
-        });
+        shared.send(Closed { state, end, status });
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
@@ -108,18 +134,14 @@ where
         let mut later = FieldValues::default();
         values.record(&mut later);
         if !later.is_empty() {
-            self.shared.table.with(id, |s| s.fields.merge(later));
+            self.shared.table.with(id, |s| s.record(later));
         }
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, _ctx: Context<'_, S>) {
         let table = &self.shared.table;
         if let Some(cause) = table.with(follows, |s| s.id) {
-            table.with(id, |s| {
-                if !s.follows_from.contains(&cause) {
-                    s.follows_from.push(cause);
-                }
-            });
+            table.with(id, |s| s.follow(cause));
         }
     }
 

@@ -124,14 +124,14 @@ impl Shared {
             return true;
         }
         let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
-        let end_ns = self.clock.now();
+        let end = self.clock.now();
         let open = self
             .table
             .drain()
             .into_iter()
             .map(|state| Closed {
                 state,
-                end_ns,
+                end,
                 status: Status::Open,
             })
             .collect();
@@ -139,7 +139,7 @@ impl Shared {
         self.writer.unpark();
         let sent = self
             .tx
-            .send_deadline(Msg::Shutdown { open, end_ns, done }, deadline)
+            .send_deadline(Msg::Shutdown { open, end, done }, deadline)
             .is_ok();
         self.writer.unpark();
         let finished = sent && answer.recv_deadline(deadline).is_ok();

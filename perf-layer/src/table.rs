@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::num::NonZeroU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tracing::span;
@@ -19,19 +20,78 @@ use tracing::Metadata;
 use crate::fields::FieldValues;
 use crate::timings::Timings;
 
-/// Everything the layer knows about an open span.
+/// Everything the layer knows about an open span. Kept under 128 bytes so that moving
+/// it (into the table, out of it, into the channel) is a few vector moves.
 #[derive(Debug)]
 pub(crate) struct SpanState {
     pub(crate) id: u64,
-    pub(crate) parent: Option<u64>,
-    /// Nesting depth, for the echo's indent.
-    pub(crate) depth: u32,
-    pub(crate) follows_from: Vec<u64>,
+    pub(crate) parent: Option<NonZeroU64>,
     pub(crate) meta: &'static Metadata<'static>,
     pub(crate) thread: &'static str,
     pub(crate) timings: Timings,
+    /// Nesting depth, for the echo's indent.
+    pub(crate) depth: u32,
     pub(crate) error: bool,
-    pub(crate) fields: FieldValues,
+    /// Fields and follows-from links, allocated only for spans that have some.
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Debug, Default)]
+struct Extra {
+    fields: FieldValues,
+    follows_from: Vec<u64>,
+}
+
+impl SpanState {
+    pub(crate) fn new(
+        id: u64,
+        parent: Option<(NonZeroU64, u32)>,
+        meta: &'static Metadata<'static>,
+        thread: &'static str,
+        start_ns: u64,
+        fields: FieldValues,
+    ) -> Self {
+        SpanState {
+            id,
+            parent: parent.map(|(id, _)| id),
+            meta,
+            thread,
+            timings: Timings::new(start_ns),
+            depth: parent.map_or(0, |(_, depth)| depth.saturating_add(1)),
+            error: false,
+            extra: (!fields.is_empty()).then(|| {
+                Box::new(Extra {
+                    fields,
+                    follows_from: Vec::new(),
+                })
+            }),
+        }
+    }
+
+    pub(crate) fn fields(&self) -> &FieldValues {
+        static NONE: FieldValues = FieldValues(Vec::new());
+        self.extra.as_ref().map_or(&NONE, |e| &e.fields)
+    }
+
+    pub(crate) fn follows_from(&self) -> &[u64] {
+        self.extra.as_ref().map_or(&[], |e| &e.follows_from)
+    }
+
+    /// Takes later-recorded fields over.
+    pub(crate) fn record(&mut self, later: FieldValues) {
+        self.extra
+            .get_or_insert_with(Box::default)
+            .fields
+            .merge(later);
+    }
+
+    /// Links this span to one it follows from (once).
+    pub(crate) fn follow(&mut self, cause: u64) {
+        let links = &mut self.extra.get_or_insert_with(Box::default).follows_from;
+        if !links.contains(&cause) {
+            links.push(cause);
+        }
+    }
 }
 
 const SHARDS: usize = 64;
@@ -104,9 +164,10 @@ impl SpanTable {
     }
 }
 
-/// A multiplicative hash for registry ids (already unique integers).
+/// A multiplicative hash for keys that are already unique integers (registry ids,
+/// callsite addresses).
 #[derive(Debug, Default, Clone, Copy)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -120,8 +181,24 @@ impl Hasher for IdHasher {
     }
 
     #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    #[inline]
     fn write_u64(&mut self, n: u64) {
         let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.0 = h ^ (h >> 29);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_state_moves_cheaply() {
+        assert!(std::mem::size_of::<SpanState>() <= 96);
+        assert!(std::mem::size_of::<crate::writer::Msg>() <= 128);
     }
 }

@@ -1,33 +1,50 @@
-//! Re-entry-safe busy time, after `tracing-subscriber`'s fmt `Timings`: only the
-//! outermost enter and exit of a span read the clock and count.
+//! The clock, and re-entry-safe busy time after `tracing-subscriber`'s fmt `Timings`:
+//! only the outermost enter and exit of a span read the clock and count.
+//!
+//! The hot path keeps raw clock ticks (the CPU's time-stamp counter where it is
+//! invariant, the OS monotonic clock otherwise, chosen and calibrated by `quanta`); the
+//! writer thread turns them into nanoseconds since the segment's start.
 
-use std::time::Instant;
-
-/// Monotonic nanoseconds since the segment's start.
-#[derive(Debug, Clone, Copy)]
+/// The segment's clock: raw ticks on the hot path, nanoseconds on the writer.
+#[derive(Debug, Clone)]
 pub(crate) struct Clock {
-    origin: Instant,
+    source: quanta::Clock,
+    /// The tick count at the segment's start (its `started_at`).
+    origin: u64,
 }
 
 impl Clock {
-    pub(crate) fn starting_at(origin: Instant) -> Self {
-        Clock { origin }
+    /// A clock whose zero is now.
+    pub(crate) fn start() -> Self {
+        let source = quanta::Clock::new();
+        let origin = source.raw();
+        Clock { source, origin }
     }
 
-    /// One clock read.
+    /// One clock read, in ticks.
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        self.source.raw()
+    }
+
+    /// Nanoseconds from the segment's start to `ticks`.
+    pub(crate) fn since_start(&self, ticks: u64) -> u64 {
+        self.source.delta_as_nanos(self.origin, ticks)
+    }
+
+    /// A tick count as nanoseconds.
+    pub(crate) fn nanos(&self, ticks: u64) -> u64 {
+        self.source.delta_as_nanos(0, ticks)
     }
 }
 
-/// When a span started and how long it has been entered.
+/// When a span started and how long it has been entered, in clock ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Timings {
     /// Creation time.
-    pub(crate) start_ns: u64,
+    pub(crate) start: u64,
     /// Entered time so far, overlapping enters counted once.
-    busy_ns: u64,
+    busy: u64,
     /// When the outermost enter now in progress began.
     entered_at: u64,
     /// Enters not yet exited, over all threads.
@@ -37,11 +54,11 @@ pub(crate) struct Timings {
 }
 
 impl Timings {
-    pub(crate) fn new(start_ns: u64) -> Self {
+    pub(crate) fn new(start: u64) -> Self {
         Timings {
-            start_ns,
-            busy_ns: 0,
-            entered_at: start_ns,
+            start,
+            busy: 0,
+            entered_at: start,
             depth: 0,
             enters: 0,
         }
@@ -64,18 +81,18 @@ impl Timings {
             0 => {}
             1 => {
                 self.depth = 0;
-                self.busy_ns += clock.now().saturating_sub(self.entered_at);
+                self.busy += clock.now().saturating_sub(self.entered_at);
             }
             _ => self.depth -= 1,
         }
     }
 
-    /// Busy time up to `now`, counting an enter still in progress.
+    /// Busy ticks up to `now`, counting an enter still in progress.
     pub(crate) fn busy_at(&self, now: u64) -> u64 {
         if self.depth == 0 {
-            self.busy_ns
+            self.busy
         } else {
-            self.busy_ns + now.saturating_sub(self.entered_at)
+            self.busy + now.saturating_sub(self.entered_at)
         }
     }
 }
@@ -86,17 +103,17 @@ mod tests {
 
     #[test]
     fn nested_enters_count_once() {
-        let clock = Clock::starting_at(Instant::now());
+        let clock = Clock::start();
         let mut t = Timings::new(clock.now());
         t.enter(&clock);
         let outer_entered = t.entered_at;
         t.enter(&clock);
         assert_eq!(t.entered_at, outer_entered, "inner enter must not restart");
         t.exit(&clock);
-        assert_eq!(t.busy_ns, 0, "inner exit must not count");
+        assert_eq!(t.busy, 0, "inner exit must not count");
         t.exit(&clock);
         let now = clock.now();
-        assert!(t.busy_ns <= now - outer_entered);
+        assert!(t.busy <= now - outer_entered);
         assert_eq!(t.enters, 2);
         t.exit(&clock);
         assert_eq!(t.depth, 0, "an unmatched exit is ignored");
@@ -107,7 +124,7 @@ mod tests {
         let mut t = Timings::new(0);
         t.depth = 1;
         t.entered_at = 10;
-        t.busy_ns = 5;
+        t.busy = 5;
         assert_eq!(t.busy_at(30), 25);
     }
 }

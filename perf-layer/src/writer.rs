@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,13 +23,15 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use crate::fields::FieldValue;
 use crate::record::{EndRecord, Record, Status};
 use crate::session::DataFile;
-use crate::table::SpanState;
+use crate::table::{IdHasher, SpanState};
+use crate::timings::Clock;
 
 /// A span leaving the layer: closed, or still open at shutdown.
 #[derive(Debug)]
 pub(crate) struct Closed {
     pub(crate) state: SpanState,
-    pub(crate) end_ns: u64,
+    /// The close (or shutdown) time, in clock ticks.
+    pub(crate) end: u64,
     pub(crate) status: Status,
 }
 
@@ -41,7 +44,8 @@ pub(crate) enum Msg {
     /// Write the open spans and the `end` line, answer, and stop.
     Shutdown {
         open: Vec<Closed>,
-        end_ns: u64,
+        /// In clock ticks.
+        end: u64,
         done: Sender<()>,
     },
 }
@@ -68,7 +72,8 @@ pub(crate) struct Writer {
     broken_line: bool,
     reported: bool,
     /// `,"name":…,"target":…` per callsite, escaped once.
-    callsites: HashMap<usize, Box<[u8]>>,
+    callsites: HashMap<usize, Box<[u8]>, BuildHasherDefault<IdHasher>>,
+    clock: Clock,
     flush_interval: Duration,
     last_write: Instant,
 }
@@ -78,6 +83,7 @@ impl Writer {
         rx: Receiver<Msg>,
         data: DataFile,
         dropped: Arc<AtomicU64>,
+        clock: Clock,
         flush_interval: Duration,
     ) -> Self {
         Writer {
@@ -91,7 +97,8 @@ impl Writer {
             dropped,
             broken_line: false,
             reported: false,
-            callsites: HashMap::new(),
+            callsites: HashMap::default(),
+            clock,
             flush_interval,
             last_write: Instant::now(),
         }
@@ -155,14 +162,14 @@ impl Writer {
                 let _ = done.send(());
                 false
             }
-            Msg::Shutdown { open, end_ns, done } => {
+            Msg::Shutdown { open, end, done } => {
                 for closed in &open {
                     self.span_line(closed);
                     self.open += 1;
                 }
                 self.write_out();
                 let end = Record::End(EndRecord {
-                    end_ns,
+                    end_ns: self.clock.since_start(end),
                     spans: self.written,
                     open: self.open,
                     dropped: self.dropped.load(Ordering::Relaxed),
@@ -218,12 +225,12 @@ impl Writer {
         int(buf, s.id);
         buf.extend_from_slice(b",\"parent\":");
         match s.parent {
-            Some(parent) => int(buf, parent),
+            Some(parent) => int(buf, parent.get()),
             None => buf.extend_from_slice(b"null"),
         }
-        if !s.follows_from.is_empty() {
+        if !s.follows_from().is_empty() {
             buf.extend_from_slice(b",\"follows_from\":[");
-            for (i, id) in s.follows_from.iter().enumerate() {
+            for (i, id) in s.follows_from().iter().enumerate() {
                 if i > 0 {
                     buf.push(b',');
                 }
@@ -243,17 +250,16 @@ impl Writer {
                 bytes.into_boxed_slice()
             });
         buf.extend_from_slice(callsite);
-        let start = s.timings.start_ns;
-        let end = closed.end_ns.max(start);
-        let busy = s.timings.busy_at(end).min(end - start);
+        let clock = &self.clock;
+        let start = clock.since_start(s.timings.start);
+        let end = clock.since_start(closed.end).max(start);
+        let busy = clock.nanos(s.timings.busy_at(closed.end)).min(end - start);
         buf.extend_from_slice(b",\"start_ns\":");
         int(buf, start);
         buf.extend_from_slice(b",\"end_ns\":");
         int(buf, end);
         buf.extend_from_slice(b",\"busy_ns\":");
         int(buf, busy);
-        buf.extend_from_slice(b",\"idle_ns\":");
-        int(buf, end - start - busy);
         buf.extend_from_slice(b",\"enters\":");
         int(buf, s.timings.enters);
         buf.extend_from_slice(b",\"thread\":");
@@ -261,7 +267,7 @@ impl Writer {
         buf.extend_from_slice(b",\"status\":\"");
         buf.extend_from_slice(closed.status.as_str().as_bytes());
         buf.extend_from_slice(b"\",\"fields\":{");
-        for (i, (name, value)) in s.fields.0.iter().enumerate() {
+        for (i, (name, value)) in s.fields().0.iter().enumerate() {
             if i > 0 {
                 buf.push(b',');
             }
@@ -302,7 +308,7 @@ mod tests {
     use super::*;
     use crate::fields::FieldValues;
     use crate::record::SpanRecord;
-    use crate::timings::{Clock, Timings};
+    use std::num::NonZeroU64;
     use tracing::Metadata;
 
     /// A span callsite's metadata (a span is only built while a subscriber is set).
@@ -314,7 +320,7 @@ mod tests {
         })
     }
 
-    fn writer_into(dir: &std::path::Path) -> Writer {
+    fn writer_into(dir: &std::path::Path, clock: &Clock) -> Writer {
         let path = dir.join("out.jsonl");
         let file = File::create(&path).unwrap();
         let (_tx, rx) = crossbeam_channel::bounded(1);
@@ -322,6 +328,7 @@ mod tests {
             rx,
             DataFile { file, path },
             Arc::default(),
+            clock.clone(),
             Duration::from_millis(100),
         )
     }
@@ -329,11 +336,8 @@ mod tests {
     #[test]
     fn span_lines_parse_back_into_the_record_schema() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = writer_into(dir.path());
-        let clock = Clock::starting_at(Instant::now());
-        let mut timings = Timings::new(100);
-        timings.enter(&clock);
-        timings.exit(&clock);
+        let clock = Clock::start();
+        let mut writer = writer_into(dir.path(), &clock);
         let fields = FieldValues(vec![
             ("count", FieldValue::I64(-3)),
             ("big", FieldValue::U64(u64::MAX)),
@@ -342,35 +346,42 @@ mod tests {
             ("ok", FieldValue::Bool(true)),
             ("text", FieldValue::Str("line\n\"quoted\" \u{1F600}".into())),
         ]);
+        let start = clock.now();
+        let mut state = SpanState::new(
+            7,
+            NonZeroU64::new(3).map(|p| (p, 0)),
+            metadata(),
+            "main",
+            start,
+            fields.clone(),
+        );
+        state.timings.enter(&clock);
+        state.timings.exit(&clock);
+        state.follow(1);
+        state.follow(2);
+        state.follow(1);
+        let timings = state.timings;
+        let end = clock.now() + 1_000_000;
         let closed = Closed {
-            state: SpanState {
-                id: 7,
-                parent: Some(3),
-                depth: 1,
-                follows_from: vec![1, 2],
-                meta: metadata(),
-                thread: "main",
-                timings,
-                error: true,
-                fields: fields.clone(),
-            },
-            end_ns: timings.start_ns + 10_000_000_000,
+            state,
+            end,
             status: Status::Error,
         };
         writer.span_line(&closed);
         let parsed: Record = serde_json::from_slice(&writer.buf).unwrap();
-        let end_ns = closed.end_ns;
-        let busy_ns = timings.busy_at(end_ns);
+        let (start_ns, end_ns) = (clock.since_start(start), clock.since_start(end));
+        let busy_ns = clock.nanos(timings.busy_at(end));
+        assert!(busy_ns < end_ns - start_ns);
         let expected = Record::Span(SpanRecord {
             id: 7,
             parent: Some(3),
             follows_from: vec![1, 2],
             name: "we\"ird\\name é".into(),
             target: "demo::mod".into(),
-            start_ns: 100,
+            start_ns,
             end_ns,
             busy_ns,
-            idle_ns: Some(end_ns - 100 - busy_ns),
+            idle_ns: None,
             enters: 1,
             thread: "main".into(),
             status: Status::Error,
@@ -384,20 +395,12 @@ mod tests {
     #[test]
     fn a_root_without_fields_writes_null_parent_and_empty_fields() {
         let dir = tempfile::tempdir().unwrap();
-        let mut writer = writer_into(dir.path());
+        let clock = Clock::start();
+        let mut writer = writer_into(dir.path(), &clock);
+        let start = clock.now();
         let closed = Closed {
-            state: SpanState {
-                id: 1,
-                parent: None,
-                depth: 0,
-                follows_from: vec![],
-                meta: metadata(),
-                thread: "main",
-                timings: Timings::new(5),
-                error: false,
-                fields: FieldValues::default(),
-            },
-            end_ns: 9,
+            state: SpanState::new(1, None, metadata(), "main", start, FieldValues::default()),
+            end: start + 10,
             status: Status::Ok,
         };
         writer.span_line(&closed);

@@ -163,7 +163,7 @@ impl Delta {
             } else {
                 change
             };
-            signed > noise && delta_pct.is_none_or(|pct| pct.abs() > threshold_pct)
+            signed > noise && delta_pct.map_or(true, |pct| pct.abs() > threshold_pct)
         };
         let verdict = if beyond(true) {
             Verdict::Regression

@@ -3,8 +3,10 @@
 pub mod advice;
 pub mod background;
 pub mod bottleneck;
+pub mod compare;
 pub mod critical;
 pub mod duration;
+pub mod export;
 pub mod generate;
 pub mod intervals;
 pub mod llm;
@@ -14,6 +16,7 @@ pub mod report;
 pub mod sketch;
 pub mod stats;
 pub mod tree;
+pub mod trend;
 
 mod analysis;
 mod error;

@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, env = "PERF_LOGS_DIR", default_value = "logs")]
     logs_dir: PathBuf,
     /// Table width in columns.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 120)]
     width: u16,
 }
 

@@ -14,9 +14,15 @@ pub struct Args {
     /// Table width in columns.
     #[arg(long, default_value_t = 120)]
     width: u16,
+    /// Show the trend instead: sessions oldest first, wall time and the top operations' self times.
+    #[arg(long)]
+    trend: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.trend {
+        return super::compare::trend(&args.logs_dir, args.width);
+    }
     let sessions = list_sessions(&args.logs_dir)?;
     let options = Options::default();
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();

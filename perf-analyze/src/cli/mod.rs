@@ -1,5 +1,7 @@
 //! The command line: one module per subcommand.
 
+mod compare;
+mod export;
 mod list;
 mod report;
 
@@ -13,7 +15,13 @@ Examples:
   perf-analyze report test_performance --detailed --save
   perf-analyze report logs/old_run/ --format json | jq '.by_name[0]'
   perf-analyze report - < performance_data.jsonl   # read stdin
-  PERF_LOGS_DIR=/var/log/agent perf-analyze list";
+  PERF_LOGS_DIR=/var/log/agent perf-analyze list
+  perf-analyze list --trend                         # wall and top self times, oldest first
+  perf-analyze report test_performance --format html -o report.html
+  perf-analyze export test_performance --format chrome -o trace.json   # ui.perfetto.dev
+  perf-analyze flamegraph test_performance -o flame.svg
+  perf-analyze compare base_run new_run --fail-on-regression
+  perf-analyze compare run1,run2,run3 new1,new2 --format markdown";
 
 /// Reads perf-layer session files (and the older Python tracker's) and says where the time goes.
 #[derive(Debug, Parser)]
@@ -31,6 +39,15 @@ enum Command {
     /// List every session in the logs directory: performance over time at a glance.
     #[command(after_help = EXAMPLES)]
     List(list::Args),
+    /// Export a session for Perfetto / chrome://tracing, flamegraph tools or speedscope.
+    #[command(after_help = EXAMPLES)]
+    Export(export::ExportArgs),
+    /// Draw a session's self time as an SVG flamegraph.
+    #[command(after_help = EXAMPLES)]
+    Flamegraph(export::FlamegraphArgs),
+    /// Compare sessions (one or several runs a side): deltas, regressions, a CI gate.
+    #[command(after_help = EXAMPLES)]
+    Compare(compare::Args),
 }
 
 /// Runs a parsed command line.
@@ -38,6 +55,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Report(args) => report::run(args),
         Command::List(args) => list::run(args),
+        Command::Export(args) => export::run_export(args),
+        Command::Flamegraph(args) => export::run_flamegraph(args),
+        Command::Compare(args) => compare::run(args),
     }
 }
 

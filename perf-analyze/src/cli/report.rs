@@ -10,6 +10,8 @@ enum FormatArg {
     Table,
     Json,
     Markdown,
+    /// One self-contained HTML page, with a timeline and a flamegraph.
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,6 +38,9 @@ pub struct Args {
     /// Table width in columns.
     #[arg(long, default_value_t = 120)]
     width: u16,
+    /// Write the report to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -47,6 +52,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.save && input == Input::Stdin {
         bail!("--save needs a session or a data file, not stdin");
     }
+    let render = RenderOptions {
+        detailed: args.detailed,
+        width: args.width,
+    };
+    let format = match args.format {
+        FormatArg::Table => Format::Table,
+        FormatArg::Json => Format::Json,
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Html => {
+            let output = args.output.as_deref();
+            return super::export::html_report(&input, &options, &render, args.save, output);
+        }
+    };
     let analysis = match &input {
         Input::Stdin => analyze_reader(
             std::io::BufReader::new(std::io::stdin()),
@@ -55,16 +73,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?,
         Input::File(path) => analyze_path(path, &options)?,
     };
-    let format = match args.format {
-        FormatArg::Table => Format::Table,
-        FormatArg::Json => Format::Json,
-        FormatArg::Markdown => Format::Markdown,
-    };
-    let render = RenderOptions {
-        detailed: args.detailed,
-        width: args.width,
-    };
-    super::print(&analysis.render(format, &render))?;
+    let text = analysis.render(format, &render);
+    super::export::write_output(args.output.as_deref(), |out| out.write_all(text.as_bytes()))?;
     if let (true, Input::File(path)) = (args.save, &input) {
         let dir = path
             .parent()

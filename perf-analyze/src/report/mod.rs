@@ -5,6 +5,7 @@
 //! [`Analysis`] through one document model ([`document`]), so both say the same.
 
 mod document;
+pub mod html;
 mod markdown;
 mod text;
 

@@ -1,7 +1,7 @@
 //! A session on disk: the id rules, the data file, the segment's `session` line.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -52,15 +52,18 @@ pub(crate) fn default_program() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// An opened data file and where it is.
+/// An opened data file, where it is, and the bytes that start the segment.
 #[derive(Debug)]
 pub(crate) struct DataFile {
     pub(crate) file: File,
     pub(crate) path: PathBuf,
+    /// The `session` line (after a newline if the file ended mid-line), written by the
+    /// writer thread first, under the same error policy as every other line.
+    pub(crate) header: Vec<u8>,
 }
 
-/// Creates `<logs_dir>/<id>/`, opens its data file for appending (a second run adds a
-/// segment) and writes the segment's `session` line.
+/// Creates `<logs_dir>/<id>/` and opens its data file for appending (a second run adds a
+/// segment).
 pub(crate) fn open(session_dir: &Path, session: SessionRecord) -> Result<DataFile, Error> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -83,12 +86,18 @@ pub(crate) fn open(session_dir: &Path, session: SessionRecord) -> Result<DataFil
     serde_json::to_writer(&mut line, &Record::Session(session))
         .map_err(|e| io_err(&path)(e.into()))?;
     line.push(b'\n');
-    file.write_all(&line).map_err(io_err(&path))?;
-    Ok(DataFile { file, path })
+    Ok(DataFile {
+        file,
+        path,
+        header: line,
+    })
 }
 
-/// Whether a non-empty file's last byte is not a newline.
+/// Whether a non-empty regular file's last byte is not a newline.
 fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
+    if !file.metadata()?.is_file() {
+        return Ok(false);
+    }
     let len = file.seek(SeekFrom::End(0))?;
     if len == 0 {
         return Ok(false);

@@ -86,11 +86,13 @@ impl Writer {
         clock: Clock,
         flush_interval: Duration,
     ) -> Self {
+        let mut buf = Vec::with_capacity(BUF_CAPACITY + 4096);
+        buf.extend_from_slice(&data.header);
         Writer {
             rx,
             file: data.file,
             path: data.path,
-            buf: Vec::with_capacity(BUF_CAPACITY + 4096),
+            buf,
             pending: 0,
             written: 0,
             open: 0,
@@ -109,6 +111,8 @@ impl Writer {
         let max_park = (self.flush_interval / 4).max(MIN_PARK);
         let write_gap = self.flush_interval / 10;
         let mut park = MIN_PARK;
+        // The session line, at once: the file shows the segment before any span closes.
+        self.write_out();
         loop {
             let mut received = 0u32;
             loop {
@@ -326,7 +330,11 @@ mod tests {
         let (_tx, rx) = crossbeam_channel::bounded(1);
         Writer::new(
             rx,
-            DataFile { file, path },
+            DataFile {
+                file,
+                path,
+                header: Vec::new(),
+            },
             Arc::default(),
             clock.clone(),
             Duration::from_millis(100),

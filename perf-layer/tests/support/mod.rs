@@ -1,0 +1,131 @@
+//! Helpers shared by the behaviour tests: build a layer into a temp dir, read the
+//! session file back through `perf_layer::record`.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use perf_layer::record::{EndRecord, Record, SessionRecord, SpanRecord};
+use perf_layer::{Builder, FlushGuard, PerfHandle, PerfLayer};
+use tracing::Dispatch;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// A layer writing into its own temp dir.
+pub struct Session {
+    pub dir: tempfile::TempDir,
+    pub dispatch: Dispatch,
+    pub guard: FlushGuard,
+    pub handle: PerfHandle,
+}
+
+/// A builder whose logs dir is `dir`.
+pub fn builder(dir: &Path) -> Builder {
+    PerfLayer::builder()
+        .logs_dir(dir)
+        .session_id("test_session")
+}
+
+/// Builds with `configure` applied to a builder into a fresh temp dir.
+pub fn session_with(configure: impl FnOnce(Builder) -> Builder) -> Session {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (layer, guard) = configure(builder(dir.path())).build().expect("build");
+    let handle = guard.handle();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
+    Session {
+        dir,
+        dispatch,
+        guard,
+        handle,
+    }
+}
+
+pub fn session() -> Session {
+    session_with(|b| b)
+}
+
+impl Session {
+    /// Runs `f` with this session's subscriber as the thread's default.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        tracing::dispatcher::with_default(&self.dispatch, f)
+    }
+
+    /// Drops the guard (writing the end line) and reads the file back.
+    pub fn finish(self) -> Records {
+        let path = self.handle.data_path();
+        drop(self.guard);
+        let records = read(&path);
+        drop(self.dir);
+        records
+    }
+}
+
+/// Every record of a session file, in order.
+#[derive(Debug)]
+pub struct Records(pub Vec<Record>);
+
+pub fn read(path: &Path) -> Records {
+    let text = std::fs::read_to_string(path).expect("read session file");
+    Records(
+        text.lines()
+            .enumerate()
+            .map(|(i, line)| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{}:{}: {e}: {line}", path.display(), i + 1))
+            })
+            .collect(),
+    )
+}
+
+impl Records {
+    pub fn sessions(&self) -> Vec<&SessionRecord> {
+        self.0
+            .iter()
+            .filter_map(|r| match r {
+                Record::Session(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn spans(&self) -> Vec<&SpanRecord> {
+        self.0
+            .iter()
+            .filter_map(|r| match r {
+                Record::Span(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn ends(&self) -> Vec<&EndRecord> {
+        self.0
+            .iter()
+            .filter_map(|r| match r {
+                Record::End(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The one span named `name`.
+    pub fn span(&self, name: &str) -> &SpanRecord {
+        let found: Vec<_> = self
+            .spans()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect();
+        assert_eq!(found.len(), 1, "expected one span named {name}: {found:?}");
+        found[0]
+    }
+
+    /// The single segment's end line.
+    pub fn end(&self) -> &EndRecord {
+        let ends = self.ends();
+        assert_eq!(ends.len(), 1, "expected one end line");
+        assert!(
+            matches!(self.0.last(), Some(Record::End(_))),
+            "the end line must come last"
+        );
+        ends[0]
+    }
+}

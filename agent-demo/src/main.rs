@@ -93,10 +93,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if args.list {
         return list(&args);
     }
-    let guid = args
-        .guid
-        .clone()
-        .unwrap_or_else(|| chrono::Utc::now().format("session_%Y%m%d_%H%M%S").to_string());
+    let guid = args.guid.clone().unwrap_or_else(|| {
+        chrono::Utc::now()
+            .format("session_%Y%m%d_%H%M%S")
+            .to_string()
+    });
     sessions::check_guid(&guid).map_err(anyhow::Error::msg)?;
     let domain = DomainConfig::named(&args.config).context("unknown config")?;
     let session_dir = args.logs_dir.join(&guid);
@@ -130,7 +131,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let model = match &llm {
-        Llm::Ollama(c) => format!("{} at {} (embeddings: {})", c.config().model, c.config().base_url, c.config().embed_model),
+        Llm::Ollama(c) => format!(
+            "{} at {} (embeddings: {})",
+            c.config().model,
+            c.config().base_url,
+            c.config().embed_model
+        ),
         Llm::Sim(_) => format!("simulated (latency x{})", args.sim_speed),
     };
 
@@ -161,7 +167,10 @@ fn list(args: &Args) -> anyhow::Result<()> {
         println!("No saved sessions in {}/", args.logs_dir.display());
         return Ok(());
     }
-    println!("{:<32} {:>8} {:>5}  LAST RUN STARTED", "SESSION", "ENTRIES", "RUNS");
+    println!(
+        "{:<32} {:>8} {:>5}  LAST RUN STARTED",
+        "SESSION", "ENTRIES", "RUNS"
+    );
     for s in sessions {
         println!(
             "{:<32} {:>8} {:>5}  {}",

@@ -60,7 +60,10 @@ impl Perf {
             .echo(options.echo)
             .build()?;
         let handle = guard.handle();
-        let _ = tracing_subscriber::registry().with(log).with(layer).try_init();
+        let _ = tracing_subscriber::registry()
+            .with(log)
+            .with(layer)
+            .try_init();
         Ok(Perf {
             active: Some((guard, handle)),
         })
@@ -76,7 +79,7 @@ impl Perf {
     #[must_use]
     pub fn report(&self, detailed: bool, background_running: usize) -> String {
         let Some((_, handle)) = &self.active else {
-            return "Performance tracking is off (started with --no-perf).".into();
+            return "Performance tracking is off (started with --no-perf).\n".into();
         };
         handle.flush();
         let mut text = render(&handle.data_path(), detailed)
@@ -86,7 +89,11 @@ impl Perf {
         }
         text.push_str(&format!(
             "{background_running} background operation{} still running\n",
-            if background_running == 1 { " is" } else { "s are" }
+            if background_running == 1 {
+                " is"
+            } else {
+                "s are"
+            }
         ));
         text
     }

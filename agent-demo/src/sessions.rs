@@ -50,7 +50,11 @@ pub fn list(logs_dir: &Path) -> std::io::Result<Vec<SessionInfo>> {
             false
         });
         out.push(SessionInfo {
-            guid: dir.file_name().unwrap_or_default().to_string_lossy().into_owned(),
+            guid: dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
             dir,
             entries,
             runs,
@@ -81,7 +85,9 @@ fn count_lines(path: &Path, mut keep: impl FnMut(&str) -> bool) -> usize {
 /// ```
 pub fn check_guid(guid: &str) -> Result<(), String> {
     if guid.is_empty() || guid.len() > 128 {
-        return Err(format!("invalid session id {guid:?}: it must have 1 to 128 characters"));
+        return Err(format!(
+            "invalid session id {guid:?}: it must have 1 to 128 characters"
+        ));
     }
     if guid == "." || guid == ".." {
         return Err(format!("invalid session id {guid:?}"));

@@ -184,13 +184,14 @@ impl OllamaClient {
         let message = serde_json::from_str::<ErrorBody>(&text)
             .map(|b| b.error)
             .unwrap_or_else(|_| shorten(text.trim()));
-        if status == reqwest::StatusCode::NOT_FOUND && message.contains("not found") {
-            if message.contains("model") {
-                return Err(LlmError::UnknownModel {
-                    model: model.to_string(),
-                    message,
-                });
-            }
+        if status == reqwest::StatusCode::NOT_FOUND
+            && message.contains("model")
+            && message.contains("not found")
+        {
+            return Err(LlmError::UnknownModel {
+                model: model.to_string(),
+                message,
+            });
         }
         Err(LlmError::Http {
             url: url.to_string(),

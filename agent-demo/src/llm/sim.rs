@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
-use super::{estimate_tokens, Accumulator, Chunk, Embeddings, GenerateRequest, Generation};
 use super::{duration_ns, LlmError};
+use super::{estimate_tokens, Accumulator, Chunk, Embeddings, GenerateRequest, Generation};
 use crate::memory::embeddings::hash_embedding;
 
 /// The latency model of the simulated server.
@@ -30,14 +30,15 @@ pub struct SimConfig {
 }
 
 impl SimConfig {
-    /// The modelled speed (a small model on a laptop GPU) scaled by `latency_scale`.
+    /// The modelled speed (a small model on a fast GPU: 4,000 prompt tokens/s,
+    /// 250 generated tokens/s, 0.6 s model load) scaled by `latency_scale`.
     #[must_use]
     pub fn new(latency_scale: f64) -> Self {
         SimConfig {
             latency_scale: latency_scale.max(0.0),
-            load: Duration::from_millis(900),
-            prompt_tokens_per_s: 2000.0,
-            output_tokens_per_s: 90.0,
+            load: Duration::from_millis(600),
+            prompt_tokens_per_s: 4000.0,
+            output_tokens_per_s: 250.0,
             embed_base: Duration::from_millis(15),
         }
     }
@@ -90,6 +91,13 @@ impl SimModel {
         }
     }
 
+    async fn wait_until(&self, start: Instant, nominal: Duration) {
+        let d = nominal.mul_f64(self.config.latency_scale);
+        if !d.is_zero() {
+            tokio::time::sleep_until((start + d).into()).await;
+        }
+    }
+
     /// Generates the deterministic answer, token by token.
     pub async fn generate(&self, request: &GenerateRequest) -> Result<Generation, LlmError> {
         let mut acc = Accumulator::new(self.model());
@@ -121,8 +129,11 @@ impl SimModel {
         let pieces = split_tokens(&answer);
         let per_token = Duration::from_secs_f64(1.0 / self.config.output_tokens_per_s);
         let t = Instant::now();
+        let mut tokens = 0;
         for piece in &pieces {
-            self.wait(per_token).await;
+            // Sleep to a deadline, so timer granularity does not add up over many tokens.
+            tokens += estimate_tokens(piece).max(1);
+            self.wait_until(t, per_token.mul_f64(tokens as f64)).await;
             acc.push(Chunk {
                 response: (*piece).to_string(),
                 ..Chunk::default()
@@ -136,7 +147,7 @@ impl SimModel {
             load_duration: load.and_then(nonzero),
             prompt_eval_count: Some(prompt_tokens).filter(|&n| n > 0),
             prompt_eval_duration: nonzero(prompt_eval),
-            eval_count: Some(pieces.len() as u64).filter(|&n| n > 0),
+            eval_count: Some(estimate_tokens(&answer)).filter(|&n| n > 0),
             eval_duration: nonzero(eval),
             ..Chunk::default()
         })?;
@@ -180,8 +191,15 @@ fn split_tokens(text: &str) -> Vec<&str> {
     pieces
 }
 
-/// A deterministic answer: an opener chosen by the prompt's hash, then the context lines
-/// of the prompt that share words with the user's message.
+/// Words too common to tell what a message is about.
+const STOPWORDS: [&str; 24] = [
+    "what", "about", "does", "know", "with", "from", "that", "this", "have", "there", "their",
+    "where", "which", "would", "could", "should", "tell", "into", "your", "them", "they", "were",
+    "will", "when",
+];
+
+/// A deterministic answer: an opener chosen by the prompt's hash, then the (at most two)
+/// sentences of the prompt's context that share the most words with the user's message.
 fn compose_answer(prompt: &str) -> String {
     let message = prompt
         .lines()
@@ -189,21 +207,49 @@ fn compose_answer(prompt: &str) -> String {
         .find_map(|l| l.strip_prefix("User:"))
         .unwrap_or_else(|| prompt.lines().last().unwrap_or(""))
         .trim();
-    let keywords: Vec<String> = message
+    let mut keywords: Vec<String> = message
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.len() > 3)
         .map(str::to_lowercase)
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
         .collect();
-    let facts: Vec<&str> = prompt
+    keywords.dedup();
+    // The first paragraph is the system prompt: not a fact.
+    let body = prompt.split_once("\n\n").map_or(prompt, |(_, rest)| rest);
+    let mut scored: Vec<(usize, &str)> = body
         .lines()
         .map(|l| l.trim().trim_start_matches("- ").trim())
-        .filter(|l| !l.is_empty() && !l.starts_with("User:") && !l.ends_with(':'))
         .filter(|l| {
-            let lower = l.to_lowercase();
-            keywords.iter().any(|k| lower.contains(k.as_str()))
+            !l.is_empty()
+                && !l.starts_with("User:")
+                && !l.starts_with("Agent:")
+                && !l.ends_with(':')
         })
-        .take(2)
+        .flat_map(|l| l.split_inclusive(". "))
+        // "Name (kind): fact" lines of the graph context: keep the fact.
+        .map(|l| l.split_once("): ").map_or(l, |(_, fact)| fact).trim())
+        .filter(|l| !l.starts_with("Relations:"))
+        .map(|sentence| {
+            let lower = sentence.to_lowercase();
+            let hits = keywords
+                .iter()
+                .filter(|k| lower.contains(k.as_str()))
+                .count();
+            (hits, sentence)
+        })
+        .filter(|(hits, _)| *hits > 0)
         .collect();
+    // Best first; the earlier sentence wins a tie (stable sort).
+    scored.sort_by_key(|s| std::cmp::Reverse(s.0));
+    let mut facts: Vec<&str> = Vec::new();
+    for (_, sentence) in scored {
+        if facts.len() == 2 {
+            break;
+        }
+        if !facts.contains(&sentence) {
+            facts.push(sentence);
+        }
+    }
     let opener = OPENERS[(fnv1a(prompt.as_bytes()) % OPENERS.len() as u64) as usize];
     let mut answer = opener.to_string();
     if facts.is_empty() {
@@ -213,9 +259,13 @@ fn compose_answer(prompt: &str) -> String {
         ));
     } else {
         for fact in facts {
-            answer.push_str(&format!(" From memory: {}.", shorten(fact, 160).trim_end_matches('.')));
+            answer.push(' ');
+            answer.push_str(&shorten(fact, 140));
+            if !answer.ends_with(['.', '!', '?', '…']) {
+                answer.push('.');
+            }
         }
-        answer.push_str(" What would you like to do next?");
+        answer.push_str(" What do you do next?");
     }
     answer
 }
@@ -243,13 +293,13 @@ mod tests {
     #[tokio::test]
     async fn answers_are_deterministic_and_carry_metrics() {
         let sim = SimModel::new(SimConfig::new(0.0));
-        let prompt = "Known facts:\n- Elena is the mayor of Haven.\nUser: Who is the mayor of Haven?";
+        let prompt = "You are a test.\n\nKnown facts:\n- Elena is the mayor of Haven.\nUser: Who is the mayor of Haven?";
         let a = sim.generate(&GenerateRequest::chat(prompt)).await.unwrap();
         let b = sim.generate(&GenerateRequest::chat(prompt)).await.unwrap();
         assert_eq!(a.text, b.text);
         assert!(a.text.contains("Elena is the mayor of Haven"), "{}", a.text);
         assert_eq!(a.metrics.prompt_eval_count, Some(estimate_tokens(prompt)));
-        assert_eq!(a.metrics.eval_count, Some(split_tokens(&a.text).len() as u64));
+        assert_eq!(a.metrics.eval_count, Some(estimate_tokens(&a.text)));
         assert_eq!(a.metrics.done_reason.as_deref(), Some("stop"));
     }
 
@@ -258,7 +308,10 @@ mod tests {
         let sim = SimModel::new(SimConfig::new(0.0));
         let mut req = GenerateRequest::chat("extract");
         req.simulated_answer = Some(r#"{"entities": []}"#.into());
-        assert_eq!(sim.generate(&req).await.unwrap().text, r#"{"entities": []}"#);
+        assert_eq!(
+            sim.generate(&req).await.unwrap().text,
+            r#"{"entities": []}"#
+        );
     }
 
     #[tokio::test]
@@ -267,8 +320,14 @@ mod tests {
         config.load = Duration::from_millis(30);
         config.output_tokens_per_s = 10_000.0;
         let sim = SimModel::new(config);
-        let first = sim.generate(&GenerateRequest::chat("User: hi")).await.unwrap();
-        let second = sim.generate(&GenerateRequest::chat("User: hi")).await.unwrap();
+        let first = sim
+            .generate(&GenerateRequest::chat("User: hi"))
+            .await
+            .unwrap();
+        let second = sim
+            .generate(&GenerateRequest::chat("User: hi"))
+            .await
+            .unwrap();
         assert!(first.metrics.load_duration_ns.unwrap() >= 30_000_000);
         assert_eq!(second.metrics.load_duration_ns, None);
     }

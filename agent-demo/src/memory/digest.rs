@@ -73,7 +73,14 @@ struct RawSegment {
 }
 
 const SOCIAL: [&str; 8] = [
-    "hi", "hello", "hey", "thanks", "thank you", "bye", "goodbye", "good morning",
+    "hi",
+    "hello",
+    "hey",
+    "thanks",
+    "thank you",
+    "bye",
+    "goodbye",
+    "good morning",
 ];
 const ACTION_WORDS: [&str; 20] = [
     "go", "attack", "look", "take", "open", "cast", "search", "ask", "enter", "follow", "run",
@@ -150,7 +157,9 @@ pub fn heuristic(text: &str) -> Vec<Segment> {
             let topics = capitalized_names(sentence);
             let kind = if sentence.ends_with('?') {
                 SegmentKind::Query
-            } else if SOCIAL.iter().any(|s| lower.trim_end_matches(['!', '.']) == *s)
+            } else if SOCIAL
+                .iter()
+                .any(|s| lower.trim_end_matches(['!', '.']) == *s)
                 || (SOCIAL.contains(&first) && sentence.len() < 40)
             {
                 SegmentKind::Social
@@ -269,7 +278,10 @@ mod tests {
             capitalized_names("The Keep of the North guards Haven, says Captain Sara."),
             vec!["Keep of the North", "Haven", "Captain Sara"]
         );
-        assert_eq!(capitalized_names("What about the end of it"), Vec::<String>::new());
+        assert_eq!(
+            capitalized_names("What about the end of it"),
+            Vec::<String>::new()
+        );
         assert_eq!(capitalized_names("Elena's house"), vec!["Elena"]);
     }
 
@@ -287,8 +299,9 @@ mod tests {
     fn model_json_round_trips_and_is_clamped() {
         let segments = heuristic("Who rules Haven? Elena does.");
         assert_eq!(parse(&to_answer_json(&segments)).unwrap(), segments);
-        let parsed = parse(r#"{"segments":[{"text":"x","importance":9,"type":"weird"},{"text":" "}]}"#)
-            .unwrap();
+        let parsed =
+            parse(r#"{"segments":[{"text":"x","importance":9,"type":"weird"},{"text":" "}]}"#)
+                .unwrap();
         assert_eq!(parsed.len(), 1);
         assert_eq!(parsed[0].importance, 5);
         assert_eq!(parsed[0].kind, SegmentKind::Information);

@@ -247,7 +247,11 @@ impl Graph {
     /// One line about an entity: kind, facts and relationships.
     #[must_use]
     pub fn describe(&self, entity: &Entity) -> String {
-        let mut line = format!("{} ({})", entity.name, entity.kind);
+        let mut line = if entity.kind == "unknown" {
+            entity.name.clone()
+        } else {
+            format!("{} ({})", entity.name, entity.kind)
+        };
         if !entity.facts.is_empty() {
             line.push_str(": ");
             line.push_str(&entity.facts.join(" "));
@@ -277,8 +281,20 @@ impl Graph {
 
 fn guess_kind(name: &str) -> &'static str {
     const PLACES: [&str; 14] = [
-        "Valley", "Keep", "Spire", "Woods", "Tower", "Town", "Village", "River", "Ruins",
-        "Haven", "Riverwatch", "Room", "Institute", "Lab",
+        "Valley",
+        "Keep",
+        "Spire",
+        "Woods",
+        "Tower",
+        "Town",
+        "Village",
+        "River",
+        "Ruins",
+        "Haven",
+        "Riverwatch",
+        "Room",
+        "Institute",
+        "Lab",
     ];
     if name.split_whitespace().any(|w| PLACES.contains(&w)) {
         "place"
@@ -384,9 +400,18 @@ mod tests {
         let x = parse(r#"{"entities":[{"name":"Sara","type":"person","fact":"Sara is captain."}],"relationships":[{"from":"Sara","to":"Riverwatch","relation":"guards"}]}"#).unwrap();
         let mut g = Graph::default();
         let stats = g.merge(&x);
-        assert_eq!(stats, MergeStats { added: 2, resolved: 0, relationships: 1 });
+        assert_eq!(
+            stats,
+            MergeStats {
+                added: 2,
+                resolved: 0,
+                relationships: 1
+            }
+        );
         assert_eq!(g.entities()[0].kind, "person");
-        assert!(g.describe(&g.entities()[0]).contains("Sara guards Riverwatch"));
+        assert!(g
+            .describe(&g.entities()[0])
+            .contains("Sara guards Riverwatch"));
         assert!(parse("[1,2]").is_err());
     }
 }

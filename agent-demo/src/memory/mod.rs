@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tracing::field::Empty;
-use tracing::{instrument, span::Id, Span};
+use tracing::{instrument, span::Id, Instrument, Span};
 
 use crate::config::DomainConfig;
 use crate::llm::{GenerateRequest, Generation, Llm, LlmError, Purpose};
@@ -138,7 +138,11 @@ impl MemoryManager {
     /// Opens (or resumes) the memory in `dir`; a new memory starts from the domain's
     /// static memory.
     #[instrument(name = "load_memory", skip_all, err(Display), fields(dir = %dir.display(), entries = Empty))]
-    pub async fn open(dir: &Path, domain: DomainConfig, llm: Arc<Llm>) -> Result<Self, MemoryError> {
+    pub async fn open(
+        dir: &Path,
+        domain: DomainConfig,
+        llm: Arc<Llm>,
+    ) -> Result<Self, MemoryError> {
         std::fs::create_dir_all(dir).map_err(|e| MemoryError::io(dir, e))?;
         let history = History::load(&dir.join(HISTORY_FILE))?;
         Span::current().record("entries", history.entries().len());
@@ -176,7 +180,9 @@ impl MemoryManager {
         if !has_static {
             let texts: Vec<String> = text.lines().map(str::to_string).collect();
             if let Err(e) = self.embed_and_store(Source::Static, texts, 4).await {
-                self.note(format!("static memory not embedded (retrieval will miss it): {e}"));
+                self.note(format!(
+                    "static memory not embedded (retrieval will miss it): {e}"
+                ));
             }
         }
     }
@@ -331,43 +337,34 @@ impl MemoryManager {
     }
 
     /// Spawns the background processing of the turn's entries; returns at once.
+    ///
+    /// Each task's root span is created here, while the turn is still open, so that
+    /// its `follows_from` link names a live span; it has no parent.
     #[instrument(skip_all, fields(operations = entries.len()))]
     fn start_async_operations(&self, turn: Option<Id>, entries: Vec<Entry>) {
         for entry in entries {
+            let span = match entry.role {
+                Role::User => {
+                    tracing::info_span!(parent: None, "async_process_entry_user", entry_id = entry.id)
+                }
+                Role::Agent => {
+                    tracing::info_span!(parent: None, "async_process_entry_agent", entry_id = entry.id)
+                }
+            };
+            span.follows_from(turn.clone());
             let this = self.clone();
-            let cause = turn.clone();
-            let memory = self.clone();
             let task = async move {
                 let id = entry.id;
-                let result = match entry.role {
-                    Role::User => this.async_process_entry_user(entry, cause).await,
-                    Role::Agent => this.async_process_entry_agent(entry, cause).await,
-                };
+                let result = this.process_entry(entry).await;
                 if let Err(e) = &result {
-                    memory.note(format!("background processing of entry {id} failed: {e}"));
+                    // An ERROR event inside the root span marks it as failed.
+                    tracing::error!(error = %e, "background processing failed");
+                    this.note(format!("background processing of entry {id} failed: {e}"));
                 }
                 result
             };
-            self.inner.tasks.spawn(task);
+            self.inner.tasks.spawn(task.instrument(span));
         }
-    }
-
-    #[instrument(parent = None, follows_from = [cause], skip_all, err(Display), fields(entry_id = entry.id))]
-    async fn async_process_entry_user(
-        self,
-        entry: Entry,
-        cause: Option<Id>,
-    ) -> Result<(), MemoryError> {
-        self.process_entry(entry).await
-    }
-
-    #[instrument(parent = None, follows_from = [cause], skip_all, err(Display), fields(entry_id = entry.id))]
-    async fn async_process_entry_agent(
-        self,
-        entry: Entry,
-        cause: Option<Id>,
-    ) -> Result<(), MemoryError> {
-        self.process_entry(entry).await
     }
 
     /// Digest first; then embeddings and graph, concurrently (both read the digest).
@@ -418,7 +415,12 @@ impl MemoryManager {
             .map(|s| s.text.clone())
             .collect();
         Span::current().record("texts", texts.len());
-        let importance = digest.segments.iter().map(|s| s.importance).max().unwrap_or(1);
+        let importance = digest
+            .segments
+            .iter()
+            .map(|s| s.importance)
+            .max()
+            .unwrap_or(1);
         self.embed_and_store(Source::Entry(digest.entry_id), texts, importance)
             .await
     }

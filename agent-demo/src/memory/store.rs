@@ -98,6 +98,8 @@ mod tests {
         append_jsonl(&path, &[1u32, 2]).unwrap();
         append_jsonl(&path, &[3u32]).unwrap();
         assert_eq!(read_jsonl::<u32>(&path).unwrap(), vec![1, 2, 3]);
-        assert!(read_jsonl::<u32>(&dir.path().join("missing")).unwrap().is_empty());
+        assert!(read_jsonl::<u32>(&dir.path().join("missing"))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -38,7 +38,7 @@ impl Input {
 }
 
 enum Source {
-    Editor(Option<DefaultEditor>, PathBuf),
+    Editor(Option<Box<DefaultEditor>>, PathBuf),
     Piped(Lines<BufReader<Stdin>>),
 }
 
@@ -48,7 +48,7 @@ impl Source {
             Input::Interactive(history) => match DefaultEditor::new() {
                 Ok(mut editor) => {
                     let _ = editor.load_history(&history);
-                    Source::Editor(Some(editor), history)
+                    Source::Editor(Some(Box::new(editor)), history)
                 }
                 Err(e) => {
                     eprintln!("note: no line editing ({e}); reading plain lines");
@@ -205,7 +205,9 @@ impl Session {
         let tasks = self.memory.background().clone();
         let running = tasks.running();
         if running > 0 {
-            println!("Waiting for {running} background operations to finish (Ctrl-C to stop waiting)...");
+            println!(
+                "Waiting for {running} background operations to finish (Ctrl-C to stop waiting)..."
+            );
             tokio::select! {
                 () = tasks.wait_idle() => {}
                 _ = self.interrupts.changed() => {
@@ -219,7 +221,7 @@ impl Session {
         match &report {
             Some(report) => {
                 let rule = "=".repeat(80);
-                println!("\n{rule}\nSESSION PERFORMANCE REPORT\n{rule}");
+                println!("\n{rule}\nSESSION PERFORMANCE REPORT");
                 print!("{}", report.text);
                 if let Err(e) = &report.summary {
                     eprintln!("error: the summary could not be saved: {e}");

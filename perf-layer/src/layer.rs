@@ -36,9 +36,7 @@ impl PerfLayer {
     pub fn builder() -> Builder {
         Builder::default()
     }
-}
 
-impl PerfLayer {
     /// The parent's layer id and depth. Fast path: the explicit parent, or the
     /// registry's current span; if this layer does not know that span (a per-layer
     /// filter disabled it), walk the registry's ancestry to the nearest known one.

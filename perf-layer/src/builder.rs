@@ -139,7 +139,8 @@ impl Builder {
     }
 
     /// Reads the environment: `PERF_LOGS_DIR` sets the logs directory, `DEV_MODE=true`
-    /// (or `1`) turns echo on.
+    /// (or `1`) turns echo on. It applies when called: call it last for the environment
+    /// to override the program's own settings, first for the program to override it.
     pub fn from_env(mut self) -> Self {
         if let Some(dir) = std::env::var_os("PERF_LOGS_DIR").filter(|d| !d.is_empty()) {
             self.logs_dir = dir.into();

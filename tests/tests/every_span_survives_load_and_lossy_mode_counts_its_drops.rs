@@ -100,7 +100,7 @@ fn two_threads_of_100_000_spans_in_blocking_mode_lose_nothing() {
     blocking_mode_keeps_every_span(100_000);
 }
 
-/// The full load of the issue; about a minute in a debug build.
+/// The full load: 2,000,000 spans, about two minutes in a debug build.
 /// Run it with `cargo test -p perf-tests --release --test every_span_survives_load_and_lossy_mode_counts_its_drops -- --ignored`.
 #[test]
 #[ignore = "long: 2 x 1,000,000 spans; run with --ignored (preferably --release)"]

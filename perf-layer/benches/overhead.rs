@@ -4,7 +4,10 @@
 //!   tokio-rs/tracing#900, so an empty layer is the honest floor);
 //! - `perf-layer`: `registry()` + `PerfLayer`, every record written to a real file;
 //! - `tracing-chrome`: its layer writing a trace file;
-//! - `fmt-close`: the fmt layer with `FmtSpan::CLOSE` writing to a sink.
+//! - `tracing-flame`: its layer writing folded stacks to a file;
+//! - `fmt-close`: the fmt layer with `FmtSpan::CLOSE` writing to a sink;
+//! - `fmt-close-file`: the same through `tracing-appender`'s `non_blocking` writer to a
+//!   file, in its blocking mode (nothing lost, like perf-layer's default).
 //!
 //! Workloads: one span's whole life (new, enter, exit, close); re-entering one
 //! long-lived span; a root with 8 children; the first and the third on two threads at
@@ -27,14 +30,18 @@ enum Subscriber {
     Floor,
     PerfLayer,
     Chrome,
+    Flame,
     FmtClose,
+    FmtCloseFile,
 }
 
-const SUBSCRIBERS: [Subscriber; 4] = [
+const SUBSCRIBERS: [Subscriber; 6] = [
     Subscriber::Floor,
     Subscriber::PerfLayer,
     Subscriber::Chrome,
+    Subscriber::Flame,
     Subscriber::FmtClose,
+    Subscriber::FmtCloseFile,
 ];
 
 impl Subscriber {
@@ -43,7 +50,9 @@ impl Subscriber {
             Subscriber::Floor => "floor",
             Subscriber::PerfLayer => "perf-layer",
             Subscriber::Chrome => "tracing-chrome",
+            Subscriber::Flame => "tracing-flame",
             Subscriber::FmtClose => "fmt-close",
+            Subscriber::FmtCloseFile => "fmt-close-file",
         }
     }
 
@@ -76,6 +85,15 @@ impl Subscriber {
                     Box::new((guard, dir)),
                 )
             }
+            Subscriber::Flame => {
+                let (layer, guard) =
+                    tracing_flame::FlameLayer::with_file(dir.path().join("tracing.folded"))
+                        .expect("flame layer");
+                (
+                    Dispatch::new(tracing_subscriber::registry().with(layer)),
+                    Box::new((guard, dir)),
+                )
+            }
             Subscriber::FmtClose => {
                 let layer = tracing_subscriber::fmt::layer()
                     .with_span_events(FmtSpan::CLOSE)
@@ -83,6 +101,19 @@ impl Subscriber {
                 (
                     Dispatch::new(tracing_subscriber::registry().with(layer)),
                     Box::new(dir),
+                )
+            }
+            Subscriber::FmtCloseFile => {
+                let file = std::fs::File::create(dir.path().join("fmt.log")).expect("log file");
+                let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                    .lossy(false)
+                    .finish(file);
+                let layer = tracing_subscriber::fmt::layer()
+                    .with_span_events(FmtSpan::CLOSE)
+                    .with_writer(writer);
+                (
+                    Dispatch::new(tracing_subscriber::registry().with(layer)),
+                    Box::new((guard, dir)),
                 )
             }
         }

@@ -8,7 +8,7 @@
 //! - A span idle far longer than busy was waiting, not working.
 //! - Many small calls of one name under one parent want batching.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,7 @@ impl Background {
                 foreground.insert(root.start, root.end);
             }
         }
-        let mut rows: HashMap<u32, BackgroundRow> = HashMap::new();
+        let mut rows: HashMap<u32, BackgroundRow> = HashMap::default();
         let mut summary = AsyncSummary {
             foreground_roots: fg_count,
             background_roots: background.len() as u64,

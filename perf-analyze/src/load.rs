@@ -25,8 +25,8 @@
 //! # Ok::<(), perf_analyze::Error>(())
 //! ```
 
+use rustc_hash::FxHashSet as HashSet;
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -87,7 +87,12 @@ pub fn read<R: BufRead>(
         }
         reader.line += 1;
         let complete = buf.last() == Some(&b'\n');
-        let line = trim(&buf);
+        let mut line = trim(&buf);
+        if reader.line == 1 {
+            line = line
+                .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+                .unwrap_or(line);
+        }
         if line.is_empty() {
             continue;
         }
@@ -139,7 +144,15 @@ enum LineError {
 
 impl From<serde_json::Error> for LineError {
     fn from(error: serde_json::Error) -> Self {
-        LineError::Malformed(error.to_string())
+        // serde_json says "at line 1 column N" of the one-line input: keep only the column.
+        let text = error.to_string();
+        let message = match text.rfind(" at line ") {
+            Some(at) if error.column() > 0 => {
+                format!("{} (column {})", &text[..at], error.column())
+            }
+            _ => text,
+        };
+        LineError::Malformed(message)
     }
 }
 
@@ -218,6 +231,8 @@ struct Reader {
     /// The latest span end seen, where a segment without a usable start time is placed.
     last_end_ns: u64,
     names: HashSet<Arc<str>>,
+    /// The latest interned string of each length modulo the array size.
+    recent: [Option<Arc<str>>; 16],
     warnings: Warnings,
 }
 
@@ -233,7 +248,8 @@ impl Reader {
             segment: None,
             segments: 0,
             last_end_ns: 0,
-            names: HashSet::new(),
+            names: HashSet::default(),
+            recent: Default::default(),
             warnings: Warnings::default(),
         }
     }
@@ -248,6 +264,19 @@ impl Reader {
     }
 
     fn intern(&mut self, s: &str) -> Arc<str> {
+        // Consecutive lines mostly repeat their thread and target: check the last hit first.
+        let slot = s.len() % self.recent.len();
+        if let Some(recent) = &self.recent[slot] {
+            if **recent == *s {
+                return recent.clone();
+            }
+        }
+        let found = self.intern_slow(s);
+        self.recent[slot] = Some(found.clone());
+        found
+    }
+
+    fn intern_slow(&mut self, s: &str) -> Arc<str> {
         if let Some(found) = self.names.get(s) {
             return found.clone();
         }
@@ -271,16 +300,19 @@ impl Reader {
     }
 
     fn line_event(&mut self, line: &[u8], emit: &mut impl FnMut(Event)) -> Result<(), LineError> {
-        const SPAN_PREFIX: &[u8] = br#"{"type":"span","#;
+        const SPAN_PREFIX: &str = r#"{"type":"span","#;
+        // Validating the line once is cheaper than serde_json checking each string.
+        let line = std::str::from_utf8(line)
+            .map_err(|e| LineError::Malformed(format!("not UTF-8: {e}")))?;
         if self.format != Some(SourceFormat::Python) && line.starts_with(SPAN_PREFIX) {
-            if let Ok(span) = serde_json::from_slice::<SpanLine<'_>>(line) {
+            if let Ok(span) = serde_json::from_str::<SpanLine<'_>>(line) {
                 self.format = Some(SourceFormat::PerfLayer);
                 let span = self.span_from_line(span, emit);
                 emit(Event::Span(span));
                 return Ok(());
             }
         }
-        let probe: Probe<'_> = serde_json::from_slice(line)?;
+        let probe: Probe<'_> = serde_json::from_str(line)?;
         let format = match (&probe.kind, &probe.operation_name) {
             (Some(_), _) => SourceFormat::PerfLayer,
             (None, Some(_)) => SourceFormat::Python,
@@ -308,14 +340,14 @@ impl Reader {
             SourceFormat::Python => self.python_line(line, emit),
             SourceFormat::PerfLayer => match probe.kind.as_deref().unwrap_or_default() {
                 "span" => {
-                    let record: SpanRecord = serde_json::from_slice(line)?;
+                    let record: SpanRecord = serde_json::from_str(line)?;
                     let span = self.span_from_record(record, emit);
                     emit(Event::Span(span));
                     Ok(())
                 }
                 "session" => self.session_line(line, probe.format.as_ref(), emit),
                 "end" => {
-                    let record: EndRecord = serde_json::from_slice(line)?;
+                    let record: EndRecord = serde_json::from_str(line)?;
                     self.end_line(record, emit);
                     Ok(())
                 }
@@ -330,7 +362,7 @@ impl Reader {
 
     fn session_line(
         &mut self,
-        line: &[u8],
+        line: &str,
         format: Option<&serde_json::Value>,
         emit: &mut impl FnMut(Event),
     ) -> Result<(), LineError> {
@@ -355,7 +387,7 @@ impl Reader {
             }
             Some(Some(_)) => {}
         }
-        let record: SessionRecord = serde_json::from_slice(line)?;
+        let record: SessionRecord = serde_json::from_str(line)?;
         self.close_segment(None, emit);
         let origin_ns = match parse_rfc3339_ns(&record.started_at) {
             Some(ns) => ns,
@@ -507,8 +539,8 @@ impl Reader {
         span
     }
 
-    fn python_line(&mut self, line: &[u8], emit: &mut impl FnMut(Event)) -> Result<(), LineError> {
-        let op: PythonLine<'_> = serde_json::from_slice(line)?;
+    fn python_line(&mut self, line: &str, emit: &mut impl FnMut(Event)) -> Result<(), LineError> {
+        let op: PythonLine<'_> = serde_json::from_str(line)?;
         let start_ns = match (op.start_time, op.timestamp.as_deref()) {
             (Some(t), _) => seconds_to_ns(t).ok_or_else(|| {
                 LineError::Malformed(format!("start_time {t} is not a time in seconds"))

@@ -25,7 +25,7 @@
 //! assert_eq!(top.saving_ns, 40_000_000); // 100 ms in a row, 60 ms side by side
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,9 @@
 //! For each span name: how often it ran, its total time (a span nested inside
 //! another of the same name is counted once), its self time (duration minus the
 //! union of its children's intervals), mean, p50/p95 (from a bounded [`Sketch`])
-//! and max.
+//! and max. On one thread self never exceeds total; spans of one name running
+//! concurrently inside a span of that name each keep their self time, so there
+//! the self time (work done) can exceed the total (wall time).
 //!
 //! ```
 //! use perf_analyze::{stats::Stats, tree::TreeBuilder, Span};
@@ -22,7 +24,7 @@
 //! assert_eq!(stats.get("llm").unwrap().self_ns, 80);
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use perf_layer::record::Status;

@@ -22,7 +22,7 @@
 //! assert_eq!(&*trees[0].span(trees[0].children(0)[0] as usize).name, "child");
 //! ```
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use crate::span::Span;
@@ -157,8 +157,8 @@ impl TreeBuilder {
     pub fn new(source: &str) -> TreeBuilder {
         TreeBuilder {
             source: source.into(),
-            pending: HashMap::new(),
-            first_child: HashMap::new(),
+            pending: HashMap::default(),
+            first_child: HashMap::default(),
             next_synthetic: u64::MAX,
             warnings: Warnings::default(),
         }

@@ -35,6 +35,26 @@ const TREE_DEPTH: u32 = 12;
 const LLM_ROWS: usize = 20;
 const LIST_ROWS: usize = 10;
 
+/// Cuts text longer than `max` characters, marking the cut with `...`: a report line
+/// stays readable (and tables stay fast) whatever length of name a file holds.
+pub(super) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some(_) => {
+            let end = text
+                .char_indices()
+                .nth(max.saturating_sub(3))
+                .map_or(text.len(), |(i, _)| i);
+            format!("{}...", &text[..end]).into()
+        }
+    }
+}
+
+/// Longest table cell, in characters.
+pub(super) const CELL: usize = 160;
+/// Longest line, in characters.
+pub(super) const LINE: usize = 400;
+
 fn opt(ns: Option<u64>) -> String {
     ns.map_or_else(|| "-".to_owned(), human)
 }

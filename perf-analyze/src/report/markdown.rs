@@ -1,9 +1,9 @@
 //! The Markdown report: the same content as the table, as headings, tables and code blocks.
 
-use super::document::Block;
+use super::document::{clip, Block, CELL, LINE};
 
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    clip(text, CELL).replace('|', "\\|").replace('\n', " ")
 }
 
 pub(super) fn render(blocks: &[Block]) -> String {
@@ -18,7 +18,7 @@ pub(super) fn render(blocks: &[Block]) -> String {
         match block {
             Block::Title(title) => {
                 out.push_str("# ");
-                out.push_str(title);
+                out.push_str(&clip(title, LINE));
                 out.push_str("\n\n");
             }
             Block::Heading(heading) => {
@@ -27,13 +27,13 @@ pub(super) fn render(blocks: &[Block]) -> String {
                 out.push_str("\n\n");
             }
             Block::Line(line) => {
-                out.push_str(&line.replace('_', "\\_").replace('*', "\\*"));
+                out.push_str(&clip(line, LINE).replace('_', "\\_").replace('*', "\\*"));
                 out.push_str("  \n");
             }
             Block::Bullet(level, line) => {
                 out.push_str(&"  ".repeat(usize::from(*level)));
                 out.push_str("- ");
-                out.push_str(&line.replace('_', "\\_").replace('*', "\\*"));
+                out.push_str(&clip(line, LINE).replace('_', "\\_").replace('*', "\\*"));
                 out.push('\n');
             }
             Block::Table {
@@ -62,7 +62,7 @@ pub(super) fn render(blocks: &[Block]) -> String {
             Block::Pre(lines) => {
                 out.push_str("```text\n");
                 for line in lines {
-                    out.push_str(line);
+                    out.push_str(&clip(line, LINE));
                     out.push('\n');
                 }
                 out.push_str("```\n\n");

@@ -2,7 +2,7 @@
 
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
-use super::document::Block;
+use super::document::{clip, Block, CELL, LINE};
 
 pub(super) fn render(blocks: &[Block], width: u16) -> String {
     let rule = usize::from(width.clamp(20, 80));
@@ -12,7 +12,7 @@ pub(super) fn render(blocks: &[Block], width: u16) -> String {
             Block::Title(title) => {
                 out.push_str(&"=".repeat(rule));
                 out.push('\n');
-                out.push_str(title);
+                out.push_str(&clip(title, LINE));
                 out.push('\n');
                 out.push_str(&"=".repeat(rule));
                 out.push('\n');
@@ -25,13 +25,13 @@ pub(super) fn render(blocks: &[Block], width: u16) -> String {
                 out.push('\n');
             }
             Block::Line(line) => {
-                out.push_str(line);
+                out.push_str(&clip(line, LINE));
                 out.push('\n');
             }
             Block::Bullet(level, line) => {
                 out.push_str(&"   ".repeat(usize::from(*level)));
                 out.push_str("- ");
-                out.push_str(line);
+                out.push_str(&clip(line, LINE));
                 out.push('\n');
             }
             Block::Table {
@@ -47,11 +47,16 @@ pub(super) fn render(blocks: &[Block], width: u16) -> String {
                     .set_width(width)
                     .set_header(header.iter().copied());
                 for row in rows {
-                    table.add_row(row.iter().map(String::as_str));
+                    table.add_row(row.iter().map(|c| clip(c, CELL)));
                 }
                 // Only the column with the longest text wraps; the others keep their width.
                 let widest = (0..header.len())
-                    .max_by_key(|&i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+                    .max_by_key(|&i| {
+                        rows.iter()
+                            .map(|r| r[i].chars().count().min(CELL))
+                            .max()
+                            .unwrap_or(0)
+                    })
                     .unwrap_or(0);
                 for i in 0..header.len() {
                     if let Some(c) = table.column_mut(i) {
@@ -68,7 +73,7 @@ pub(super) fn render(blocks: &[Block], width: u16) -> String {
             }
             Block::Pre(lines) => {
                 for line in lines {
-                    out.push_str(line);
+                    out.push_str(&clip(line, LINE));
                     out.push('\n');
                 }
             }

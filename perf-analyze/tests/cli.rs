@@ -1,0 +1,230 @@
+//! The `perf-analyze` binary on files, directories, session names and stdin.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_perf-analyze"));
+    cmd.env_remove("PERF_LOGS_DIR");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+const FIXTURE: &str = "tests/fixtures/agent_turn.jsonl";
+
+/// A logs directory holding the fixture as session `sess`.
+fn logs_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("sess");
+    std::fs::create_dir(&session).unwrap();
+    std::fs::copy(FIXTURE, session.join("performance_data.jsonl")).unwrap();
+    dir
+}
+
+#[test]
+fn report_on_a_file_keeps_the_old_headings() {
+    let o = run(&["report", FIXTURE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for heading in [
+        "PERFORMANCE REPORT - Session: test_performance",
+        "TOP OPERATIONS BY TIME:",
+        "LATEST OPERATION BREAKDOWN:",
+        "LLM CALLS:",
+    ] {
+        assert!(out.contains(heading), "{heading} missing in\n{out}");
+    }
+    assert!(!out.contains("BOTTLENECKS:"));
+    let detailed = stdout(&run(&["report", FIXTURE, "--detailed"]));
+    for heading in [
+        "BOTTLENECKS:",
+        "RECOMMENDATIONS:",
+        "PARALLELIZATION OPPORTUNITIES:",
+        "CRITICAL PATH",
+        "ASYNC ANALYSIS:",
+        "RESOURCE USE BY CATEGORY:",
+    ] {
+        assert!(detailed.contains(heading), "{heading} missing");
+    }
+}
+
+#[test]
+fn session_names_resolve_in_the_logs_dir_flag_or_env() {
+    let logs = logs_dir();
+    let dir = logs.path().to_str().unwrap();
+    let by_flag = run(&["report", "sess", "--logs-dir", dir, "--format", "json"]);
+    assert!(by_flag.status.success(), "{}", stderr(&by_flag));
+    let by_env = bin()
+        .args(["report", "sess", "--format", "json"])
+        .env("PERF_LOGS_DIR", dir)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&by_flag), stdout(&by_env));
+    let by_dir = run(&[
+        "report",
+        logs.path().join("sess").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(stdout(&by_flag), stdout(&by_dir));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&by_flag)).unwrap();
+    assert_eq!(json["session"], "test_performance");
+}
+
+#[test]
+fn stdin_is_read_with_a_dash() {
+    let mut child = bin()
+        .args(["report", "-", "--format", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(FIXTURE).unwrap())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json["operations"], 20);
+}
+
+#[test]
+fn save_writes_the_same_document_as_format_json() {
+    let logs = logs_dir();
+    let dir = logs.path().to_str().unwrap();
+    let o = run(&["report", "sess", "--logs-dir", dir, "--save"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let saved_path = logs.path().join("sess/performance_summary.json");
+    assert!(stdout(&o).contains(&saved_path.display().to_string()));
+    let saved = std::fs::read_to_string(&saved_path).unwrap();
+    let json = stdout(&run(&[
+        "report",
+        "sess",
+        "--logs-dir",
+        dir,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(saved, json);
+    let no_stdin = run(&["report", "-", "--save"]);
+    assert_eq!(no_stdin.status.code(), Some(2));
+}
+
+#[test]
+fn errors_go_to_stderr_with_exit_2() {
+    let logs = logs_dir();
+    let dir = logs.path().to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["report", "../sess", "--logs-dir", dir],
+            "invalid session name",
+        ),
+        (
+            vec!["report", "nosuch", "--logs-dir", dir],
+            "no session \"nosuch\"",
+        ),
+        (
+            vec!["report", "tests/fixtures/abrupt.jsonl", "--strict"],
+            "tests/fixtures/abrupt.jsonl:3:",
+        ),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).starts_with("error: "), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(needle),
+            "{needle} not in {}",
+            stderr(&o)
+        );
+        assert!(o.stdout.is_empty());
+    }
+    let unsupported = logs.path().join("v2.jsonl");
+    std::fs::write(&unsupported, "{\"type\":\"session\",\"format\":2}\n").unwrap();
+    let o = run(&["report", unsupported.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("v2.jsonl:1: unsupported format 2"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_abrupt_end_is_a_warning_not_an_error() {
+    let o = run(&["report", "tests/fixtures/abrupt.jsonl"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(
+        out.contains("the session is still running or ended abruptly"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tests/fixtures/abrupt.jsonl:3: skipped"),
+        "{out}"
+    );
+}
+
+#[test]
+fn list_shows_every_session() {
+    let logs = logs_dir();
+    let second = logs.path().join("old");
+    std::fs::create_dir(&second).unwrap();
+    std::fs::copy(
+        "tests/fixtures/python_legacy.jsonl",
+        second.join("performance_data.jsonl"),
+    )
+    .unwrap();
+    let o = run(&["list", "--logs-dir", logs.path().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("sess") && out.contains("old"), "{out}");
+    assert!(
+        out.contains("ollama_generate"),
+        "top operation missing: {out}"
+    );
+}
+
+#[test]
+fn help_has_examples() {
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("Examples:"));
+    assert!(stdout(&run(&["report", "--help"])).contains("--detailed"));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.jsonl");
+    let mut data = Vec::new();
+    perf_analyze::generate::write_session(&mut data, 30_000, 1).unwrap();
+    std::fs::write(&path, data).unwrap();
+    let mut child = bin()
+        .args(["report", path.to_str().unwrap(), "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
+    assert!(Path::new(&path).exists());
+}

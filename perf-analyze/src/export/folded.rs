@@ -68,7 +68,11 @@ fn self_time(tree: &Tree, node: usize) -> u64 {
         let child = tree.span(c as usize);
         (child.start_ns, child.end_ns)
     });
-    span.duration_ns() - union_len_sorted(children, span.start_ns, span.end_ns.max(span.start_ns))
+    span.duration_ns().saturating_sub(union_len_sorted(
+        children,
+        span.start_ns,
+        span.end_ns.max(span.start_ns),
+    ))
 }
 
 /// Writes the folded stacks, one `stack weight` line each.

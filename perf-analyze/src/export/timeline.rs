@@ -60,7 +60,7 @@ impl Placed<'_> {
     /// The span's duration on the timeline.
     #[must_use]
     pub fn duration_ns(&self) -> u64 {
-        self.end_ns - self.start_ns
+        self.end_ns.saturating_sub(self.start_ns)
     }
 }
 
@@ -288,6 +288,7 @@ impl<'a> Timeline<'a> {
             .children
             .iter()
             .map(|&c| (self.spans[c].start_ns, self.spans[c].end_ns));
-        span.duration_ns() - union_len_sorted(children, span.start_ns, span.end_ns)
+        span.duration_ns()
+            .saturating_sub(union_len_sorted(children, span.start_ns, span.end_ns))
     }
 }

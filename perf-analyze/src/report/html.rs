@@ -203,13 +203,19 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
             }
         }
     }
-    let start = turn_span.start_ns;
+    // The window holds every shown span, even a child that (in a bad file)
+    // starts before its root or a background root that began earlier.
+    let start = shown
+        .iter()
+        .map(|&i| timeline.span(i).start_ns)
+        .min()
+        .unwrap_or(turn_span.start_ns);
     let end = shown
         .iter()
         .map(|&i| timeline.span(i).end_ns)
         .max()
-        .unwrap_or(start)
-        .max(start + 1);
+        .unwrap_or(start);
+    let window = end.saturating_sub(start).max(1);
 
     // Depth of each shown span within its track.
     let depth = |mut i: usize| {
@@ -241,7 +247,7 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
     const LABEL: f64 = 110.0;
     const ROW: usize = 18;
     const AXIS: usize = 20;
-    let scale = (WIDTH - LABEL) / (end - start) as f64;
+    let scale = (WIDTH - LABEL) / window as f64;
     let mut lane_top = Vec::with_capacity(lanes.len());
     let mut y = AXIS;
     for &(_, rows) in &lanes {
@@ -256,7 +262,7 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
     // Time axis: ticks at about every tenth of the window.
     for k in 0..=10u32 {
         let x = LABEL + (WIDTH - LABEL) * f64::from(k) / 10.0;
-        let at = (end - start) as f64 * f64::from(k) / 10.0;
+        let at = window as f64 * f64::from(k) / 10.0;
         let _ = writeln!(
             html,
             "<line x1=\"{x:.1}\" y1=\"14\" x2=\"{x:.1}\" y2=\"{y}\" stroke=\"#eee\"/>\
@@ -279,7 +285,8 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
             .iter()
             .position(|&(t, _)| t == span.track)
             .unwrap_or(0);
-        let x = LABEL + (span.start_ns - start) as f64 * scale;
+        let offset = span.start_ns.saturating_sub(start);
+        let x = LABEL + offset as f64 * scale;
         let w = (span.duration_ns() as f64 * scale).max(1.0);
         let top = lane_top[lane] + d * ROW;
         let fill = match (span.background, span.record.status) {
@@ -293,7 +300,7 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
             "<g><title>{name} {} (from {:.3}s)</title>\
              <rect x=\"{x:.1}\" y=\"{top}\" width=\"{w:.1}\" height=\"{}\" rx=\"2\" fill=\"{fill}\"/>",
             seconds(span.duration_ns()),
-            (span.start_ns - start) as f64 / 1e9,
+            offset as f64 / 1e9,
             ROW - 2,
         );
         // A label only where it fits (about 6.5 px per character).

@@ -210,7 +210,7 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    pub(crate) fn finish(self, report: VisitReport, source: Option<PathBuf>) -> Analysis {
+    pub(crate) fn finish(mut self, report: VisitReport, source: Option<PathBuf>) -> Analysis {
         let t = &self.options.thresholds;
         let wall_ns: u64 = self.segments.iter().map(SegmentInfo::wall_ns).sum();
         let active_ns = self.active.len_ns();

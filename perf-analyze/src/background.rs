@@ -181,14 +181,14 @@ impl Background {
 
     /// Classifies the roots and sums up.
     #[must_use]
-    pub fn finish(&self) -> AsyncSummary {
-        let mut roots = self.roots.clone();
+    pub fn finish(&mut self) -> AsyncSummary {
+        let mut roots = std::mem::take(&mut self.roots);
         roots.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
         let mut foreground = IntervalSet::default();
         let mut fg_end = 0u64;
         let mut fg_count = 0u64;
         let mut background: Vec<Root> = Vec::new();
-        for root in roots {
+        for root in roots.drain(..) {
             if root.follows || (fg_count > 0 && root.start < fg_end) {
                 background.push(root);
             } else {

@@ -4,6 +4,7 @@ use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
 use perf_analyze::export::{flamegraph, ExportFormat, Session};
 use perf_analyze::{resolve, Input, Options};
 
@@ -53,20 +54,43 @@ pub struct FlamegraphArgs {
     output: Option<PathBuf>,
 }
 
-/// Reads the whole session, printing the loader's warnings on stderr.
-pub fn read_session(target: &str, logs_dir: &Path, strict: bool) -> anyhow::Result<Session> {
+/// Reads the whole session, printing the loader's warnings on stderr; returns
+/// it with the name of its input for messages.
+pub fn read_session(
+    target: &str,
+    logs_dir: &Path,
+    strict: bool,
+) -> anyhow::Result<(Session, String)> {
     let options = Options {
         strict,
         ..Options::default()
     };
-    let (session, report) = match resolve(target, logs_dir)? {
-        Input::Stdin => Session::read(BufReader::new(std::io::stdin()), "<stdin>", &options)?,
-        Input::File(path) => Session::read_path(&path, &options)?,
+    let (input, (session, report)) = match resolve(target, logs_dir)? {
+        Input::Stdin => (
+            "<stdin>".to_owned(),
+            Session::read(BufReader::new(std::io::stdin()), "<stdin>", &options)?,
+        ),
+        Input::File(path) => (
+            path.display().to_string(),
+            Session::read_path(&path, &options)?,
+        ),
     };
     for warning in report.warnings.list() {
         eprintln!("warning: {warning}");
     }
-    Ok(session)
+    Ok((session, input))
+}
+
+/// Folds the session's stacks, warning when deep nesting was merged.
+fn fold(session: &Session, input: &str) -> Stacks {
+    let stacks = Stacks::of(session);
+    if stacks.merged_spans > 0 {
+        eprintln!(
+            "warning: {input}: {} spans nested deeper than {MAX_DEPTH} levels are merged into the frame \"{MERGED_FRAME}\"",
+            stacks.merged_spans
+        );
+    }
+    stacks
 }
 
 /// Runs `write` on the output file, or on stdout.
@@ -94,27 +118,33 @@ pub fn write_output(
 }
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
-    let session = read_session(
+    let (session, input) = read_session(
         &args.source.target,
         &args.source.logs_dir,
         args.source.strict,
     )?;
     let format = match args.format {
         FormatArg::Chrome => ExportFormat::Chrome,
-        FormatArg::Folded => ExportFormat::Folded,
+        FormatArg::Folded => {
+            let stacks = fold(&session, &input);
+            return write_output(args.output.as_deref(), |out| {
+                folded::write_stacks(&stacks, out)
+            });
+        }
         FormatArg::Speedscope => ExportFormat::Speedscope,
     };
     write_output(args.output.as_deref(), |out| format.write(&session, out))
 }
 
 pub fn run_flamegraph(args: FlamegraphArgs) -> anyhow::Result<()> {
-    let session = read_session(
+    let (session, input) = read_session(
         &args.source.target,
         &args.source.logs_dir,
         args.source.strict,
     )?;
+    let stacks = fold(&session, &input);
     write_output(args.output.as_deref(), |out| {
-        flamegraph::write(&session, out)
+        flamegraph::write_stacks(&stacks, session.name(), out)
     })
 }
 

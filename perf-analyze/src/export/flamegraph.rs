@@ -18,7 +18,8 @@ use std::io::{self, Write};
 
 use inferno::flamegraph::{self as inferno_flamegraph, Options};
 
-use super::{folded, Session};
+use super::folded::Stacks;
+use super::Session;
 
 /// Renders the session's folded stacks as an SVG flamegraph (self time in µs).
 ///
@@ -29,11 +30,20 @@ use super::{folded, Session};
 /// # Errors
 /// When writing to `out` fails.
 pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
-    let lines: Vec<String> = folded::stacks(session)
+    write_stacks(&Stacks::of(session), session.name(), out)
+}
+
+/// Renders stacks already folded (for the session named `session`).
+///
+/// # Errors
+/// As [`write`].
+pub fn write_stacks<W: Write>(stacks: &Stacks, session: &str, out: W) -> io::Result<()> {
+    let lines: Vec<String> = stacks
+        .in_micros()
         .into_iter()
         .map(|(stack, us)| format!("{stack} {us}"))
         .collect();
-    render(lines.iter().map(String::as_str), session.name(), out)
+    render(lines.iter().map(String::as_str), session, out)
 }
 
 /// Renders folded-stack lines (`a;b;c 123`) as an SVG flamegraph.

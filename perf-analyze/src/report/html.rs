@@ -163,6 +163,9 @@ fn seconds(ns: u64) -> String {
     format!("{:.3}s", ns as f64 / 1e9)
 }
 
+/// The deepest nesting the timeline draws (rows per lane).
+const MAX_ROWS: usize = 100;
+
 /// The latest turn and the background work it started or overlapped, as
 /// bars on lanes (one lane per track, one row per nesting depth).
 #[allow(clippy::cast_precision_loss)]
@@ -217,31 +220,37 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
         .unwrap_or(start);
     let window = end.saturating_sub(start).max(1);
 
-    // Depth of each shown span within its track.
-    let depth = |mut i: usize| {
-        let track = timeline.span(i).track;
-        let mut d = 0;
-        while let Some(p) = timeline.span(i).parent {
-            if timeline.span(p).track != track {
-                break;
-            }
-            d += 1;
-            i = p;
-        }
-        d
-    };
+    // Depth of each shown span within its track: a parent is always shown
+    // before its children, so one pass finds them all.
+    let mut depth = vec![0usize; timeline.spans().len()];
     let mut lanes: Vec<(usize, usize)> = Vec::new(); // (track, rows)
+    let mut lane_of = vec![usize::MAX; timeline.tracks().len()];
     let mut placed = Vec::with_capacity(shown.len());
+    let mut too_deep = 0usize;
     for &i in &shown {
         let track = timeline.span(i).track;
-        let d = depth(i);
-        match lanes.iter_mut().find(|(t, _)| *t == track) {
-            Some(lane) => lane.1 = lane.1.max(d + 1),
-            None => lanes.push((track, d + 1)),
+        let d = match timeline.span(i).parent {
+            Some(p) if timeline.span(p).track == track => depth[p] + 1,
+            _ => 0,
+        };
+        depth[i] = d;
+        if d >= MAX_ROWS {
+            too_deep += 1;
+            continue;
+        }
+        match lane_of[track] {
+            usize::MAX => {
+                lane_of[track] = lanes.len();
+                lanes.push((track, d + 1));
+            }
+            lane => lanes[lane].1 = lanes[lane].1.max(d + 1),
         }
         placed.push((i, d));
     }
     lanes.sort_by_key(|&(t, _)| (timeline.tracks()[t].kind == TrackKind::Background, t));
+    for (l, &(track, _)) in lanes.iter().enumerate() {
+        lane_of[track] = l;
+    }
 
     const WIDTH: f64 = 1100.0;
     const LABEL: f64 = 110.0;
@@ -281,10 +290,7 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
     }
     for (i, d) in placed {
         let span = timeline.span(i);
-        let lane = lanes
-            .iter()
-            .position(|&(t, _)| t == span.track)
-            .unwrap_or(0);
+        let lane = lane_of[span.track];
         let offset = span.start_ns.saturating_sub(start);
         let x = LABEL + offset as f64 * scale;
         let w = (span.duration_ns() as f64 * scale).max(1.0);
@@ -318,6 +324,12 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
         html.push_str("</g>\n");
     }
     html.push_str("</svg>\n");
+    if too_deep > 0 {
+        let _ = writeln!(
+            html,
+            "<p>{too_deep} spans nested deeper than {MAX_ROWS} levels are not drawn.</p>"
+        );
+    }
 }
 
 /// The flamegraph in a sandboxed frame: its script runs in an opaque origin.

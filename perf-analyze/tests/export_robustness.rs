@@ -88,3 +88,86 @@ fn the_html_timeline_draws_deep_nesting_up_to_a_limit_and_says_so() {
         "no note on the undrawn spans"
     );
 }
+
+fn one_span(start_ns: u64, end_ns: u64) -> String {
+    format!(
+        "{SESSION}\n{}\n",
+        format_args!(
+            r#"{{"type":"span","id":1,"parent":null,"name":"tiny","target":"t","start_ns":{start_ns},"end_ns":{end_ns},"busy_ns":1,"enters":1,"thread":"main","status":"ok","fields":{{}}}}"#
+        )
+    )
+}
+
+#[test]
+fn a_session_under_a_microsecond_still_has_a_flamegraph_in_nanoseconds() {
+    let mut svg = Vec::new();
+    flamegraph::write(&session(&one_span(0, 10)), &mut svg).unwrap();
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.contains("tiny (10 ns, 100.00%)"), "{svg}");
+
+    // A real session keeps microseconds.
+    let mut svg = Vec::new();
+    flamegraph::write(&session(&one_span(0, 2_000_000)), &mut svg).unwrap();
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(svg.contains("tiny (2,000 µs, 100.00%)"), "{svg}");
+}
+
+#[test]
+fn a_session_without_self_time_has_no_flamegraph() {
+    for data in [SESSION.to_owned(), one_span(5, 5)] {
+        let mut svg = Vec::new();
+        let error = flamegraph::write(&session(&data), &mut svg).unwrap_err();
+        assert!(matches!(error, flamegraph::Error::NothingToDraw), "{error}");
+        assert!(svg.is_empty());
+    }
+}
+
+/// Runs `perf-analyze flamegraph` on `data` saved as `name`, writing
+/// `out.svg` in the returned directory.
+fn flamegraph_cli(name: &str, data: &str) -> (std::process::Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join(name);
+    std::fs::write(&input, data).unwrap();
+    let svg = dir.path().join("out.svg");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_perf-analyze"))
+        .arg("flamegraph")
+        .arg(&input)
+        .arg("-o")
+        .arg(&svg)
+        .env_remove("PERF_LOGS_DIR")
+        .output()
+        .unwrap();
+    (out, dir)
+}
+
+#[test]
+fn the_flamegraph_command_names_the_input_that_has_nothing_to_draw() {
+    for (name, data, says) in [
+        ("empty.jsonl", String::new(), "no complete spans"),
+        ("blank.jsonl", " \n\n\t\n".to_owned(), "no complete spans"),
+        (
+            "instant.jsonl",
+            one_span(5, 5),
+            "none of its 1 spans has measurable self time",
+        ),
+    ] {
+        let (out, dir) = flamegraph_cli(name, &data);
+        let svg = dir.path().join("out.svg");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap();
+        assert!(
+            error.contains(name) && error.contains(says) && !error.contains("out.svg"),
+            "{error}"
+        );
+        assert!(!svg.exists(), "an empty {} was left behind", svg.display());
+    }
+    let (out, dir) = flamegraph_cli("tiny.jsonl", &one_span(0, 10));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg = std::fs::read_to_string(dir.path().join("out.svg")).unwrap();
+    assert!(svg.contains("tiny (10 ns"));
+}

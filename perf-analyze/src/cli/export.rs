@@ -143,8 +143,20 @@ pub fn run_flamegraph(args: FlamegraphArgs) -> anyhow::Result<()> {
         args.source.strict,
     )?;
     let stacks = fold(&session, &input);
+    if stacks.stacks.is_empty() {
+        // Said before the output file is made, so no empty SVG is left behind.
+        match session.trees().iter().map(|t| t.len()).sum::<usize>() {
+            0 => anyhow::bail!("{input}: no complete spans: no flamegraph to draw"),
+            n => anyhow::bail!(
+                "{input}: none of its {n} spans has measurable self time: no flamegraph to draw"
+            ),
+        }
+    }
     write_output(args.output.as_deref(), |out| {
-        flamegraph::write_stacks(&stacks, session.name(), out)
+        flamegraph::write_stacks(&stacks, session.name(), out).map_err(|e| match e {
+            flamegraph::Error::Io(e) => e,
+            e @ flamegraph::Error::NothingToDraw => std::io::Error::other(e),
+        })
     })
 }
 

@@ -21,15 +21,28 @@ use inferno::flamegraph::{self as inferno_flamegraph, Options};
 use super::folded::Stacks;
 use super::Session;
 
-/// Renders the session's folded stacks as an SVG flamegraph (self time in µs).
+/// Why a flamegraph was not drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No span has any self time: there is nothing to draw.
+    #[error("no spans with measurable self time: nothing to draw")]
+    NothingToDraw,
+    /// Rendering or writing the SVG failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Renders the session's folded stacks as an SVG flamegraph of self time.
 ///
 /// The colours are derived from the names, so the same session gives the
-/// same picture. A session without any span time gives inferno's "no stack
-/// counts" SVG.
+/// same picture. Counts are in µs, or in ns for a session whose self time
+/// is under a millisecond or would lose more than 0.1% to rounding, so even a
+/// tiny session renders.
 ///
 /// # Errors
-/// When writing to `out` fails.
-pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
+/// [`Error::NothingToDraw`] when no span has self time (nothing is written
+/// then), [`Error::Io`] when writing to `out` fails.
+pub fn write<W: Write>(session: &Session, out: W) -> Result<(), Error> {
     write_stacks(&Stacks::of(session), session.name(), out)
 }
 
@@ -37,16 +50,33 @@ pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
 ///
 /// # Errors
 /// As [`write`].
-pub fn write_stacks<W: Write>(stacks: &Stacks, session: &str, out: W) -> io::Result<()> {
-    let lines: Vec<String> = stacks
-        .in_micros()
+pub fn write_stacks<W: Write>(stacks: &Stacks, session: &str, out: W) -> Result<(), Error> {
+    if stacks.stacks.is_empty() {
+        return Err(Error::NothingToDraw);
+    }
+    let total = stacks
+        .stacks
+        .iter()
+        .fold(0u64, |sum, &(_, ns)| sum.saturating_add(ns));
+    let lost = stacks
+        .stacks
+        .iter()
+        .filter(|&&(_, ns)| ns < 500)
+        .fold(0u64, |sum, &(_, ns)| sum.saturating_add(ns));
+    let (counts, unit) = if total >= 1_000_000 && lost <= total / 1000 {
+        (stacks.in_micros(), "µs")
+    } else {
+        (stacks.stacks.clone(), "ns")
+    };
+    let lines: Vec<String> = counts
         .into_iter()
-        .map(|(stack, us)| format!("{stack} {us}"))
+        .map(|(stack, count)| format!("{stack} {count}"))
         .collect();
-    render(lines.iter().map(String::as_str), session, out)
+    render_in(lines.iter().map(String::as_str), session, unit, out)?;
+    Ok(())
 }
 
-/// Renders folded-stack lines (`a;b;c 123`) as an SVG flamegraph.
+/// Renders folded-stack lines (`a;b;c 123`, counts in µs) as an SVG flamegraph.
 ///
 /// # Errors
 /// When inferno rejects the input or writing to `out` fails.
@@ -55,9 +85,18 @@ where
     I: IntoIterator<Item = &'a str>,
     W: Write,
 {
+    render_in(lines, session, "µs", out)
+}
+
+/// Renders folded-stack lines whose counts are in `unit`.
+fn render_in<'a, I, W>(lines: I, session: &str, unit: &str, out: W) -> io::Result<()>
+where
+    I: IntoIterator<Item = &'a str>,
+    W: Write,
+{
     let mut options = Options::default();
     options.title = format!("Self time by operation: {session}");
-    options.count_name = "µs".to_owned();
+    options.count_name = unit.to_owned();
     options.name_type = "Operation:".to_owned();
     options.hash = true;
     options.deterministic = true;

@@ -336,8 +336,8 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
 fn flamegraph_frame(html: &mut String, session: &Session) {
     html.push_str("<h2>FLAMEGRAPH (self time)</h2>\n");
     let mut svg = Vec::new();
-    if flamegraph::write(session, &mut svg).is_err() || svg.is_empty() {
-        html.push_str("<p>no flamegraph</p>\n");
+    if let Err(error) = flamegraph::write(session, &mut svg) {
+        let _ = writeln!(html, "<p>{}</p>", escape(&error.to_string()));
         return;
     }
     let svg = String::from_utf8_lossy(&svg);

@@ -225,7 +225,6 @@ fn report_as_markdown_handles_every_bad_file() {
 }
 
 #[test]
-#[ignore = "perf-analyze bug: the table report of very_long_name.jsonl (a 200,000-character span name) runs for minutes"]
 fn report_as_a_table_handles_every_bad_file() {
     assert_every_bad_file_handled("report", &["--detailed"]);
 }

@@ -17,7 +17,8 @@ pub(super) enum Block {
     Line(String),
     /// A bulleted line, indented by `level`.
     Bullet(u8, String),
-    /// A table; `right` lists right-aligned columns.
+    /// A table; `right` lists right-aligned columns. Only the columns of
+    /// [`FREE_TEXT`] may wrap; names and numbers never do.
     Table {
         header: Vec<&'static str>,
         rows: Vec<Vec<String>>,
@@ -52,6 +53,13 @@ pub(super) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
 
 /// Longest table cell, in characters.
 pub(super) const CELL: usize = 160;
+/// Table columns of sentences, which may wrap to fit the width.
+pub(super) const FREE_TEXT: &[&str] = &[REASONS, SEQUENTIAL];
+const REASONS: &str = "Reasons";
+const SEQUENTIAL: &str = "Sequential operations";
+
+/// Longest name in a table cell, in characters: names take their natural width up to this.
+pub(super) const NAME: usize = 60;
 /// Longest line, in characters.
 pub(super) const LINE: usize = 400;
 
@@ -246,6 +254,7 @@ fn annotation(span: &crate::Span) -> String {
 fn tree_line(depth: u32, name: &str, value: &str, extra: &str) -> String {
     let indent = 2 * depth.min(TREE_DEPTH) as usize;
     let width = 32usize.saturating_sub(indent).max(1);
+    let name = clip(name, NAME);
     format!("{:indent$}{name:<width$} {value:>9}{extra}", "")
 }
 
@@ -278,7 +287,7 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
         b.push(Block::Line("None above the thresholds.".into()));
     } else {
         b.push(Block::Table {
-            header: vec!["Severity", "Operation", "Reasons"],
+            header: vec!["Severity", "Operation", REASONS],
             rows: s
                 .bottlenecks
                 .iter()
@@ -323,7 +332,7 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
         b.push(Block::Table {
             header: vec![
                 "Parent",
-                "Sequential operations",
+                SEQUENTIAL,
                 "Times",
                 "Sequential",
                 "Parallel",

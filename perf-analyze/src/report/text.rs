@@ -1,8 +1,67 @@
-//! The plain-text report: the old report's headings, tables by comfy-table at a pinned width.
+//! The plain-text report: the old report's headings, and light tables by comfy-table
+//! (columns separated by spaces, the header underlined, no box).
 
-use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table};
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
-use super::document::{clip, Block, CELL, LINE};
+use super::document::{clip, Block, CELL, FREE_TEXT, LINE, NAME};
+
+/// No borders, no column lines: only the line under the header.
+const STYLE: &str = "     -             ";
+
+/// A table in which names and numbers keep their natural width (a name longer than
+/// [`NAME`] characters is cut with `...`); only the free-text column `wrap`, if any,
+/// wraps so that the table fits in `width` columns. Lines carry no trailing spaces.
+fn table(
+    header: &[&str],
+    rows: &[Vec<String>],
+    right: &[usize],
+    wrap: Option<usize>,
+    width: u16,
+) -> String {
+    let mut table = Table::new();
+    table
+        .load_preset(STYLE)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width)
+        .set_header(header.iter().copied());
+    for row in rows {
+        table.add_row(row.iter().enumerate().map(|(i, cell)| {
+            let max = if Some(i) == wrap { CELL } else { NAME };
+            clip(cell, max)
+        }));
+    }
+    for (i, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, 2));
+        if right.contains(&i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+        if Some(i) != wrap {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
+    let lines: Vec<String> = table
+        .lines()
+        .map(|line| line.trim_end().to_owned())
+        .collect();
+    // The underline spans the table's text, not the last column's right padding.
+    let widest = lines
+        .iter()
+        .filter(|l| !l.starts_with('-'))
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut text = String::new();
+    for line in &lines {
+        if line.starts_with('-') {
+            text.push_str(&"-".repeat(widest));
+        } else {
+            text.push_str(line);
+        }
+        text.push('\n');
+    }
+    text
+}
 
 pub(super) fn render(blocks: &[Block], width: u16) -> String {
     let rule = usize::from(width.clamp(20, 80));
@@ -39,37 +98,8 @@ pub(super) fn render(blocks: &[Block], width: u16) -> String {
                 rows,
                 right,
             } => {
-                let mut table = Table::new();
-                table
-                    .load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED)
-                    .force_no_tty()
-                    .set_content_arrangement(ContentArrangement::Dynamic)
-                    .set_width(width)
-                    .set_header(header.iter().copied());
-                for row in rows {
-                    table.add_row(row.iter().map(|c| clip(c, CELL)));
-                }
-                // Only the column with the longest text wraps; the others keep their width.
-                let widest = (0..header.len())
-                    .max_by_key(|&i| {
-                        rows.iter()
-                            .map(|r| r[i].chars().count().min(CELL))
-                            .max()
-                            .unwrap_or(0)
-                    })
-                    .unwrap_or(0);
-                for i in 0..header.len() {
-                    if let Some(c) = table.column_mut(i) {
-                        if right.contains(&i) {
-                            c.set_cell_alignment(CellAlignment::Right);
-                        }
-                        if i != widest {
-                            c.set_constraint(ColumnConstraint::ContentWidth);
-                        }
-                    }
-                }
-                out.push_str(&table.to_string());
-                out.push('\n');
+                let wrap = header.iter().position(|h| FREE_TEXT.contains(h));
+                out.push_str(&table(header, rows, right, wrap, width));
             }
             Block::Pre(lines) => {
                 for line in lines {

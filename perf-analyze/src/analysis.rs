@@ -2,6 +2,7 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use perf_layer::record::{EndRecord, Status};
 
@@ -48,6 +49,8 @@ impl SegmentInfo {
 #[derive(Debug)]
 pub(crate) struct Analyzer<'a> {
     options: &'a Options,
+    /// The input's name, for warnings.
+    source: Arc<str>,
     stats: Stats,
     parallelism: Parallelism,
     background: Background,
@@ -57,9 +60,27 @@ pub(crate) struct Analyzer<'a> {
     operations: u64,
     open: u64,
     errors: u64,
-    /// The latest-starting root without `follows_from`, and the latest with it.
-    latest_foreground: Option<Tree>,
-    latest_background: Option<Tree>,
+    /// Candidates for the latest operation: see [`Latest`].
+    latest: Latest,
+    /// Trees whose root names a parent that never came, held from the end of their
+    /// segment's spans to its `end` (they arrive together): lost if the segment has an
+    /// `end` line, still running if not.
+    fragments: Vec<Tree>,
+    /// Spans of operations still running (fragments of segments without an `end` line).
+    in_flight: u64,
+    /// Missing parents in segments with an `end` line.
+    warnings: Warnings,
+}
+
+/// The latest operation, for the breakdown: the most recently started complete
+/// foreground root. A root is background if it follows from another span, or if it
+/// started while the foreground root it is compared with ran (as in the async
+/// analysis); roots still open at the flush are used only when nothing else is there.
+#[derive(Debug, Default)]
+struct Latest {
+    foreground: Option<Tree>,
+    open: Option<Tree>,
+    background: Option<Tree>,
 }
 
 fn replace_if_later(slot: &mut Option<Tree>, tree: Tree) {
@@ -68,6 +89,43 @@ fn replace_if_later(slot: &mut Option<Tree>, tree: Tree) {
         .map_or(true, |t| tree.root().start_ns >= t.root().start_ns)
     {
         *slot = Some(tree);
+    }
+}
+
+impl Latest {
+    fn offer(&mut self, tree: Tree) {
+        let root = tree.root();
+        if !root.follows_from.is_empty() {
+            return replace_if_later(&mut self.background, tree);
+        }
+        if root.status == Status::Open {
+            return replace_if_later(&mut self.open, tree);
+        }
+        let Some(current) = self.foreground.as_ref().map(Tree::root) else {
+            self.foreground = Some(tree);
+            return;
+        };
+        let started_while = |a: &crate::Span, b: &crate::Span| {
+            (a.start_ns..a.end_ns.max(a.start_ns.saturating_add(1))).contains(&b.start_ns)
+        };
+        if root.start_ns >= current.start_ns {
+            if started_while(current, root) {
+                replace_if_later(&mut self.background, tree);
+            } else if let Some(old) = self.foreground.replace(tree) {
+                replace_if_later(&mut self.background, old);
+            }
+        } else if started_while(root, current) {
+            // The current one started while this earlier root ran: it was background work.
+            if let Some(old) = self.foreground.replace(tree) {
+                replace_if_later(&mut self.background, old);
+            }
+        } else {
+            replace_if_later(&mut self.background, tree);
+        }
+    }
+
+    fn best(self) -> Option<Tree> {
+        self.foreground.or(self.open).or(self.background)
     }
 }
 
@@ -83,6 +141,54 @@ impl Visitor for Analyzer<'_> {
     }
 
     fn tree(&mut self, tree: Tree) {
+        if tree.missing_parent().is_some() {
+            self.fragments.push(tree);
+            return;
+        }
+        self.add_spans(&tree);
+        self.add_root(tree);
+    }
+
+    fn segment_end(&mut self, end: &SegmentEnd) {
+        self.judge_fragments(end.end.is_some());
+        if let Some(seg) = self.segments.get_mut(end.index as usize) {
+            seg.end.clone_from(&end.end);
+            seg.closed = true;
+        }
+    }
+}
+
+impl Analyzer<'_> {
+    /// Fragments of a segment with an `end` line lost their parent: warned about and
+    /// analyzed as roots. Without one, their parents are still running: their spans
+    /// count (once, like every span), but they are neither roots nor warnings.
+    fn judge_fragments(&mut self, segment_ended: bool) {
+        for tree in std::mem::take(&mut self.fragments) {
+            self.add_spans(&tree);
+            if segment_ended {
+                let root = tree.root();
+                self.warnings.push(Warning {
+                    source: self.source.clone(),
+                    line: Some(root.line),
+                    kind: WarningKind::MissingParent,
+                    message: format!(
+                        "span {} ({}) names parent {}, which is not in this segment (lost, or written before its child): treated as a root",
+                        root.id,
+                        root.name,
+                        tree.missing_parent().unwrap_or_default()
+                    ),
+                });
+                self.add_root(tree);
+            } else {
+                self.in_flight += tree.len() as u64;
+                self.background
+                    .add_fragment(&tree, &self.options.thresholds);
+            }
+        }
+    }
+
+    /// Counts every span of a tree: totals, statistics, LLM calls, active time.
+    fn add_spans(&mut self, tree: &Tree) {
         let root = tree.root();
         let (lo, hi) = (root.start_ns, root.end_ns);
         self.active.insert(lo, hi);
@@ -108,21 +214,15 @@ impl Visitor for Analyzer<'_> {
                 self.llm.add(span);
             }
         }
-        let t = &self.options.thresholds;
-        self.stats.add_tree(&tree);
-        self.parallelism.add_tree(&tree, t);
-        self.background.add_tree(&tree, t);
-        if tree.root().follows_from.is_empty() {
-            replace_if_later(&mut self.latest_foreground, tree);
-        } else {
-            replace_if_later(&mut self.latest_background, tree);
-        }
+        self.stats.add_tree(tree);
+        self.parallelism.add_tree(tree, &self.options.thresholds);
     }
 
-    fn segment_end(&mut self, end: &SegmentEnd) {
-        if let Some(seg) = self.segments.get_mut(end.index as usize) {
-            seg.end.clone_from(&end.end);
-            seg.closed = true;
+    /// Analyzes a tree as a root: foreground or background work, the latest operation.
+    fn add_root(&mut self, tree: Tree) {
+        self.background.add_tree(&tree, &self.options.thresholds);
+        if tree.missing_parent().is_none() {
+            self.latest.offer(tree);
         }
     }
 }
@@ -176,7 +276,8 @@ impl Analysis {
 
 /// Reads and analyzes a session file or a session directory (`performance_data.jsonl` inside).
 pub fn analyze_path(path: &Path, options: &Options) -> Result<Analysis, Error> {
-    let mut analyzer = Analyzer::new(options);
+    let source = pipeline::data_file(path);
+    let mut analyzer = Analyzer::new(options, &source.to_string_lossy());
     let report = pipeline::visit_path(path, options, &mut analyzer)?;
     Ok(analyzer.finish(report, Some(pipeline::data_file(path))))
 }
@@ -187,15 +288,16 @@ pub fn analyze_reader<R: BufRead + Send>(
     source: &str,
     options: &Options,
 ) -> Result<Analysis, Error> {
-    let mut analyzer = Analyzer::new(options);
+    let mut analyzer = Analyzer::new(options, source);
     let report = pipeline::visit(input, source, options, &mut analyzer)?;
     Ok(analyzer.finish(report, None))
 }
 
 impl<'a> Analyzer<'a> {
-    pub(crate) fn new(options: &'a Options) -> Analyzer<'a> {
+    pub(crate) fn new(options: &'a Options, source: &str) -> Analyzer<'a> {
         Analyzer {
             options,
+            source: source.into(),
             stats: Stats::default(),
             parallelism: Parallelism::default(),
             background: Background::default(),
@@ -205,12 +307,16 @@ impl<'a> Analyzer<'a> {
             operations: 0,
             open: 0,
             errors: 0,
-            latest_foreground: None,
-            latest_background: None,
+            latest: Latest::default(),
+            fragments: Vec::new(),
+            in_flight: 0,
+            warnings: Warnings::default(),
         }
     }
 
     pub(crate) fn finish(mut self, report: VisitReport, source: Option<PathBuf>) -> Analysis {
+        // Only the pipeline's order (fragments, then their segment's end) leaves none here.
+        self.judge_fragments(false);
         let t = &self.options.thresholds;
         let wall_ns: u64 = self.segments.iter().map(SegmentInfo::wall_ns).sum();
         let active_ns = self.active.len_ns();
@@ -243,7 +349,7 @@ impl<'a> Analyzer<'a> {
             background: &background,
             llm: &self.llm,
         });
-        let latest = self.latest_foreground.or(self.latest_background);
+        let latest = self.latest.best();
         let critical = latest.as_ref().map(critical_path).unwrap_or_default();
         let first = self
             .segments
@@ -255,6 +361,8 @@ impl<'a> Analyzer<'a> {
             .iter()
             .any(|s| s.segment.format == SourceFormat::PerfLayer && s.end.is_none());
         let mut warnings = report.warnings;
+        warnings.extend(self.warnings);
+        warnings.sort_by_line();
         if self.segments.is_empty() {
             warnings.push(Warning {
                 source: source
@@ -288,6 +396,7 @@ impl<'a> Analyzer<'a> {
             errors: self.errors,
             segments: self.segments.len() as u32,
             ended_abruptly,
+            in_flight: self.in_flight,
             llm_calls_total: self.llm.count,
             background,
             resources: advice::resources(&self.stats, active_ns),
@@ -304,5 +413,96 @@ impl<'a> Analyzer<'a> {
             format: report.format,
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str = r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#;
+    const END: &str = r#"{"type":"end","end_ns":100,"spans":5,"open":0,"dropped":0}"#;
+
+    fn span(id: u64, parent: Option<u64>, name: &str, start: u64, end: u64, extra: &str) -> String {
+        let parent = parent.map_or("null".to_owned(), |p| p.to_string());
+        format!(
+            r#"{{"type":"span","id":{id},"parent":{parent},"name":"{name}","target":"t","start_ns":{start},"end_ns":{end},"busy_ns":{},"enters":1,"thread":"main","status":"ok","fields":{{}}{extra}}}"#,
+            end - start
+        )
+    }
+
+    /// A turn (1, with child 2) that spawned a background task (3, still open, never
+    /// written) whose children 4 and 5 closed, and a stray grandchild 6 of 5.
+    fn session(with_end: bool) -> Analysis {
+        let mut lines = vec![
+            SESSION.to_owned(),
+            span(2, Some(1), "llm", 10, 40, ""),
+            span(1, None, "turn", 0, 50, ""),
+            span(6, Some(5), "prepare", 60, 61, ""),
+            span(4, Some(3), "digest", 45, 70, ""),
+            span(5, Some(3), "graph", 55, 90, ""),
+        ];
+        if with_end {
+            lines.push(END.to_owned());
+        }
+        let data = lines.join("\n") + "\n";
+        analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap()
+    }
+
+    #[test]
+    fn children_of_a_running_operation_are_in_flight_not_roots_nor_warnings() {
+        let a = session(false);
+        assert!(
+            !a.warnings.has(WarningKind::MissingParent),
+            "{:?}",
+            a.warnings()
+        );
+        assert!(a.warnings.has(WarningKind::NoEndLine));
+        assert_eq!(a.summary.in_flight, 3);
+        assert_eq!(a.summary.operations, 5);
+        // Counted once each, and not as roots of their own.
+        assert_eq!(a.stats.get("graph").unwrap().count, 1);
+        assert_eq!(a.stats.get("graph").unwrap().self_ns, 34);
+        assert_eq!(a.stats.get("prepare").unwrap().count, 1);
+        assert_eq!(a.summary.background.foreground_roots, 1);
+        assert_eq!(a.summary.background.background_roots, 0);
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn with_an_end_line_a_missing_parent_is_a_warning_and_a_root() {
+        let a = session(true);
+        let missing: Vec<&Warning> = a
+            .warnings()
+            .iter()
+            .filter(|w| w.kind == WarningKind::MissingParent)
+            .collect();
+        assert_eq!(missing.len(), 2, "{:?}", a.warnings());
+        assert_eq!(missing[0].line, Some(5));
+        assert!(missing[0].message.contains("names parent 3"));
+        assert_eq!(a.summary.in_flight, 0);
+        assert_eq!(a.summary.operations, 5);
+        assert_eq!(a.stats.get("graph").unwrap().count, 1);
+        // Still the turn: a fragment is never the latest operation.
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn the_latest_operation_is_the_latest_complete_foreground_root() {
+        let open = r#"{"type":"span","id":9,"parent":null,"name":"interrupted","target":"t","start_ns":200,"end_ns":210,"busy_ns":10,"enters":1,"thread":"main","status":"open","fields":{}}"#;
+        let data = [
+            SESSION.to_owned(),
+            // A root without follows_from that starts while turn 1 runs, and closes first.
+            span(3, None, "side_task", 20, 30, ""),
+            span(1, None, "turn", 0, 50, ""),
+            span(4, None, "spawned", 60, 150, r#","follows_from":[2]"#),
+            span(2, None, "turn2", 55, 100, ""),
+            span(5, None, "late_side_task", 90, 95, ""),
+            open.to_owned(),
+        ]
+        .join("\n")
+            + "\n";
+        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn2");
     }
 }

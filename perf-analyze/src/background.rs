@@ -104,7 +104,7 @@ pub struct Background {
 }
 
 impl Background {
-    /// Adds a complete tree.
+    /// Adds a complete tree: its root, then its spans.
     pub fn add_tree(&mut self, tree: &Tree, t: &Thresholds) {
         let root = tree.root();
         let name = match self.root_index.get(&root.name) {
@@ -122,6 +122,12 @@ impl Background {
             name,
             follows: !root.follows_from.is_empty(),
         });
+        self.add_fragment(tree, t);
+    }
+
+    /// Adds the spans of a tree that is not a root (part of an operation still running):
+    /// waiting spans and batching candidates, but no root to classify.
+    pub fn add_fragment(&mut self, tree: &Tree, t: &Thresholds) {
         for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
             let idle = span.idle();

@@ -2,9 +2,11 @@
 //!
 //! Spans arrive when they close, children before their parents. A [`TreeBuilder`]
 //! holds them until their root closes, then hands over the complete [`Tree`].
-//! At the end of a segment, spans whose parent never came become roots of their
-//! own (with a warning), and parent cycles are broken. Nothing here recurses, so
-//! nesting 100,000 deep is fine.
+//! At the end of a segment, spans whose parent never came are handed over as trees
+//! of their own, marked with [`Tree::missing_parent`]: whether that parent was lost
+//! (the segment has an `end` line) or is still running (it has none yet) is for the
+//! receiver to say, as the builder does not see `end` lines. Parent cycles are broken,
+//! with a warning. Nothing here recurses, so nesting 100,000 deep is fine.
 //!
 //! ```
 //! use perf_analyze::{Span, tree::TreeBuilder};
@@ -46,9 +48,17 @@ pub struct Node {
 pub struct Tree {
     nodes: Vec<Node>,
     children: Vec<u32>,
+    missing_parent: Option<u64>,
 }
 
 impl Tree {
+    /// The parent id the root names if that parent never came in its segment: the tree
+    /// is then a fragment of an operation that was lost, or is still running.
+    #[must_use]
+    pub fn missing_parent(&self) -> Option<u64> {
+        self.missing_parent
+    }
+
     /// The root span.
     #[must_use]
     pub fn root(&self) -> &Span {
@@ -122,7 +132,11 @@ impl Tree {
                 },
             )
             .collect();
-        Tree { nodes, children }
+        Tree {
+            nodes,
+            children,
+            missing_parent: None,
+        }
     }
 }
 
@@ -170,7 +184,7 @@ impl TreeBuilder {
         self.pending.len()
     }
 
-    /// The warnings found so far (missing parents, cycles, duplicate ids).
+    /// The warnings found so far (cycles, duplicate ids).
     #[must_use]
     pub fn into_warnings(self) -> Warnings {
         self.warnings
@@ -230,7 +244,9 @@ impl TreeBuilder {
         );
     }
 
-    /// Ends a segment: spans still held become roots (missing parents, cycles), with warnings.
+    /// Ends a segment: spans still held are handed over as trees of their own. Those whose
+    /// parent never came are marked with [`Tree::missing_parent`] (no warning: see the
+    /// [module docs](self)); parent cycles are broken with a warning.
     pub fn finish_segment(&mut self, emit: &mut impl FnMut(Tree)) {
         let mut orphans: Vec<(u64, u64, u64)> = self
             .pending
@@ -244,19 +260,11 @@ impl TreeBuilder {
             .collect();
         orphans.sort_unstable();
         for (_, _, key) in orphans {
-            let Some(p) = self.pending.get(&key) else {
+            let Some(parent) = self.pending.get(&key).map(|p| p.span.parent) else {
                 continue;
             };
-            let span = &p.span;
-            let message = format!(
-                "span {} ({}) names parent {}, which is not in this segment (lost, or written before its child): treated as a root",
-                span.id,
-                span.name,
-                span.parent.unwrap_or_default()
-            );
-            let span = span.clone();
-            self.warn(&span, WarningKind::MissingParent, message);
-            let tree = self.build_from_pending(key);
+            let mut tree = self.build_from_pending(key);
+            tree.missing_parent = parent;
             emit(tree);
         }
         while let Some(key) = self
@@ -361,11 +369,12 @@ mod tests {
     }
 
     #[test]
-    fn missing_parent_becomes_a_root_with_a_warning() {
+    fn a_missing_parent_is_marked_on_the_tree_for_the_receiver_to_judge() {
         let (trees, warnings) = run(vec![span(2, Some(99), 0, 1), span(3, Some(2), 0, 1)]);
         assert_eq!(trees.len(), 1);
         assert_eq!(trees[0].len(), 2);
-        assert_eq!(warnings.list()[0].kind, WarningKind::MissingParent);
+        assert_eq!(trees[0].missing_parent(), Some(99));
+        assert!(warnings.list().is_empty());
     }
 
     #[test]
@@ -403,6 +412,7 @@ mod tests {
         let (trees, _) = run(vec![span(1, Some(9), 0, 10), span(2, Some(1), 1, 2)]);
         assert_eq!(trees.len(), 1);
         assert_eq!(trees[0].len(), 2);
+        assert_eq!(trees[0].missing_parent(), Some(9));
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub enum WarningKind {
     NoSessionLine,
     /// A `started_at` that is not RFC 3339.
     BadTimestamp,
-    /// A span whose parent is not in the file: treated as a root.
+    /// A span whose parent is not in its segment, which has an `end` line: treated as a root.
+    /// (Without an `end` line the parent is still running: not a warning.)
     MissingParent,
     /// Spans whose parents form a cycle: the cycle is broken at one span.
     ParentCycle,

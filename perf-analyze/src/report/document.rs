@@ -101,6 +101,17 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
                 .to_owned(),
         ));
     }
+    if s.in_flight > 0 {
+        let (spans, belong) = if s.in_flight == 1 {
+            ("span", "belongs")
+        } else {
+            ("spans", "belong")
+        };
+        b.push(Block::Line(format!(
+            "{} {spans} {belong} to operations still running (written when they close): counted in the totals, not as operations of their own.",
+            s.in_flight
+        )));
+    }
     if s.dropped > 0 {
         b.push(Block::Line(format!(
             "Warning: {} records were dropped by the recorder: totals are lower bounds.",

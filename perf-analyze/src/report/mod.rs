@@ -61,6 +61,10 @@ pub struct Summary {
     pub segments: u32,
     /// A format-1 segment has no `end` line: the session is still running or ended abruptly.
     pub ended_abruptly: bool,
+    /// Spans of operations still running: read, but their parents were not written yet
+    /// (a segment without an `end` line). Counted in every total, not as roots.
+    #[serde(default)]
+    pub in_flight: u64,
     /// LLM calls in the session, including those beyond `llm_calls`.
     pub llm_calls_total: u64,
     /// Background work, waiting spans and batching candidates.

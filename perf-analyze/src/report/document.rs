@@ -158,6 +158,12 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         right: (1..9).collect(),
     });
     more(&mut b, TOP_OPERATIONS, s.by_name.len(), "operations");
+    let pct_sum: f64 = s.by_name.iter().map(|r| r.pct_of_wall).sum();
+    if pct_sum > 100.05 {
+        b.push(Block::Line(format!(
+            "% wall sums to {pct_sum:.0}%: operations ran concurrently (foreground and background work, or several threads at once), so their self times overlap."
+        )));
+    }
 
     if let Some(tree) = &a.latest {
         b.push(Block::Heading("LATEST OPERATION BREAKDOWN"));

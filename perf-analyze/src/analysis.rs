@@ -211,7 +211,8 @@ impl Analyzer<'_> {
                 seg.last_end_ns = seg.last_end_ns.max(span.end_ns);
             }
             if crate::llm::may_be_llm(span) {
-                self.llm.add(span);
+                let caller = node.parent.map(|p| tree.span(p as usize));
+                self.llm.add(span, caller);
             }
         }
         self.stats.add_tree(tree);
@@ -485,6 +486,33 @@ mod tests {
         assert_eq!(a.stats.get("graph").unwrap().count, 1);
         // Still the turn: a fragment is never the latest operation.
         assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn an_llm_call_names_the_span_that_made_it() {
+        let call = |id: u64, parent: &str, start: u64| {
+            format!(
+                r#"{{"type":"span","id":{id},"parent":{parent},"name":"llm_generation","target":"t","start_ns":{start},"end_ns":{},"busy_ns":5,"enters":1,"thread":"main","status":"ok","fields":{{"gen_ai.request.model":"m"}}}}"#,
+                start + 5
+            )
+        };
+        let data = [
+            SESSION.to_owned(),
+            call(2, "1", 1),
+            span(1, None, "memory_query_total", 0, 10, ""),
+            call(3, "null", 20),
+            END.to_owned(),
+        ]
+        .join("\n")
+            + "\n";
+        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
+        let callers: Vec<Option<&str>> = a
+            .summary
+            .llm_calls
+            .iter()
+            .map(|c| c.caller.as_deref())
+            .collect();
+        assert_eq!(callers, [Some("memory_query_total"), None]);
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct LlmCall {
     /// When the call started, on the session timeline.
     #[serde(default)]
     pub start_ns: u64,
+    /// The name of the span that made the call (its parent), if that is in the file:
+    /// it tells foreground calls (e.g. `memory_query_total`) from background ones.
+    #[serde(default)]
+    pub caller: Option<String>,
 }
 
 fn number(fields: &Fields, keys: &[&str]) -> Option<u64> {
@@ -122,6 +126,7 @@ impl LlmCall {
             tokens_per_s,
             overhead_ns: total.map(|t| wall_ns.saturating_sub(t)),
             start_ns: span.start_ns,
+            caller: None,
         })
     }
 }
@@ -144,11 +149,12 @@ impl LlmCalls {
     /// How many calls are kept in full.
     pub const KEEP: usize = 1000;
 
-    /// Counts a span if it is an LLM call.
-    pub fn add(&mut self, span: &Span) {
-        let Some(call) = LlmCall::from_span(span) else {
+    /// Counts a span if it is an LLM call; `caller` is its parent span, if known.
+    pub fn add(&mut self, span: &Span, caller: Option<&Span>) {
+        let Some(mut call) = LlmCall::from_span(span) else {
             return;
         };
+        call.caller = caller.map(|c| c.name.to_string());
         self.count += 1;
         self.wall_ns += call.wall_ns;
         self.load_ns += call.load_ns.unwrap_or(0);

@@ -175,7 +175,7 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         let skip = s.llm_calls.len().saturating_sub(LLM_ROWS);
         b.push(Block::Table {
             header: vec![
-                "Call",
+                "Called from",
                 "Model",
                 "Wall",
                 "Load",
@@ -228,7 +228,9 @@ fn llm_row(c: &LlmCall) -> Vec<String> {
         ),
     };
     vec![
-        c.name.clone(),
+        c.caller
+            .clone()
+            .unwrap_or_else(|| format!("{} (root)", c.name)),
         c.model.clone().unwrap_or_else(|| "-".into()),
         human(c.wall_ns),
         opt(c.load_ns),

@@ -40,6 +40,8 @@ use crate::span::{Segment, SegmentEnd, SourceFormat, Span};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::Error;
 
+mod scan;
+
 /// What the reader found, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -73,49 +75,27 @@ pub fn read<R: BufRead>(
     mut emit: impl FnMut(Event),
 ) -> Result<LoadSummary, Error> {
     let mut reader = Reader::new(source);
-    let mut buf = Vec::with_capacity(1024);
+    // Only a line that straddles the input's buffer is copied, into `long`.
+    let mut long = Vec::new();
     loop {
-        buf.clear();
-        let n = input
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| Error::Io {
-                path: PathBuf::from(&*reader.source),
-                source,
-            })?;
-        if n == 0 {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(source) => return Err(reader.io_error(source)),
+        };
+        if available.is_empty() {
             break;
         }
-        reader.line += 1;
-        let complete = buf.last() == Some(&b'\n');
-        let mut line = trim(&buf);
-        if reader.line == 1 {
-            line = line
-                .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-                .unwrap_or(line);
-        }
-        if line.is_empty() {
+        if let Some(at) = memchr::memchr(b'\n', available) {
+            reader.take_line(&available[..=at], strict, &mut emit)?;
+            input.consume(at + 1);
             continue;
         }
-        match reader.line_event(line, &mut emit) {
-            Ok(()) => {}
-            Err(LineError::Fatal(error)) => return Err(error),
-            Err(LineError::Malformed(reason)) if !complete => {
-                let message = format!(
-                    "the last line is incomplete (still being written, or cut off): {reason}"
-                );
-                reader.warn(WarningKind::TruncatedLastLine, message);
-            }
-            Err(LineError::Malformed(reason)) => {
-                if strict {
-                    return Err(Error::Malformed {
-                        path: PathBuf::from(&*reader.source),
-                        line: reader.line,
-                        reason,
-                    });
-                }
-                reader.warn(WarningKind::Malformed, format!("skipped: {reason}"));
-            }
-        }
+        long.clear();
+        input
+            .read_until(b'\n', &mut long)
+            .map_err(|source| reader.io_error(source))?;
+        reader.take_line(&long, strict, &mut emit)?;
     }
     reader.close_segment(None, &mut emit);
     Ok(LoadSummary {
@@ -156,7 +136,8 @@ impl From<serde_json::Error> for LineError {
     }
 }
 
-/// A borrowed view of a format-1 span line, the fast path for the common key order.
+/// A borrowed view of a format-1 span line, the fast path for the common key order:
+/// filled by [`scan::span_line`] for lines in perf-layer's own layout, else by serde_json.
 /// It reads the same keys as [`SpanRecord`] (a test pins the two together).
 #[derive(Deserialize)]
 struct SpanLine<'a> {
@@ -254,6 +235,55 @@ impl Reader {
         }
     }
 
+    fn io_error(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            path: PathBuf::from(&*self.source),
+            source,
+        }
+    }
+
+    /// Reads one line, with its newline if it has one (a last line without is incomplete).
+    fn take_line(
+        &mut self,
+        raw: &[u8],
+        strict: bool,
+        emit: &mut impl FnMut(Event),
+    ) -> Result<(), Error> {
+        self.line += 1;
+        let complete = raw.last() == Some(&b'\n');
+        let mut line = trim(raw);
+        if self.line == 1 {
+            line = line
+                .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+                .unwrap_or(line);
+        }
+        if line.is_empty() {
+            return Ok(());
+        }
+        match self.line_event(line, emit) {
+            Ok(()) => Ok(()),
+            Err(LineError::Fatal(error)) => Err(error),
+            Err(LineError::Malformed(reason)) if !complete => {
+                let message = format!(
+                    "the last line is incomplete (still being written, or cut off): {reason}"
+                );
+                self.warn(WarningKind::TruncatedLastLine, message);
+                Ok(())
+            }
+            Err(LineError::Malformed(reason)) => {
+                if strict {
+                    return Err(Error::Malformed {
+                        path: PathBuf::from(&*self.source),
+                        line: self.line,
+                        reason,
+                    });
+                }
+                self.warn(WarningKind::Malformed, format!("skipped: {reason}"));
+                Ok(())
+            }
+        }
+    }
+
     fn warn(&mut self, kind: WarningKind, message: String) {
         self.warnings.push(Warning {
             source: self.source.clone(),
@@ -305,7 +335,9 @@ impl Reader {
         let line = std::str::from_utf8(line)
             .map_err(|e| LineError::Malformed(format!("not UTF-8: {e}")))?;
         if self.format != Some(SourceFormat::Python) && line.starts_with(SPAN_PREFIX) {
-            if let Ok(span) = serde_json::from_str::<SpanLine<'_>>(line) {
+            let span =
+                scan::span_line(line).or_else(|| serde_json::from_str::<SpanLine<'_>>(line).ok());
+            if let Some(span) = span {
                 self.format = Some(SourceFormat::PerfLayer);
                 let span = self.span_from_line(span, emit);
                 emit(Event::Span(span));

@@ -98,7 +98,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .format("session_%Y%m%d_%H%M%S")
             .to_string()
     });
-    sessions::check_guid(&guid).map_err(anyhow::Error::msg)?;
+    // The guid names the session directory: the layer's rule, checked before anything is written.
+    perf_layer::validate_session_id(&guid)?;
     let domain = DomainConfig::named(&args.config).context("unknown config")?;
     let session_dir = args.logs_dir.join(&guid);
     let resumed = session_dir.join(agent_demo::memory::HISTORY_FILE).is_file();

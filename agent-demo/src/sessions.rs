@@ -75,30 +75,3 @@ fn count_lines(path: &Path, mut keep: impl FnMut(&str) -> bool) -> usize {
         .filter(|l| !l.trim().is_empty() && keep(l))
         .count()
 }
-
-/// Checks a session id: 1 to 128 letters, digits, `.`, `_`, `-`, and not `.` or `..`
-/// (it names a directory).
-///
-/// ```
-/// assert!(agent_demo::sessions::check_guid("test_performance").is_ok());
-/// assert!(agent_demo::sessions::check_guid("../etc").is_err());
-/// ```
-pub fn check_guid(guid: &str) -> Result<(), String> {
-    if guid.is_empty() || guid.len() > 128 {
-        return Err(format!(
-            "invalid session id {guid:?}: it must have 1 to 128 characters"
-        ));
-    }
-    if guid == "." || guid == ".." {
-        return Err(format!("invalid session id {guid:?}"));
-    }
-    if let Some(c) = guid
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "invalid session id {guid:?}: {c:?} is not allowed (use letters, digits, '.', '_', '-')"
-        ));
-    }
-    Ok(())
-}

@@ -17,23 +17,12 @@ use crate::Error;
 /// assert!(validate_session_name("..").is_err());
 /// ```
 pub fn validate_session_name(name: &str) -> Result<(), Error> {
-    let reason = if name.is_empty() {
-        "empty"
-    } else if name.len() > 128 {
-        "longer than 128 characters"
-    } else if name == "." || name == ".." {
-        "not a name"
-    } else if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        "only letters, digits, '.', '_' and '-' are allowed"
-    } else {
-        return Ok(());
-    };
-    Err(Error::InvalidSessionName {
+    perf_layer::validate_session_id(name).map_err(|error| Error::InvalidSessionName {
         name: name.to_owned(),
-        reason,
+        reason: match error {
+            perf_layer::Error::InvalidSessionId { reason, .. } => reason,
+            _ => "not a session id",
+        },
     })
 }
 

@@ -167,7 +167,7 @@ impl Builder {
         let started_at = SystemTime::now();
         let id = match self.session_id {
             Some(id) => {
-                session::validate_id(&id)?;
+                session::validate_session_id(&id)?;
                 id
             }
             None => session::default_id(started_at.into()),

@@ -19,3 +19,4 @@ pub use builder::{Backpressure, Builder, DEFAULT_CAPACITY, DEFAULT_FLUSH_INTERVA
 pub use error::Error;
 pub use handle::{FlushGuard, PerfHandle};
 pub use layer::PerfLayer;
+pub use session::validate_session_id;

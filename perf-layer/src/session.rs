@@ -15,7 +15,21 @@ pub(crate) const MAX_ID_LEN: usize = 128;
 
 /// Checks a session id: 1 to 128 of ASCII letters, digits, `.`, `_`, `-`, and not `.` or `..`,
 /// so that `<logs_dir>/<id>` is always one directory inside the logs directory.
-pub(crate) fn validate_id(id: &str) -> Result<(), Error> {
+///
+/// The one rule for session ids: the layer applies it when it is built, and programs
+/// and tools that take a session id from their users check it here first.
+///
+/// ```
+/// use perf_layer::{validate_session_id, Error};
+///
+/// assert!(validate_session_id("test_performance-2.1").is_ok());
+/// for bad in ["", ".", "..", "../etc", "a/b", "a b", "é"] {
+///     assert!(matches!(validate_session_id(bad), Err(Error::InvalidSessionId { .. })), "{bad:?}");
+/// }
+/// assert!(validate_session_id(&"x".repeat(128)).is_ok());
+/// assert!(validate_session_id(&"x".repeat(129)).is_err());
+/// ```
+pub fn validate_session_id(id: &str) -> Result<(), Error> {
     let reason = if id.is_empty() {
         "it is empty"
     } else if id.len() > MAX_ID_LEN {
@@ -126,7 +140,7 @@ mod tests {
     #[test]
     fn ids_follow_the_rules() {
         for ok in ["test_performance", "a", "v1.2-rc_3", &"x".repeat(128)] {
-            assert!(validate_id(ok).is_ok(), "{ok:?} should be accepted");
+            assert!(validate_session_id(ok).is_ok(), "{ok:?} should be accepted");
         }
         for bad in [
             "",
@@ -140,7 +154,7 @@ mod tests {
             &"x".repeat(129),
         ] {
             assert!(
-                matches!(validate_id(bad), Err(Error::InvalidSessionId { .. })),
+                matches!(validate_session_id(bad), Err(Error::InvalidSessionId { .. })),
                 "{bad:?} should be rejected"
             );
         }
@@ -149,7 +163,7 @@ mod tests {
     #[test]
     fn default_ids_are_valid() {
         let id = default_id(Utc::now());
-        validate_id(&id).unwrap();
+        validate_session_id(&id).unwrap();
         assert!(id.starts_with("session_"));
     }
 

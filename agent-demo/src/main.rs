@@ -39,7 +39,7 @@ struct Args {
     /// 0 answers instantly.
     #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
     sim_speed: f64,
-    /// Where sessions are stored.
+    /// Where sessions are stored: this flag, else PERF_LOGS_DIR, else `logs`.
     #[arg(long, env = "PERF_LOGS_DIR", default_value = "logs")]
     logs_dir: PathBuf,
     /// List the saved sessions and exit.
@@ -48,8 +48,8 @@ struct Args {
     /// Run without recording (to measure what recording costs).
     #[arg(long)]
     no_perf: bool,
-    /// Show live PERF_START/PERF_END lines.
-    #[arg(long, env = "DEV_MODE")]
+    /// Show live PERF_START/PERF_END lines (DEV_MODE=true or 1 turns them on too).
+    #[arg(long)]
     dev: bool,
 }
 

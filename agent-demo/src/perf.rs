@@ -16,7 +16,7 @@ pub struct PerfOptions {
     pub session_id: String,
     /// The logs directory.
     pub logs_dir: PathBuf,
-    /// Echo live `PERF_START`/`PERF_END` lines.
+    /// Echo live `PERF_START`/`PERF_END` lines; when false, `DEV_MODE` still decides.
     pub echo: bool,
     /// Record at all (`--no-perf` turns it off, to measure the cost of recording).
     pub enabled: bool,
@@ -53,12 +53,17 @@ impl Perf {
             let _ = tracing_subscriber::registry().with(log).try_init();
             return Ok(Perf { active: None });
         }
-        let (layer, guard) = PerfLayer::builder()
+        // The environment first (DEV_MODE, PERF_LOGS_DIR), then what was given explicitly:
+        // `logs_dir` already is the flag, else PERF_LOGS_DIR, else the default; `--dev`
+        // can only turn the echo on, so DEV_MODE=true is never overridden.
+        let mut builder = PerfLayer::builder()
             .from_env()
             .session_id(&options.session_id)
-            .logs_dir(&options.logs_dir)
-            .echo(options.echo)
-            .build()?;
+            .logs_dir(&options.logs_dir);
+        if options.echo {
+            builder = builder.echo(true);
+        }
+        let (layer, guard) = builder.build()?;
         let handle = guard.handle();
         let _ = tracing_subscriber::registry()
             .with(log)

@@ -367,3 +367,98 @@ fn an_unreachable_ollama_fails_the_turn_not_the_session() {
     assert_eq!(llm[0].status, Status::Error);
     assert_eq!(named(&spans, "memory_query_total")[0].status, Status::Error);
 }
+
+/// Runs the demo in `cwd` with the given environment and extra arguments (no `--logs-dir`
+/// unless given), feeding it one turn.
+fn run_with_env(cwd: &Path, env: &[(&str, &Path)], dev_mode: Option<&str>, extra: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agent-demo"));
+    command
+        .current_dir(cwd)
+        .args(["--guid", "g", "--llm", "sim", "--sim-speed", "0"])
+        .args(extra)
+        .env_remove("OLLAMA_BASE_URL")
+        .env_remove("DEV_MODE")
+        .env_remove("PERF_LOGS_DIR");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    if let Some(value) = dev_mode {
+        command.env("DEV_MODE", value);
+    }
+    let out = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(b"Hello Haven.\n")?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let run = Run {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(out.status.success(), "{}\n{}", run.stdout, run.stderr);
+    run
+}
+
+fn saved_to(run: &Run) -> &str {
+    run.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Detailed performance data saved to: "))
+        .unwrap_or_else(|| panic!("no saved-to line:\n{}", run.stdout))
+}
+
+fn echoes(run: &Run) -> bool {
+    run.stdout.contains("PERF_START: ") || run.stderr.contains("PERF_START: ")
+}
+
+#[test]
+fn logs_dir_is_the_flag_else_perf_logs_dir_else_logs_and_dev_mode_echoes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let from_env = tmp.path().join("from_env");
+    let from_flag = tmp.path().join("from_flag");
+
+    // Neither: `logs` in the working directory, said as given; no echo.
+    let out = run_with_env(tmp.path(), &[], None, &[]);
+    assert!(tmp.path().join("logs/g").join(DATA_FILE).is_file());
+    assert_eq!(saved_to(&out), "logs/g/");
+    assert!(!echoes(&out));
+
+    // The environment: PERF_LOGS_DIR is used, DEV_MODE=true turns the echo on.
+    let out = run_with_env(
+        tmp.path(),
+        &[("PERF_LOGS_DIR", &from_env)],
+        Some("true"),
+        &[],
+    );
+    assert!(from_env.join("g").join(DATA_FILE).is_file());
+    assert_eq!(saved_to(&out), format!("{}/", from_env.join("g").display()));
+    assert!(
+        echoes(&out),
+        "DEV_MODE=true shows live lines:\n{}",
+        out.stdout
+    );
+
+    // The flag beats the environment; DEV_MODE=1 counts too, DEV_MODE=false does not.
+    let flag = from_flag.to_str().unwrap();
+    let out = run_with_env(
+        tmp.path(),
+        &[("PERF_LOGS_DIR", &from_env)],
+        Some("1"),
+        &["--logs-dir", flag],
+    );
+    assert!(from_flag.join("g").join(DATA_FILE).is_file());
+    assert_eq!(saved_to(&out), format!("{flag}/g/"));
+    assert!(echoes(&out));
+    let out = run_with_env(tmp.path(), &[], Some("false"), &["--logs-dir", flag]);
+    assert!(!echoes(&out));
+    let out = run_with_env(
+        tmp.path(),
+        &[],
+        Some("false"),
+        &["--logs-dir", flag, "--dev"],
+    );
+    assert!(echoes(&out));
+}

@@ -154,7 +154,10 @@ mod tests {
             &"x".repeat(129),
         ] {
             assert!(
-                matches!(validate_session_id(bad), Err(Error::InvalidSessionId { .. })),
+                matches!(
+                    validate_session_id(bad),
+                    Err(Error::InvalidSessionId { .. })
+                ),
                 "{bad:?} should be rejected"
             );
         }

@@ -518,8 +518,47 @@ impl Reader {
     }
 
     fn span_from_line(&mut self, line: SpanLine<'_>, emit: &mut impl FnMut(Event)) -> Span {
-        let (segment, origin) = self.current_segment(emit);
         let raw_fields = line.fields.and_then(|raw| non_empty_object(raw.get()));
+        self.span_from_parts(line, raw_fields, emit)
+    }
+
+    /// A span line the fast path did not take, read whole: its parts go through the same
+    /// constructor as [`Self::span_from_line`], only its fields are written back out as JSON.
+    fn span_from_record(&mut self, record: SpanRecord, emit: &mut impl FnMut(Event)) -> Span {
+        let raw_fields = if record.fields.is_empty() {
+            None
+        } else {
+            serde_json::to_string(&record.fields)
+                .ok()
+                .map(String::into_boxed_str)
+        };
+        let line = SpanLine {
+            id: record.id,
+            parent: record.parent,
+            follows_from: record.follows_from,
+            name: record.name,
+            target: record.target,
+            start_ns: record.start_ns,
+            end_ns: record.end_ns,
+            busy_ns: record.busy_ns,
+            idle_ns: record.idle_ns,
+            enters: record.enters,
+            thread: record.thread,
+            status: record.status,
+            fields: None,
+        };
+        self.span_from_parts(line, raw_fields, emit)
+    }
+
+    /// The one place a [`Span`] is built from a format-1 line: places it in the current
+    /// segment, shifts its times by the segment's origin and interns its strings.
+    fn span_from_parts(
+        &mut self,
+        line: SpanLine<'_>,
+        raw_fields: Option<Box<str>>,
+        emit: &mut impl FnMut(Event),
+    ) -> Span {
+        let (segment, origin) = self.current_segment(emit);
         let span = Span {
             segment,
             id: line.id,
@@ -534,36 +573,6 @@ impl Reader {
             enters: line.enters,
             thread: self.intern(&line.thread),
             status: line.status,
-            raw_fields,
-            line: self.line,
-        };
-        self.last_end_ns = self.last_end_ns.max(span.end_ns);
-        span
-    }
-
-    fn span_from_record(&mut self, record: SpanRecord, emit: &mut impl FnMut(Event)) -> Span {
-        let (segment, origin) = self.current_segment(emit);
-        let raw_fields = if record.fields.is_empty() {
-            None
-        } else {
-            serde_json::to_string(&record.fields)
-                .ok()
-                .map(String::into_boxed_str)
-        };
-        let span = Span {
-            segment,
-            id: record.id,
-            parent: record.parent,
-            follows_from: record.follows_from,
-            name: self.intern(&record.name),
-            target: self.intern(&record.target),
-            start_ns: origin.saturating_add(record.start_ns),
-            end_ns: origin.saturating_add(record.end_ns),
-            busy_ns: record.busy_ns,
-            idle_ns: record.idle_ns,
-            enters: record.enters,
-            thread: self.intern(&record.thread),
-            status: record.status,
             raw_fields,
             line: self.line,
         };

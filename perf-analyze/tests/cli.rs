@@ -1,35 +1,19 @@
 //! The `perf-analyze` binary on files, directories, session names and stdin.
 
-use std::io::{Read, Write};
+mod cli_common;
+
+use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_perf-analyze"));
-    cmd.env_remove("PERF_LOGS_DIR");
-    cmd
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use cli_common::{bin, run, run_with_stdin, stderr, stdout};
 
 const FIXTURE: &str = "tests/fixtures/agent_turn.jsonl";
 
 /// A logs directory holding the fixture as session `sess`.
 fn logs_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let session = dir.path().join("sess");
-    std::fs::create_dir(&session).unwrap();
-    std::fs::copy(FIXTURE, session.join("performance_data.jsonl")).unwrap();
+    cli_common::install_session(dir.path(), "sess", FIXTURE);
     dir
 }
 
@@ -85,19 +69,10 @@ fn session_names_resolve_in_the_logs_dir_flag_or_env() {
 
 #[test]
 fn stdin_is_read_with_a_dash() {
-    let mut child = bin()
-        .args(["report", "-", "--format", "json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&std::fs::read(FIXTURE).unwrap())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = run_with_stdin(
+        &["report", "-", "--format", "json"],
+        &std::fs::read(FIXTURE).unwrap(),
+    );
     assert!(o.status.success());
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(json["operations"], 20);

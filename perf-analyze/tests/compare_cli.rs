@@ -2,24 +2,13 @@
 //! workload (`base_1..3`, `same_workload`) and a run where the LLM got 50%
 //! slower and the embedding calls tripled (`slower_llm`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_common;
 
+use cli_common::run as perf_analyze;
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests/fixtures/compare", name]
-        .iter()
-        .collect();
-    path.to_string_lossy().into_owned()
-}
-
-fn perf_analyze(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_perf-analyze"))
-        .args(args)
-        .env_remove("PERF_LOGS_DIR")
-        .output()
-        .unwrap()
+    cli_common::fixture("compare", name)
 }
 
 /// `compare --format json --fail-on-regression`: the parsed comparison and the exit code.
@@ -160,12 +149,6 @@ fn markdown_output_is_a_table_and_bad_arguments_exit_2() {
     assert_eq!(negative.status.code(), Some(2));
 }
 
-fn copy_session(logs: &Path, name: &str) {
-    let dir = logs.join(name.trim_end_matches(".jsonl"));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(fixture(name), dir.join("performance_data.jsonl")).unwrap();
-}
-
 #[test]
 fn list_trend_shows_sessions_oldest_first_with_top_self_times() {
     let logs = tempfile::tempdir().unwrap();
@@ -176,7 +159,7 @@ fn list_trend_shows_sessions_oldest_first_with_top_self_times() {
         "base_2.jsonl",
         "base_1.jsonl",
     ] {
-        copy_session(logs.path(), name);
+        cli_common::install_session(logs.path(), name.trim_end_matches(".jsonl"), fixture(name));
     }
     let out = perf_analyze(&[
         "list",

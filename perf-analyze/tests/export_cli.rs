@@ -1,21 +1,11 @@
 //! `perf-analyze export`, `flamegraph` and `report --format html` from the command line.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod cli_common;
+
+use cli_common::run as perf_analyze;
 
 fn fixture(name: &str) -> String {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests/fixtures/export", name]
-        .iter()
-        .collect();
-    path.to_string_lossy().into_owned()
-}
-
-fn perf_analyze(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_perf-analyze"))
-        .args(args)
-        .env_remove("PERF_LOGS_DIR")
-        .output()
-        .unwrap()
+    cli_common::fixture("export", name)
 }
 
 #[test]
@@ -98,14 +88,7 @@ fn flamegraph_and_html_report_are_written() {
 
     // stdin works too (the page needs the input twice).
     let data = std::fs::read(fixture("hostile_names.jsonl")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_perf-analyze"))
-        .args(["report", "-", "--format", "html"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &data).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = cli_common::run_with_stdin(&["report", "-", "--format", "html"], &data);
     assert!(out.status.success());
     let page = String::from_utf8(out.stdout).unwrap();
     assert!(page.contains("&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;"));

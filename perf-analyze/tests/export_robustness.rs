@@ -1,6 +1,8 @@
 //! The exports of odd sessions: nesting far deeper than any real program's,
 //! sessions with nothing or almost nothing to draw.
 
+mod cli_common;
+
 use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
 use perf_analyze::export::{flamegraph, Session};
 use perf_analyze::{analyze_reader, Options, RenderOptions};
@@ -129,12 +131,11 @@ fn flamegraph_cli(name: &str, data: &str) -> (std::process::Output, tempfile::Te
     let input = dir.path().join(name);
     std::fs::write(&input, data).unwrap();
     let svg = dir.path().join("out.svg");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_perf-analyze"))
+    let out = cli_common::bin()
         .arg("flamegraph")
         .arg(&input)
         .arg("-o")
         .arg(&svg)
-        .env_remove("PERF_LOGS_DIR")
         .output()
         .unwrap();
     (out, dir)

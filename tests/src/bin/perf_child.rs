@@ -89,13 +89,16 @@ fn turns(worker: &'static str) {
 /// a `request` span. The guard, alive in `main`'s frame, is dropped while unwinding.
 fn panic_with_guard_alive(guard: FlushGuard) -> anyhow::Result<()> {
     let (ready_tx, ready) = mpsc::channel();
-    let (_never_tx, never) = mpsc::channel::<()>();
     thread::Builder::new()
         .name("background".into())
         .spawn(move || {
             let _wait = tracing::info_span!("background_wait").entered();
             let _ = ready_tx.send(());
-            let _ = never.recv();
+            // Wait forever: nothing main drops while unwinding may end this span
+            // before the guard writes it as open.
+            loop {
+                thread::park();
+            }
         })?;
     ready.recv()?;
     for step in 0..10u32 {

@@ -73,7 +73,7 @@ fn segments(dir: &Path) -> Vec<Vec<Record>> {
     out
 }
 
-fn spans(segment: &[Record]) -> HashMap<u64, &SpanRecord> {
+fn spans(segment: &[Record]) -> HashMap<u64, &SpanRecord<'static>> {
     segment
         .iter()
         .filter_map(|r| match r {
@@ -83,7 +83,10 @@ fn spans(segment: &[Record]) -> HashMap<u64, &SpanRecord> {
         .collect()
 }
 
-fn named<'a>(spans: &HashMap<u64, &'a SpanRecord>, name: &str) -> Vec<&'a SpanRecord> {
+fn named<'a>(
+    spans: &HashMap<u64, &'a SpanRecord<'static>>,
+    name: &str,
+) -> Vec<&'a SpanRecord<'static>> {
     let mut v: Vec<_> = spans.values().copied().filter(|s| s.name == name).collect();
     v.sort_by_key(|s| s.start_ns);
     v
@@ -250,8 +253,8 @@ fn piped_session_records_the_promised_span_tree() {
 }
 
 /// The names of a span's children, in start order.
-fn named_children<'a>(spans: &HashMap<u64, &'a SpanRecord>, parent: u64) -> Vec<&'a str> {
-    let mut children: Vec<&SpanRecord> = spans
+fn named_children<'a>(spans: &HashMap<u64, &'a SpanRecord<'static>>, parent: u64) -> Vec<&'a str> {
+    let mut children: Vec<&SpanRecord<'static>> = spans
         .values()
         .copied()
         .filter(|s| s.parent == Some(parent))

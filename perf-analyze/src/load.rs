@@ -32,15 +32,13 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use perf_layer::record::{EndRecord, SessionRecord, SpanRecord, Status, FORMAT};
+use perf_layer::record::{EndRecord, RawFields, SessionRecord, SpanRecord, Status, FORMAT};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::span::{Segment, SegmentEnd, SourceFormat, Span};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::Error;
-
-mod scan;
 
 /// What the reader found, in file order.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,33 +132,6 @@ impl From<serde_json::Error> for LineError {
         };
         LineError::Malformed(message)
     }
-}
-
-/// A borrowed view of a format-1 span line, the fast path for the common key order:
-/// filled by [`scan::span_line`] for lines in perf-layer's own layout, else by serde_json.
-/// It reads the same keys as [`SpanRecord`] (a test pins the two together).
-#[derive(Deserialize)]
-struct SpanLine<'a> {
-    id: u64,
-    #[serde(default)]
-    parent: Option<u64>,
-    #[serde(default)]
-    follows_from: Vec<u64>,
-    #[serde(borrow)]
-    name: Cow<'a, str>,
-    #[serde(borrow)]
-    target: Cow<'a, str>,
-    start_ns: u64,
-    end_ns: u64,
-    busy_ns: u64,
-    #[serde(default)]
-    idle_ns: Option<u64>,
-    enters: u64,
-    #[serde(borrow)]
-    thread: Cow<'a, str>,
-    status: Status,
-    #[serde(borrow, default)]
-    fields: Option<&'a RawValue>,
 }
 
 /// The keys that tell the formats and record types apart.
@@ -334,12 +305,11 @@ impl Reader {
         // Validating the line once is cheaper than serde_json checking each string.
         let line = std::str::from_utf8(line)
             .map_err(|e| LineError::Malformed(format!("not UTF-8: {e}")))?;
+        // The common case first: a span line as the layer writes it.
         if self.format != Some(SourceFormat::Python) && line.starts_with(SPAN_PREFIX) {
-            let span =
-                scan::span_line(line).or_else(|| serde_json::from_str::<SpanLine<'_>>(line).ok());
-            if let Some(span) = span {
+            if let Ok(record) = SpanRecord::from_line(line) {
                 self.format = Some(SourceFormat::PerfLayer);
-                let span = self.span_from_line(span, emit);
+                let span = self.span_from_record(record, emit);
                 emit(Event::Span(span));
                 return Ok(());
             }
@@ -372,7 +342,7 @@ impl Reader {
             SourceFormat::Python => self.python_line(line, emit),
             SourceFormat::PerfLayer => match probe.kind.as_deref().unwrap_or_default() {
                 "span" => {
-                    let record: SpanRecord = serde_json::from_str(line)?;
+                    let record = SpanRecord::from_line(line)?;
                     let span = self.span_from_record(record, emit);
                     emit(Event::Span(span));
                     Ok(())
@@ -517,63 +487,29 @@ impl Reader {
         }));
     }
 
-    fn span_from_line(&mut self, line: SpanLine<'_>, emit: &mut impl FnMut(Event)) -> Span {
-        let raw_fields = line.fields.and_then(|raw| non_empty_object(raw.get()));
-        self.span_from_parts(line, raw_fields, emit)
-    }
-
-    /// A span line the fast path did not take, read whole: its parts go through the same
-    /// constructor as [`Self::span_from_line`], only its fields are written back out as JSON.
-    fn span_from_record(&mut self, record: SpanRecord, emit: &mut impl FnMut(Event)) -> Span {
-        let raw_fields = if record.fields.is_empty() {
-            None
-        } else {
-            serde_json::to_string(&record.fields)
-                .ok()
-                .map(String::into_boxed_str)
-        };
-        let line = SpanLine {
-            id: record.id,
-            parent: record.parent,
-            follows_from: record.follows_from,
-            name: record.name,
-            target: record.target,
-            start_ns: record.start_ns,
-            end_ns: record.end_ns,
-            busy_ns: record.busy_ns,
-            idle_ns: record.idle_ns,
-            enters: record.enters,
-            thread: record.thread,
-            status: record.status,
-            fields: None,
-        };
-        self.span_from_parts(line, raw_fields, emit)
-    }
-
-    /// The one place a [`Span`] is built from a format-1 line: places it in the current
+    /// The one place a [`Span`] is built from a format-1 record: places it in the current
     /// segment, shifts its times by the segment's origin and interns its strings.
-    fn span_from_parts(
+    fn span_from_record(
         &mut self,
-        line: SpanLine<'_>,
-        raw_fields: Option<Box<str>>,
+        record: SpanRecord<'_, RawFields<'_>>,
         emit: &mut impl FnMut(Event),
     ) -> Span {
         let (segment, origin) = self.current_segment(emit);
         let span = Span {
             segment,
-            id: line.id,
-            parent: line.parent,
-            follows_from: line.follows_from,
-            name: self.intern(&line.name),
-            target: self.intern(&line.target),
-            start_ns: origin.saturating_add(line.start_ns),
-            end_ns: origin.saturating_add(line.end_ns),
-            busy_ns: line.busy_ns,
-            idle_ns: line.idle_ns,
-            enters: line.enters,
-            thread: self.intern(&line.thread),
-            status: line.status,
-            raw_fields,
+            id: record.id,
+            parent: record.parent,
+            follows_from: record.follows_from,
+            name: self.intern(&record.name),
+            target: self.intern(&record.target),
+            start_ns: origin.saturating_add(record.start_ns),
+            end_ns: origin.saturating_add(record.end_ns),
+            busy_ns: record.busy_ns,
+            idle_ns: record.idle_ns,
+            enters: record.enters,
+            thread: self.intern(&record.thread),
+            status: record.status,
+            raw_fields: record.fields.and_then(|raw| non_empty_object(raw.get())),
             line: self.line,
         };
         self.last_end_ns = self.last_end_ns.max(span.end_ns);

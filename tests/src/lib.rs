@@ -29,7 +29,7 @@ pub fn read_records(path: &Path) -> Vec<Record> {
 }
 
 /// The `span` records of `records`.
-pub fn spans(records: &[Record]) -> impl Iterator<Item = &SpanRecord> {
+pub fn spans(records: &[Record]) -> impl Iterator<Item = &SpanRecord<'static>> {
     records.iter().filter_map(|r| match r {
         Record::Span(span) => Some(span),
         _ => None,

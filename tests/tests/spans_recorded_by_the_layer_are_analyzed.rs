@@ -85,7 +85,7 @@ fn sleep_ms(ms: u64) {
     thread::sleep(Duration::from_millis(ms));
 }
 
-fn by_name(segment: &[&SpanRecord]) -> HashMap<String, SpanRecord> {
+fn by_name(segment: &[&SpanRecord<'static>]) -> HashMap<String, SpanRecord<'static>> {
     let mut map = HashMap::new();
     for span in segment {
         let old = map.insert(span.name.to_string(), (*span).clone());
@@ -95,8 +95,8 @@ fn by_name(segment: &[&SpanRecord]) -> HashMap<String, SpanRecord> {
 }
 
 /// The file's lines, split into runs: (session line's id, spans, end line).
-fn runs(records: &[Record]) -> Vec<(String, Vec<&SpanRecord>, Option<EndRecord>)> {
-    let mut runs: Vec<(String, Vec<&SpanRecord>, Option<EndRecord>)> = Vec::new();
+fn runs(records: &[Record]) -> Vec<(String, Vec<&SpanRecord<'static>>, Option<EndRecord>)> {
+    let mut runs: Vec<(String, Vec<&SpanRecord<'static>>, Option<EndRecord>)> = Vec::new();
     for record in records {
         match record {
             Record::Session(s) => {
@@ -187,7 +187,7 @@ fn the_analysis_reads_every_span_with_its_links() {
     first_run(&logs);
     second_run(&logs);
     let data = logs.join(SESSION).join("performance_data.jsonl");
-    let written: Vec<SpanRecord> = spans(&read_records(&data)).cloned().collect();
+    let written: Vec<SpanRecord<'static>> = spans(&read_records(&data)).cloned().collect();
 
     let analysis = analyze_path(&logs.join(SESSION), &Options::default()).expect("analyze");
     assert!(analysis.warnings().is_empty(), "{:?}", analysis.warnings());

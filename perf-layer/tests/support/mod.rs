@@ -87,7 +87,7 @@ impl Records {
             .collect()
     }
 
-    pub fn spans(&self) -> Vec<&SpanRecord> {
+    pub fn spans(&self) -> Vec<&SpanRecord<'static>> {
         self.0
             .iter()
             .filter_map(|r| match r {
@@ -108,7 +108,7 @@ impl Records {
     }
 
     /// The one span named `name`.
-    pub fn span(&self, name: &str) -> &SpanRecord {
+    pub fn span(&self, name: &str) -> &SpanRecord<'static> {
         let found: Vec<_> = self
             .spans()
             .into_iter()

@@ -1,21 +1,21 @@
-//! A scanner for span lines exactly as perf-layer writes them: its key order, no
-//! whitespace, no escapes in names. It reads such a line several times faster than
-//! serde_json matching every key; anything else makes it return `None`, and the
-//! caller falls back to serde_json, which reads the line or says what is wrong with it.
+//! A scanner for span lines exactly as the writer lays them out: the key order of
+//! [`SpanRecord`], no whitespace, no escapes in names. It reads such a line several
+//! times faster than serde_json matching every key; anything else makes it return
+//! `None`, and [`SpanRecord::from_line`] falls back to serde_json, which reads the line
+//! or says what is wrong with it.
 
 use std::borrow::Cow;
 
-use perf_layer::record::Status;
 use serde_json::value::RawValue;
 
-use super::SpanLine;
+use super::{RawFields, SpanRecord, Status};
 
 /// Reads `line` (trimmed, without its newline) if it is a span line in perf-layer's own layout.
 /// Everything the scanner matches is ASCII, so the slices it cuts are on character boundaries.
 ///
 /// Accepting a line serde_json would refuse is a bug (a test compares the two on
 /// generated lines); refusing one it accepts only costs time.
-pub(super) fn span_line(line: &str) -> Option<SpanLine<'_>> {
+pub(super) fn span_line(line: &str) -> Option<SpanRecord<'_, RawFields<'_>>> {
     let mut c = Cursor {
         s: line.as_bytes(),
         text: line,
@@ -76,7 +76,7 @@ pub(super) fn span_line(line: &str) -> Option<SpanLine<'_>> {
         [b'{', .., b'}'] => Some(serde_json::from_str::<&RawValue>(fields).ok()?),
         _ => return None,
     };
-    Some(SpanLine {
+    Some(SpanRecord {
         id,
         parent,
         follows_from,
@@ -164,34 +164,39 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_layer::record::{Fields, Record, SpanRecord};
+    use crate::record::{Fields, Record};
     use proptest::prelude::*;
 
-    fn same(a: &SpanLine<'_>, b: &SpanLine<'_>) -> bool {
-        a.id == b.id
-            && a.parent == b.parent
-            && a.follows_from == b.follows_from
-            && a.name == b.name
-            && a.target == b.target
-            && (a.start_ns, a.end_ns, a.busy_ns, a.idle_ns, a.enters)
-                == (b.start_ns, b.end_ns, b.busy_ns, b.idle_ns, b.enters)
-            && a.thread == b.thread
-            && a.status == b.status
-            // `{}` reads as no fields either way.
-            && fields(a) == fields(b)
-    }
-
-    fn fields(span: &SpanLine<'_>) -> Option<Box<str>> {
-        span.fields
-            .and_then(|raw| crate::load::non_empty_object(raw.get()))
+    /// The fields as a reader sees them: `{}` reads as no fields either way.
+    fn fields<'a>(span: &SpanRecord<'a, RawFields<'a>>) -> Option<&'a str> {
+        span.fields.map(RawValue::get).filter(|raw| *raw != "{}")
     }
 
     /// The scanner reads what serde_json reads, or leaves the line to it.
     fn agrees(line: &str) {
         if let Some(fast) = span_line(line) {
-            let serde = serde_json::from_str::<SpanLine<'_>>(line)
+            let serde = serde_json::from_str::<SpanRecord<'_, RawFields<'_>>>(line)
                 .unwrap_or_else(|e| panic!("accepted a line serde refuses ({e}): {line}"));
-            assert!(same(&fast, &serde), "{line}");
+            assert_eq!(fields(&fast), fields(&serde), "{line}");
+            assert_eq!(without_fields(fast), without_fields(serde), "{line}");
+        }
+    }
+
+    fn without_fields<'a>(s: SpanRecord<'a, RawFields<'a>>) -> SpanRecord<'a, ()> {
+        SpanRecord {
+            id: s.id,
+            parent: s.parent,
+            follows_from: s.follows_from,
+            name: s.name,
+            target: s.target,
+            start_ns: s.start_ns,
+            end_ns: s.end_ns,
+            busy_ns: s.busy_ns,
+            idle_ns: s.idle_ns,
+            enters: s.enters,
+            thread: s.thread,
+            status: s.status,
+            fields: (),
         }
     }
 

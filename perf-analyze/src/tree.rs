@@ -96,42 +96,36 @@ impl Tree {
         self.nodes.is_empty()
     }
 
-    /// Builds a tree from nodes in pre-order given as (span, parent index).
-    fn from_preorder(nodes: Vec<(Span, Option<u32>, u32)>) -> Tree {
-        let mut counts = vec![0u32; nodes.len()];
-        for (_, parent, _) in &nodes {
-            if let Some(p) = parent {
-                counts[*p as usize] += 1;
+    /// A tree of nodes in pre-order, their children not yet linked.
+    fn from_preorder(mut nodes: Vec<Node>) -> Tree {
+        if nodes.len() == 1 {
+            return Tree {
+                nodes,
+                children: Vec::new(),
+                missing_parent: None,
+            };
+        }
+        for i in 1..nodes.len() {
+            if let Some(p) = nodes[i].parent {
+                nodes[p as usize].children_len += 1;
             }
         }
-        let mut at = Vec::with_capacity(nodes.len());
         let mut next = 0u32;
-        for count in &counts {
-            at.push(next);
-            next += count;
+        for node in &mut nodes {
+            node.children_at = next;
+            next += node.children_len;
+            // Counts again while the children are filled in below.
+            node.children_len = 0;
         }
-        let mut fill = at.clone();
+        // Pre-order visits each node's children in start order: appending keeps it.
         let mut children = vec![0u32; next as usize];
-        for (index, (_, parent, _)) in nodes.iter().enumerate() {
-            if let Some(p) = parent {
-                let slot = &mut fill[*p as usize];
-                children[*slot as usize] = index as u32;
-                *slot += 1;
+        for i in 1..nodes.len() {
+            if let Some(p) = nodes[i].parent {
+                let parent = &mut nodes[p as usize];
+                children[(parent.children_at + parent.children_len) as usize] = i as u32;
+                parent.children_len += 1;
             }
         }
-        let nodes = nodes
-            .into_iter()
-            .zip(at.into_iter().zip(counts))
-            .map(
-                |((span, parent, depth), (children_at, children_len))| Node {
-                    span,
-                    parent,
-                    depth,
-                    children_at,
-                    children_len,
-                },
-            )
-            .collect();
         Tree {
             nodes,
             children,
@@ -140,27 +134,63 @@ impl Tree {
     }
 }
 
-struct Pending {
+impl Node {
+    fn new(span: Span, parent: Option<u32>, depth: u32) -> Node {
+        Node {
+            span,
+            parent,
+            depth,
+            children_at: 0,
+            children_len: 0,
+        }
+    }
+}
+
+/// No slot: the end of a sibling list.
+const NONE: u32 = u32::MAX;
+
+/// A closed span waiting for its root, in a slot of [`TreeBuilder::slots`].
+struct Held {
+    /// Its key in [`TreeBuilder::held`]: the span id, or a synthetic one for a duplicate.
+    key: u64,
     span: Span,
-    first_child: Option<u64>,
-    next_sibling: Option<u64>,
+    /// The slot of its latest child, then the siblings of that child: a list through
+    /// [`Held::next_sibling`].
+    first_child: u32,
+    next_sibling: u32,
+    /// Set once the span is placed in the tree being built (a cycle cannot place it twice).
+    placed: bool,
 }
 
 /// Holds closed spans until their root closes. See the [module docs](self).
-#[derive(Debug)]
+///
+/// A span is moved once into a slot when it arrives and once into its tree when its
+/// root closes; the scratch lists for building are kept between trees.
 pub struct TreeBuilder {
     source: Arc<str>,
-    pending: HashMap<u64, Pending>,
-    /// Parent id -> its first child, for parents not closed yet.
-    first_child: HashMap<u64, u64>,
+    /// Held spans; `None` is a free slot, listed in `free`.
+    slots: Vec<Option<Held>>,
+    free: Vec<u32>,
+    /// Span key -> its slot.
+    held: HashMap<u64, u32>,
+    /// Parent id -> the slot of its latest child, for parents not closed yet.
+    first_child: HashMap<u64, u32>,
     next_synthetic: u64,
+    /// The tree being built, in pre-order: (slot, parent's node index, depth).
+    order: Vec<(u32, u32, u32)>,
+    /// Slots still to visit, with their parent's node index and depth.
+    stack: Vec<(u32, u32, u32)>,
+    /// The children of one node, while they are sorted.
+    siblings: Vec<u32>,
     warnings: Warnings,
 }
 
-impl std::fmt::Debug for Pending {
+impl std::fmt::Debug for TreeBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending")
-            .field("id", &self.span.id)
+        f.debug_struct("TreeBuilder")
+            .field("source", &self.source)
+            .field("pending", &self.held.len())
+            .field("warnings", &self.warnings)
             .finish_non_exhaustive()
     }
 }
@@ -171,9 +201,14 @@ impl TreeBuilder {
     pub fn new(source: &str) -> TreeBuilder {
         TreeBuilder {
             source: source.into(),
-            pending: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            held: HashMap::default(),
             first_child: HashMap::default(),
             next_synthetic: u64::MAX,
+            order: Vec::new(),
+            stack: Vec::new(),
+            siblings: Vec::new(),
             warnings: Warnings::default(),
         }
     }
@@ -181,7 +216,7 @@ impl TreeBuilder {
     /// Spans held while their trees are open.
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.held.len()
     }
 
     /// The warnings found so far (cycles, duplicate ids).
@@ -203,7 +238,7 @@ impl TreeBuilder {
     pub fn push(&mut self, span: Span, emit: &mut impl FnMut(Tree)) {
         let original_id = span.id;
         let mut key = original_id;
-        if self.pending.contains_key(&key) {
+        if self.held.contains_key(&key) {
             let message = format!(
                 "span id {key} ({}) appears twice while its tree is open: kept as a separate span",
                 span.name
@@ -212,7 +247,7 @@ impl TreeBuilder {
             key = self.next_synthetic;
             self.next_synthetic -= 1;
         }
-        let first_child = self.first_child.remove(&original_id);
+        let first_child = self.first_child.remove(&original_id).unwrap_or(NONE);
         let parent = match span.parent {
             Some(p) if p == original_id => {
                 let message = format!(
@@ -225,105 +260,159 @@ impl TreeBuilder {
             other => other,
         };
         let Some(parent) = parent else {
-            let tree = self.build(span, first_child, None);
+            self.collect(first_child);
+            let tree = self.assemble(span);
             emit(tree);
             return;
         };
-        let next_sibling = match self.pending.get_mut(&parent) {
-            // The parent closed before this child (e.g. both flushed open): link directly.
-            Some(p) => p.first_child.replace(key),
-            None => self.first_child.insert(parent, key),
-        };
-        self.pending.insert(
+        let slot = self.hold(Held {
             key,
-            Pending {
-                span,
-                first_child,
-                next_sibling,
+            span,
+            first_child,
+            next_sibling: NONE,
+            placed: false,
+        });
+        let next_sibling = match self.held.get(&parent) {
+            // The parent closed before this child (e.g. both flushed open): link directly.
+            Some(&p) => match &mut self.slots[p as usize] {
+                Some(parent) => std::mem::replace(&mut parent.first_child, slot),
+                None => NONE,
             },
-        );
+            None => self.first_child.insert(parent, slot).unwrap_or(NONE),
+        };
+        if let Some(held) = &mut self.slots[slot as usize] {
+            held.next_sibling = next_sibling;
+        }
+        self.held.insert(key, slot);
+    }
+
+    fn hold(&mut self, held: Held) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(held);
+                slot
+            }
+            None => {
+                self.slots.push(Some(held));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes a held span out of its slot.
+    fn release(&mut self, slot: u32) -> Option<Held> {
+        let held = self.slots.get_mut(slot as usize)?.take()?;
+        self.held.remove(&held.key);
+        self.free.push(slot);
+        Some(held)
     }
 
     /// Ends a segment: spans still held are handed over as trees of their own. Those whose
     /// parent never came are marked with [`Tree::missing_parent`] (no warning: see the
     /// [module docs](self)); parent cycles are broken with a warning.
     pub fn finish_segment(&mut self, emit: &mut impl FnMut(Tree)) {
-        let mut orphans: Vec<(u64, u64, u64)> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| {
-                p.span
-                    .parent
-                    .map_or(true, |parent| !self.pending.contains_key(&parent))
-            })
-            .map(|(key, p)| (p.span.start_ns, p.span.line, *key))
-            .collect();
+        let mut orphans: Vec<(u64, u64, u32)> = Vec::new();
+        let mut rest: Vec<(u64, u32)> = Vec::new();
+        for (slot, held) in self.slots.iter().enumerate() {
+            let Some(held) = held else { continue };
+            let slot = slot as u32;
+            match held.span.parent {
+                Some(parent) if self.held.contains_key(&parent) => {
+                    rest.push((held.span.line, slot));
+                }
+                _ => orphans.push((held.span.start_ns, held.span.line, slot)),
+            }
+        }
         orphans.sort_unstable();
-        for (_, _, key) in orphans {
-            let Some(parent) = self.pending.get(&key).map(|p| p.span.parent) else {
+        for (_, _, slot) in orphans {
+            if let Some(mut tree) = self.build_held(slot) {
+                tree.missing_parent = tree.root().parent;
+                emit(tree);
+            }
+        }
+        // What is left is in parent cycles: broken at the earliest line, again and again.
+        rest.sort_unstable();
+        for (_, slot) in rest {
+            let Some(span) = self.slots[slot as usize].as_ref().map(|h| &h.span) else {
                 continue;
             };
-            let mut tree = self.build_from_pending(key);
-            tree.missing_parent = parent;
-            emit(tree);
-        }
-        while let Some(key) = self
-            .pending
-            .iter()
-            .min_by_key(|(_, p)| p.span.line)
-            .map(|(k, _)| *k)
-        {
-            let span = self.pending[&key].span.clone();
             let message = format!(
                 "span {} ({}) is in a parent cycle: treated as a root",
                 span.id, span.name
             );
+            let span = span.clone();
             self.warn(&span, WarningKind::ParentCycle, message);
-            let tree = self.build_from_pending(key);
-            emit(tree);
+            if let Some(tree) = self.build_held(slot) {
+                emit(tree);
+            }
         }
         self.first_child.clear();
+        self.held.clear();
+        self.slots.clear();
+        self.free.clear();
     }
 
-    /// Builds the tree of a span still in `pending` (a missing parent or a cycle).
-    fn build_from_pending(&mut self, key: u64) -> Tree {
-        let first_child = self.pending.get(&key).and_then(|p| p.first_child);
-        let span = self.pending[&key].span.clone();
-        let tree = self.build(span, first_child, Some(key));
-        self.pending.remove(&key);
-        tree
+    /// Builds the tree of a span still held (its parent is missing, or it is in a cycle).
+    fn build_held(&mut self, slot: u32) -> Option<Tree> {
+        let held = self.slots.get_mut(slot as usize)?.as_mut()?;
+        held.placed = true;
+        let first_child = held.first_child;
+        self.collect(first_child);
+        let root = self.release(slot)?;
+        Some(self.assemble(root.span))
     }
 
-    /// Collects a root's descendants from `pending`, depth first without recursion.
-    /// `skip` is a root still in `pending`, passed over if a cycle leads back to it.
-    fn build(&mut self, root: Span, first_child: Option<u64>, skip: Option<u64>) -> Tree {
-        let mut nodes: Vec<(Span, Option<u32>, u32)> = Vec::new();
-        let mut stack: Vec<(Span, Option<u64>, Option<u32>, u32)> =
-            vec![(root, first_child, None, 0)];
-        let mut kids: Vec<Pending> = Vec::new();
-        while let Some((span, first, parent, depth)) = stack.pop() {
-            let index = nodes.len() as u32;
-            nodes.push((span, parent, depth));
-            let mut cursor = first;
-            while let Some(id) = cursor {
-                if Some(id) == skip {
-                    cursor = self.pending.get(&id).and_then(|p| p.next_sibling);
-                    continue;
-                }
-                match self.pending.remove(&id) {
-                    Some(child) => {
-                        cursor = child.next_sibling;
-                        kids.push(child);
-                    }
-                    None => break,
-                }
+    /// Lists the held descendants of a root whose first child is `first_child` in
+    /// [`Self::order`], in pre-order with children by start, without recursion.
+    fn collect(&mut self, first_child: u32) {
+        self.order.clear();
+        self.stack.clear();
+        self.push_children(first_child, 0, 1);
+        while let Some((slot, parent, depth)) = self.stack.pop() {
+            let index = self.order.len() as u32 + 1;
+            self.order.push((slot, parent, depth));
+            let first = self.slots[slot as usize]
+                .as_ref()
+                .map_or(NONE, |h| h.first_child);
+            self.push_children(first, index, depth + 1);
+        }
+    }
+
+    /// Pushes the children in the list starting at `first` on the stack, latest first so
+    /// that they pop in start order; a child already placed (a cycle) is passed over.
+    fn push_children(&mut self, first: u32, parent: u32, depth: u32) {
+        let Self {
+            slots,
+            stack,
+            siblings,
+            ..
+        } = self;
+        siblings.clear();
+        let mut cursor = first;
+        while let Some(held) = slots.get_mut(cursor as usize).and_then(Option::as_mut) {
+            if !held.placed {
+                held.placed = true;
+                siblings.push(cursor);
             }
-            // Push latest-first so that children pop in start order.
-            kids.sort_unstable_by(|a, b| {
-                (b.span.start_ns, b.span.line).cmp(&(a.span.start_ns, a.span.line))
-            });
-            for kid in kids.drain(..) {
-                stack.push((kid.span, kid.first_child, Some(index), depth + 1));
+            cursor = held.next_sibling;
+        }
+        let key = |slot: &u32| {
+            slots[*slot as usize]
+                .as_ref()
+                .map(|h| (h.span.start_ns, h.span.line))
+        };
+        siblings.sort_unstable_by_key(|slot| std::cmp::Reverse(key(slot)));
+        stack.extend(siblings.iter().map(|&slot| (slot, parent, depth)));
+    }
+
+    /// Moves the spans listed in [`Self::order`] out of their slots into `root`'s tree.
+    fn assemble(&mut self, root: Span) -> Tree {
+        let mut nodes = Vec::with_capacity(self.order.len() + 1);
+        nodes.push(Node::new(root, None, 0));
+        for i in 0..self.order.len() {
+            let (slot, parent, depth) = self.order[i];
+            if let Some(held) = self.release(slot) {
+                nodes.push(Node::new(held.span, Some(parent), depth));
             }
         }
         Tree::from_preorder(nodes)

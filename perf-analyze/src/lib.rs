@@ -12,6 +12,7 @@ pub mod intervals;
 pub mod llm;
 pub mod load;
 pub mod parallelism;
+pub mod pick;
 pub mod report;
 pub mod sketch;
 pub mod stats;

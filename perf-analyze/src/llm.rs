@@ -20,7 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::span::{Fields, Span};
+use crate::pick::{pick, Picked};
+use crate::span::Span;
 
 /// One LLM call, as promised in the summary's `llm_calls`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,20 +55,33 @@ pub struct LlmCall {
     pub caller: Option<String>,
 }
 
-fn number(fields: &Fields, keys: &[&str]) -> Option<u64> {
-    keys.iter().find_map(|k| {
-        let v = fields.get(*k)?;
-        v.as_u64().or_else(|| {
-            v.as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0)
-                .map(|f| f as u64)
-        })
-    })
+/// Every key an LLM call is read from.
+const KEYS: &[&str] = &[
+    "gen_ai.operation.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "model",
+    "ollama.total_duration_ns",
+    "total_duration",
+    "ollama.load_duration_ns",
+    "load_duration",
+    "ollama.prompt_eval_duration_ns",
+    "prompt_eval_duration",
+    "ollama.eval_duration_ns",
+    "eval_duration",
+    "gen_ai.usage.input_tokens",
+    "prompt_eval_count",
+    "gen_ai.usage.output_tokens",
+    "eval_count",
+];
+
+fn number(fields: &Picked<'_, '_>, keys: &[&str]) -> Option<u64> {
+    keys.iter().find_map(|k| fields.get(k)?.as_u64())
 }
 
-fn text(fields: &Fields, keys: &[&str]) -> Option<String> {
+fn text(fields: &Picked<'_, '_>, keys: &[&str]) -> Option<String> {
     keys.iter()
-        .find_map(|k| fields.get(*k)?.as_str().map(str::to_owned))
+        .find_map(|k| fields.get(k)?.as_str().map(str::to_owned))
 }
 
 /// True if the span's raw fields may describe an LLM call (cheap, before parsing).
@@ -86,7 +100,7 @@ impl LlmCall {
         if !may_be_llm(span) {
             return None;
         }
-        let f = span.fields();
+        let f = pick(span.raw_fields.as_deref()?, KEYS);
         let op = text(&f, &["gen_ai.operation.name"]);
         if op.as_deref() == Some("embeddings") {
             return None;

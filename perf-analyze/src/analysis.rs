@@ -10,7 +10,7 @@ use crate::advice::{self, Inputs};
 use crate::background::Background;
 use crate::bottleneck;
 use crate::critical::{critical_path, Step};
-use crate::intervals::IntervalSet;
+use crate::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
 use crate::llm::LlmCalls;
 use crate::parallelism::Parallelism;
 use crate::pipeline::{self, VisitReport, Visitor};
@@ -55,7 +55,9 @@ pub(crate) struct Analyzer<'a> {
     parallelism: Parallelism,
     background: Background,
     llm: LlmCalls,
-    active: IntervalSet,
+    /// Span intervals on their way, in start order, to the union of active time.
+    active_order: StartOrder<()>,
+    active: SortedUnion,
     segments: Vec<SegmentInfo>,
     operations: u64,
     open: u64,
@@ -191,7 +193,8 @@ impl Analyzer<'_> {
     fn add_spans(&mut self, tree: &Tree) {
         let root = tree.root();
         let (lo, hi) = (root.start_ns, root.end_ns);
-        self.active.insert(lo, hi);
+        let (order, active) = (&mut self.active_order, &mut self.active);
+        order.push(lo, hi, (), |start, end, ()| active.add(start, end));
         for node in tree.nodes() {
             let span = &node.span;
             self.operations += 1;
@@ -201,7 +204,9 @@ impl Analyzer<'_> {
                 Status::Ok => {}
             }
             if span.start_ns < lo || span.end_ns > hi {
-                self.active.insert(span.start_ns, span.end_ns);
+                order.push(span.start_ns, span.end_ns, (), |start, end, ()| {
+                    active.add(start, end);
+                });
             }
             if let Some(seg) = self.segments.get_mut(span.segment as usize) {
                 seg.first_start_ns = Some(
@@ -303,7 +308,8 @@ impl<'a> Analyzer<'a> {
             parallelism: Parallelism::default(),
             background: Background::default(),
             llm: LlmCalls::default(),
-            active: IntervalSet::default(),
+            active_order: StartOrder::new(REORDER_CAPACITY),
+            active: SortedUnion::default(),
             segments: Vec::new(),
             operations: 0,
             open: 0,
@@ -320,7 +326,10 @@ impl<'a> Analyzer<'a> {
         self.judge_fragments(false);
         let t = &self.options.thresholds;
         let wall_ns: u64 = self.segments.iter().map(SegmentInfo::wall_ns).sum();
-        let active_ns = self.active.len_ns();
+        let active = &mut self.active;
+        self.active_order
+            .finish(|start, end, ()| active.add(start, end));
+        let active_ns = active.len_ns();
         let by_name: Vec<NameRow> = self
             .stats
             .by_self_time()
@@ -363,6 +372,17 @@ impl<'a> Analyzer<'a> {
             .any(|s| s.segment.format == SourceFormat::PerfLayer && s.end.is_none());
         let mut warnings = report.warnings;
         warnings.extend(self.warnings);
+        let late = self.active_order.late().max(self.background.late());
+        if late > 0 {
+            warnings.push(Warning {
+                source: self.source.clone(),
+                line: None,
+                kind: WarningKind::LateOperations,
+                message: format!(
+                    "{late} operations closed after more than {REORDER_CAPACITY} operations that started later: active time and the async analysis place them approximately"
+                ),
+            });
+        }
         warnings.sort_by_line();
         if self.segments.is_empty() {
             warnings.push(Warning {

@@ -9,11 +9,13 @@
 //! - Many small calls of one name under one parent want batching.
 
 use rustc_hash::FxHashMap as HashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::intervals::IntervalSet;
+use crate::intervals::{StartOrder, REORDER_CAPACITY};
 use crate::tree::Tree;
 use crate::Thresholds;
 
@@ -81,26 +83,128 @@ pub struct AsyncSummary {
     pub batching: Vec<BatchRow>,
 }
 
+/// A root as the classification needs it.
 #[derive(Debug, Clone, Copy)]
 struct Root {
-    start: u64,
-    end: u64,
     name: u32,
     follows: bool,
 }
 
+/// A background root whose end the classification has not passed yet: foreground roots
+/// that start before its end may still overlap it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Running {
+    end: u64,
+    start: u64,
+    /// Foreground time before `start`.
+    covered_at_start: u64,
+    name: u32,
+}
+
 const NAME_LIMIT: usize = 10_000;
 
-/// Collects what the async analysis needs, tree by tree: roots' intervals (24 bytes per root),
-/// and per-name totals of idle spans and batching candidates.
-#[derive(Debug, Clone, Default)]
+/// Collects what the async analysis needs, tree by tree, in memory that does not grow
+/// with the number of roots: roots are classified in start order as they leave a
+/// [`StartOrder`] buffer, and only background roots still running stay held.
+#[derive(Debug, Clone)]
 pub struct Background {
-    roots: Vec<Root>,
+    order: StartOrder<Root>,
     root_names: Vec<Arc<str>>,
     root_index: HashMap<Arc<str>, u32>,
+    classes: Classes,
     idle: HashMap<Arc<str>, IdleRow>,
     batching: HashMap<(Arc<str>, Arc<str>), BatchRow>,
     counts: HashMap<Arc<str>, (u64, u64)>,
+}
+
+impl Default for Background {
+    fn default() -> Background {
+        Background {
+            order: StartOrder::new(REORDER_CAPACITY),
+            root_names: Vec::new(),
+            root_index: HashMap::default(),
+            classes: Classes::default(),
+            idle: HashMap::default(),
+            batching: HashMap::default(),
+            counts: HashMap::default(),
+        }
+    }
+}
+
+/// Roots classified in start order. Foreground roots never overlap each other (one
+/// that starts while another runs is background), so the foreground time before any
+/// instant since the latest foreground start is `foreground_ns` minus what the latest
+/// foreground root has left: a background root's overlap is the difference of that
+/// count at its end and at its start.
+#[derive(Debug, Clone, Default)]
+struct Classes {
+    foreground_roots: u64,
+    /// Summed durations of the foreground roots so far.
+    foreground_ns: u64,
+    /// The latest foreground root.
+    latest: Option<(u64, u64)>,
+    running: BinaryHeap<Reverse<Running>>,
+    rows: HashMap<u32, BackgroundRow>,
+    background_roots: u64,
+    overlapped_ns: u64,
+    serialized_ns: u64,
+}
+
+impl Classes {
+    /// Foreground time before `at` (for `at` no earlier than the latest foreground start).
+    fn covered(&self, at: u64) -> u64 {
+        let rest = self.latest.map_or(0, |(_, end)| end.saturating_sub(at));
+        self.foreground_ns.saturating_sub(rest)
+    }
+
+    fn add(&mut self, start: u64, end: u64, root: Root, names: &[Arc<str>]) {
+        let end = end.max(start);
+        self.finish_until(start, names);
+        let fg_end = self.latest.map(|(_, end)| end);
+        if root.follows || fg_end.is_some_and(|fg_end| start < fg_end) {
+            self.background_roots += 1;
+            let covered_at_start = self.covered(start);
+            self.running.push(Reverse(Running {
+                end,
+                start,
+                covered_at_start,
+                name: root.name,
+            }));
+        } else {
+            self.foreground_roots += 1;
+            self.foreground_ns += end - start;
+            self.latest = Some((start, end));
+        }
+    }
+
+    /// Sums up the background roots that end by `at`: no foreground root starting at or
+    /// after it can overlap them.
+    fn finish_until(&mut self, at: u64, names: &[Arc<str>]) {
+        while let Some(Reverse(run)) = self.running.peek().copied() {
+            if run.end > at {
+                break;
+            }
+            self.running.pop();
+            let duration = run.end - run.start;
+            let overlapped = self
+                .covered(run.end)
+                .saturating_sub(run.covered_at_start)
+                .min(duration);
+            let row = self.rows.entry(run.name).or_insert_with(|| BackgroundRow {
+                name: names[run.name as usize].to_string(),
+                count: 0,
+                total_ns: 0,
+                overlapped_ns: 0,
+                serialized_ns: 0,
+            });
+            row.count += 1;
+            row.total_ns += duration;
+            row.overlapped_ns += overlapped;
+            row.serialized_ns += duration - overlapped;
+            self.overlapped_ns += overlapped;
+            self.serialized_ns += duration - overlapped;
+        }
+    }
 }
 
 impl Background {
@@ -116,13 +220,23 @@ impl Background {
                 i
             }
         };
-        self.roots.push(Root {
-            start: root.start_ns,
-            end: root.end_ns,
+        let item = Root {
             name,
             follows: !root.follows_from.is_empty(),
-        });
+        };
+        let (classes, names) = (&mut self.classes, &self.root_names);
+        self.order
+            .push(root.start_ns, root.end_ns, item, |start, end, root| {
+                classes.add(start, end, root, names);
+            });
         self.add_fragment(tree, t);
+    }
+
+    /// Roots that closed after more than [`REORDER_CAPACITY`] roots that started later:
+    /// they were classified where they arrived, so their overlap is approximate.
+    #[must_use]
+    pub fn late(&self) -> u64 {
+        self.order.late()
     }
 
     /// Adds the spans of a tree that is not a root (part of an operation still running):
@@ -185,47 +299,21 @@ impl Background {
         }
     }
 
-    /// Classifies the roots and sums up.
+    /// Classifies the roots still held and sums up.
     #[must_use]
     pub fn finish(&mut self) -> AsyncSummary {
-        let mut roots = std::mem::take(&mut self.roots);
-        roots.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
-        let mut foreground = IntervalSet::default();
-        let mut fg_end = 0u64;
-        let mut fg_count = 0u64;
-        let mut background: Vec<Root> = Vec::new();
-        for root in roots.drain(..) {
-            if root.follows || (fg_count > 0 && root.start < fg_end) {
-                background.push(root);
-            } else {
-                fg_count += 1;
-                fg_end = fg_end.max(root.end);
-                foreground.insert(root.start, root.end);
-            }
-        }
-        let mut rows: HashMap<u32, BackgroundRow> = HashMap::default();
+        let (classes, names) = (&mut self.classes, &self.root_names);
+        self.order
+            .finish(|start, end, root| classes.add(start, end, root, names));
+        classes.finish_until(u64::MAX, names);
+        let rows = std::mem::take(&mut classes.rows);
         let mut summary = AsyncSummary {
-            foreground_roots: fg_count,
-            background_roots: background.len() as u64,
+            foreground_roots: classes.foreground_roots,
+            background_roots: classes.background_roots,
+            overlapped_ns: classes.overlapped_ns,
+            serialized_ns: classes.serialized_ns,
             ..AsyncSummary::default()
         };
-        for root in &background {
-            let duration = root.end.saturating_sub(root.start);
-            let overlapped = foreground.overlap(root.start, root.end);
-            let row = rows.entry(root.name).or_insert_with(|| BackgroundRow {
-                name: self.root_names[root.name as usize].to_string(),
-                count: 0,
-                total_ns: 0,
-                overlapped_ns: 0,
-                serialized_ns: 0,
-            });
-            row.count += 1;
-            row.total_ns += duration;
-            row.overlapped_ns += overlapped;
-            row.serialized_ns += duration - overlapped;
-            summary.overlapped_ns += overlapped;
-            summary.serialized_ns += duration - overlapped;
-        }
         summary.background = rows.into_values().collect();
         summary.background.sort_by(|a, b| {
             b.total_ns
@@ -243,5 +331,117 @@ impl Background {
                 .then_with(|| (&a.parent, &a.operation).cmp(&(&b.parent, &b.operation)))
         });
         summary
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::TreeBuilder;
+    use crate::Span;
+    use proptest::prelude::*;
+
+    /// The definition, on all roots at once: sorted by start (longest first), a root is
+    /// background if it follows from a span or starts before the foreground's latest end.
+    fn reference(roots: &[(u64, u64, bool)]) -> (u64, u64, u64, u64) {
+        let mut sorted = roots.to_vec();
+        sorted.sort_by_key(|&(s, e, _)| (s, Reverse(e)));
+        let (mut foreground, mut background) = (Vec::new(), Vec::new());
+        let mut fg_end = None;
+        for (s, e, follows) in sorted {
+            if follows || fg_end.is_some_and(|end| s < end) {
+                background.push((s, e));
+            } else {
+                fg_end = Some(e);
+                foreground.push((s, e));
+            }
+        }
+        let overlapped: u64 = background
+            .iter()
+            .flat_map(|b| foreground.iter().map(move |f| (b, f)))
+            .map(|(b, f)| b.1.min(f.1).saturating_sub(b.0.max(f.0)))
+            .sum();
+        let total: u64 = background.iter().map(|(s, e)| e - s).sum();
+        (
+            foreground.len() as u64,
+            background.len() as u64,
+            overlapped,
+            total - overlapped,
+        )
+    }
+
+    #[test]
+    fn a_long_session_is_classified_while_it_streams() {
+        // Turns of 100 ns every 150 ns, each spawning a task of 120 ns that runs into the
+        // next turn; a buffer of 2 releases roots all along.
+        let mut roots = Vec::new();
+        for turn in 0..1_000u64 {
+            roots.push((turn * 150, turn * 150 + 100, false));
+            roots.push((turn * 150 + 90, turn * 150 + 210, true));
+        }
+        let mut background = Background {
+            order: StartOrder::new(2),
+            ..Background::default()
+        };
+        let mut arrival = roots.clone();
+        arrival.sort_by_key(|&(_, e, _)| e);
+        let mut builder = TreeBuilder::new("t");
+        for (id, &(s, e, follows)) in arrival.iter().enumerate() {
+            let mut span = Span::example("root", s, e);
+            span.id = id as u64;
+            span.follows_from = if follows { vec![0] } else { vec![] };
+            builder.push(span, &mut |tree| {
+                background.add_tree(&tree, &Thresholds::default());
+            });
+        }
+        assert!(
+            background.classes.foreground_roots > 900,
+            "released while streaming"
+        );
+        let summary = background.finish();
+        assert_eq!(background.late(), 0);
+        let got = (
+            summary.foreground_roots,
+            summary.background_roots,
+            summary.overlapped_ns,
+            summary.serialized_ns,
+        );
+        assert_eq!(got, reference(&roots));
+        // 10 ns in its own turn and 60 in the next, except after the last turn.
+        assert_eq!(got.2, 1_000 * 10 + 999 * 60);
+    }
+
+    proptest! {
+        #[test]
+        fn classifies_roots_arriving_as_they_close_as_the_definition_does(
+            roots in proptest::collection::vec((0u64..1_000, 0u64..300, any::<bool>()), 0..40),
+            capacity in prop_oneof![Just(REORDER_CAPACITY), 1usize..6],
+        ) {
+            let roots: Vec<(u64, u64, bool)> = roots.into_iter().map(|(s, l, f)| (s, s + l, f)).collect();
+            let mut arrival = roots.clone();
+            arrival.sort_by_key(|&(_, e, _)| e);
+            let mut background = Background {
+                order: StartOrder::new(capacity),
+                ..Background::default()
+            };
+            let mut builder = TreeBuilder::new("t");
+            for (id, &(s, e, follows)) in arrival.iter().enumerate() {
+                let mut span = Span::example(if follows { "task" } else { "turn" }, s, e);
+                span.id = id as u64;
+                if follows {
+                    span.follows_from = vec![0];
+                }
+                builder.push(span, &mut |tree| background.add_tree(&tree, &Thresholds::default()));
+            }
+            let summary = background.finish();
+            let got = (summary.foreground_roots, summary.background_roots, summary.overlapped_ns, summary.serialized_ns);
+            prop_assert_eq!(got.0 + got.1, roots.len() as u64);
+            // Exact unless a root stayed open while more than `capacity` later ones closed.
+            if background.late() == 0 {
+                prop_assert_eq!(got, reference(&roots));
+            }
+            let row_total: u64 = summary.background.iter().map(|r| r.overlapped_ns + r.serialized_ns).sum();
+            prop_assert_eq!(row_total, got.2 + got.3);
+        }
     }
 }

@@ -1,81 +1,164 @@
 //! Interval arithmetic on half-open `[start, end)` nanosecond intervals.
 
-use std::collections::BTreeMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
 
-/// Merged, disjoint intervals: a union that grows by insertion.
+/// How many intervals a [`StartOrder`] holds by default: a few MiB at most.
+pub const REORDER_CAPACITY: usize = 1 << 14;
+
+/// A reorder buffer: intervals that arrive as they close come out in start order.
+///
+/// Spans are written when they close, so an operation that started early but ran long
+/// arrives after shorter ones that started later. The buffer holds up to `capacity`
+/// intervals and releases the earliest-starting one whenever it holds more, so that
+/// streaming consumers see start order (the longest first among equal starts) with
+/// memory bounded by `capacity`. An interval that comes before one already released
+/// (it stayed open while more than `capacity` later ones closed) is released at once
+/// and counted as [`StartOrder::late`].
 ///
 /// ```
-/// use perf_analyze::intervals::IntervalSet;
+/// use perf_analyze::intervals::StartOrder;
 ///
-/// let mut set = IntervalSet::default();
-/// set.insert(0, 10);
-/// set.insert(5, 15);
-/// set.insert(20, 30);
-/// assert_eq!(set.len_ns(), 25);
-/// assert_eq!(set.pieces(), 2);
-/// assert_eq!(set.overlap(8, 22), 9);
+/// let mut order = StartOrder::new(1);
+/// let mut out = Vec::new();
+/// for (start, end) in [(5, 6), (1, 9), (7, 8), (2, 3)] {
+///     order.push(start, end, (), |s, _, ()| out.push(s));
+/// }
+/// order.finish(|s, _, ()| out.push(s));
+/// assert_eq!(out, [1, 5, 2, 7]); // 2 came after 5 was released
+/// assert_eq!(order.late(), 1);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IntervalSet {
-    /// start -> end, disjoint and not touching.
-    map: BTreeMap<u64, u64>,
+#[derive(Debug, Clone)]
+pub struct StartOrder<T> {
+    heap: BinaryHeap<Held<T>>,
+    capacity: usize,
+    /// The order key of the latest interval released.
+    released: Option<(u64, Reverse<u64>)>,
+    late: u64,
 }
 
-impl IntervalSet {
-    /// Adds `[start, end)`, merging with what it touches. Empty intervals are ignored.
-    pub fn insert(&mut self, mut start: u64, mut end: u64) {
+/// An interval in a [`StartOrder`], ordered so that the heap's top is the earliest
+/// start (the longest first among equal starts).
+#[derive(Debug, Clone)]
+struct Held<T> {
+    start: u64,
+    end: u64,
+    item: T,
+}
+
+impl<T> Held<T> {
+    fn key(&self) -> (Reverse<u64>, u64) {
+        (Reverse(self.start), self.end)
+    }
+}
+
+impl<T> PartialEq for Held<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl<T> Eq for Held<T> {}
+
+impl<T> PartialOrd for Held<T> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Held<T> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+impl<T> StartOrder<T> {
+    /// A buffer of at most `capacity` intervals (at least 1).
+    #[must_use]
+    pub fn new(capacity: usize) -> StartOrder<T> {
+        StartOrder {
+            heap: BinaryHeap::new(),
+            capacity: capacity.max(1),
+            released: None,
+            late: 0,
+        }
+    }
+
+    /// Adds `[start, end)` with its `item`; calls `release` for what leaves the buffer.
+    pub fn push(&mut self, start: u64, end: u64, item: T, mut release: impl FnMut(u64, u64, T)) {
+        if self.released.is_some_and(|r| (start, Reverse(end)) < r) {
+            self.late += 1;
+            return release(start, end, item);
+        }
+        self.heap.push(Held { start, end, item });
+        if self.heap.len() > self.capacity {
+            self.release_one(&mut release);
+        }
+    }
+
+    /// Releases everything still held, in start order.
+    pub fn finish(&mut self, mut release: impl FnMut(u64, u64, T)) {
+        while !self.heap.is_empty() {
+            self.release_one(&mut release);
+        }
+    }
+
+    fn release_one(&mut self, release: &mut impl FnMut(u64, u64, T)) {
+        if let Some(held) = self.heap.pop() {
+            self.released = Some((held.start, Reverse(held.end)));
+            release(held.start, held.end, held.item);
+        }
+    }
+
+    /// Intervals that arrived after a later-starting one had been released.
+    #[must_use]
+    pub fn late(&self) -> u64 {
+        self.late
+    }
+}
+
+/// The length of a union of intervals given in start order, in constant memory.
+///
+/// An interval given out of order only counts where it extends the current piece.
+///
+/// ```
+/// use perf_analyze::intervals::SortedUnion;
+///
+/// let mut union = SortedUnion::default();
+/// for (start, end) in [(0, 10), (5, 15), (20, 30)] {
+///     union.add(start, end);
+/// }
+/// assert_eq!(union.len_ns(), 25);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SortedUnion {
+    closed_ns: u64,
+    current: Option<(u64, u64)>,
+}
+
+impl SortedUnion {
+    /// Adds `[start, end)`; empty intervals are ignored.
+    pub fn add(&mut self, start: u64, end: u64) {
         if start >= end {
             return;
         }
-        if let Some((&s, &e)) = self.map.range(..=start).next_back() {
-            if e >= end {
-                return;
+        match &mut self.current {
+            // Overlapping, or out of order: only what lies past the piece is known to be new.
+            Some((_, current_end)) if start <= *current_end => {
+                *current_end = (*current_end).max(end);
             }
-            if e >= start {
-                start = s;
-            }
-        }
-        let touching: Vec<u64> = self.map.range(start..=end).map(|(&s, _)| s).collect();
-        for s in touching {
-            if let Some(e) = self.map.remove(&s) {
-                end = end.max(e);
+            current => {
+                if let Some((s, e)) = current.replace((start, end)) {
+                    self.closed_ns += e - s;
+                }
             }
         }
-        self.map.insert(start, end);
     }
 
-    /// The total length of the union, in ns.
+    /// The length of the union so far.
     #[must_use]
     pub fn len_ns(&self) -> u64 {
-        self.map.iter().map(|(s, e)| e - s).sum()
-    }
-
-    /// How many disjoint pieces the union has.
-    #[must_use]
-    pub fn pieces(&self) -> usize {
-        self.map.len()
-    }
-
-    /// The length of `[start, end)` covered by the union.
-    #[must_use]
-    pub fn overlap(&self, start: u64, end: u64) -> u64 {
-        if start >= end {
-            return 0;
-        }
-        let first = self
-            .map
-            .range(..=start)
-            .next_back()
-            .map_or(start, |(&s, _)| s);
-        self.map
-            .range(first..end)
-            .map(|(&s, &e)| e.min(end).saturating_sub(s.max(start)))
-            .sum()
-    }
-
-    /// The pieces in order, as `(start, end)`.
-    pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.map.iter().map(|(&s, &e)| (s, e))
+        self.closed_ns + self.current.map_or(0, |(s, e)| e - s)
     }
 }
 
@@ -109,20 +192,37 @@ mod tests {
 
     proptest! {
         #[test]
-        fn set_matches_a_bitmap(intervals in proptest::collection::vec((0u64..200, 0u64..50), 0..30)) {
-            let mut set = IntervalSet::default();
+        fn unions_match_a_bitmap(
+            intervals in proptest::collection::vec((0u64..200, 0u64..50), 0..30),
+            capacity in 1usize..8,
+        ) {
             let mut bits = [false; 250];
             for (s, len) in &intervals {
-                set.insert(*s, s + len);
                 for b in &mut bits[*s as usize..(*s + *len) as usize] { *b = true; }
             }
-            prop_assert_eq!(set.len_ns(), bits.iter().filter(|b| **b).count() as u64);
-            prop_assert_eq!(set.overlap(50, 120), bits[50..120].iter().filter(|b| **b).count() as u64);
+            let exact = bits.iter().filter(|b| **b).count() as u64;
             let mut sorted: Vec<(u64, u64)> = intervals.iter().map(|(s, l)| (*s, s + l)).collect();
             sorted.sort_unstable();
-            prop_assert_eq!(union_len_sorted(sorted, 0, 250), set.len_ns());
-            let pieces: Vec<_> = set.iter().collect();
-            prop_assert!(pieces.windows(2).all(|w| w[0].1 < w[1].0));
+            prop_assert_eq!(union_len_sorted(sorted.clone(), 0, 250), exact);
+            prop_assert_eq!(
+                union_len_sorted(sorted, 50, 120),
+                bits[50..120].iter().filter(|b| **b).count() as u64
+            );
+            // Through a reorder buffer: exact unless something came late, and never more.
+            let mut order = StartOrder::new(capacity);
+            let mut union = SortedUnion::default();
+            let mut released = Vec::new();
+            for (s, len) in &intervals {
+                order.push(*s, s + len, (), |s, e, ()| { released.push(s); union.add(s, e) });
+            }
+            order.finish(|s, e, ()| { released.push(s); union.add(s, e) });
+            prop_assert_eq!(released.len(), intervals.len());
+            if order.late() == 0 {
+                prop_assert!(released.windows(2).all(|w| w[0] <= w[1]));
+                prop_assert_eq!(union.len_ns(), exact);
+            } else {
+                prop_assert!(union.len_ns() <= exact);
+            }
         }
     }
 }

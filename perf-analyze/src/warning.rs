@@ -28,6 +28,9 @@ pub enum WarningKind {
     ParentCycle,
     /// A span id seen twice while its tree was still open.
     DuplicateId,
+    /// Operations that closed long after many that started later: active time and the
+    /// async analysis place them approximately.
+    LateOperations,
 }
 
 /// A problem in the input that the analyzer read past, with the place it was found.

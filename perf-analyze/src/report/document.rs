@@ -4,7 +4,7 @@ use crate::duration::{human, percent};
 use crate::llm::LlmCall;
 use crate::report::RenderOptions;
 use crate::tree::Tree;
-use crate::Analysis;
+use crate::{Analysis, SourceFormat, Warning, WarningKind};
 
 /// A piece of the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,10 +96,21 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         s.operations, s.open, s.dropped, s.errors, s.segments
     )));
     if s.ended_abruptly {
-        b.push(Block::Line(
-            "Note: no end line: the session is still running or ended abruptly (every complete line was read)."
-                .to_owned(),
-        ));
+        // Said here once, so the WARNINGS section leaves these out.
+        let unended: Vec<String> = a
+            .segments
+            .iter()
+            .filter(|seg| seg.segment.format == SourceFormat::PerfLayer && seg.end.is_none())
+            .map(|seg| (seg.segment.index + 1).to_string())
+            .collect();
+        let which = match (a.segments.len(), unended.len()) {
+            (1, _) => String::new(),
+            (_, 1) => format!(" in segment {}", unended[0]),
+            _ => format!(" in segments {}", unended.join(", ")),
+        };
+        b.push(Block::Line(format!(
+            "Note: no end line{which}: the session is still running or ended abruptly (every complete line was read)."
+        )));
     }
     if s.in_flight > 0 {
         let (spans, belong) = if s.in_flight == 1 {
@@ -201,12 +212,18 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         detailed(a, &mut b);
     }
 
-    if !a.warnings.list().is_empty() {
+    let warnings: Vec<&Warning> = a
+        .warnings
+        .list()
+        .iter()
+        .filter(|w| w.kind != WarningKind::NoEndLine)
+        .collect();
+    if !warnings.is_empty() {
         b.push(Block::Heading("WARNINGS"));
-        for w in a.warnings.list().iter().take(LIST_ROWS) {
+        for w in warnings.iter().take(LIST_ROWS) {
             b.push(Block::Bullet(0, w.to_string()));
         }
-        let total = a.warnings.list().len() as u64 + a.warnings.suppressed();
+        let total = warnings.len() as u64 + a.warnings.suppressed();
         if total > LIST_ROWS as u64 {
             b.push(Block::Line(format!(
                 "... and {} more warnings",

@@ -90,6 +90,7 @@ pub fn visit<R: BufRead + Send>(
                 tx,
             };
             let mut builder = TreeBuilder::new(source);
+            builder.recycle_node_lists();
             let result = load::read(input, source, strict, |event| match event {
                 Event::Segment(segment) => batch.push(Item::Segment(segment), 0),
                 Event::Span(span) => builder.push(span, &mut |tree| {

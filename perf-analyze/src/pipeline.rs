@@ -1,5 +1,5 @@
-//! Reading and tree building on one thread, the [`Visitor`] on another: trees cross
-//! between them in batches, in file order.
+//! Reading on one thread; tree building and the [`Visitor`] on the calling one: spans
+//! cross between them in batches, in file order.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -63,17 +63,13 @@ pub struct VisitReport {
     pub warnings: Warnings,
 }
 
-/// What the reading thread hands over, in file order.
-enum Item {
-    Segment(Segment),
-    Tree(Tree),
-    SegmentEnd(SegmentEnd),
-}
-
-/// Spans per batch: enough that the channel costs nothing per span.
-const BATCH_SPANS: usize = 1024;
+/// Events per batch: enough that the channel costs nothing per span.
+const BATCH: usize = 1024;
 
 /// Reads `input` (named `source` in messages) and hands each complete root tree to `visitor`.
+///
+/// The reading thread parses lines into spans; this thread assembles them into trees
+/// and runs the visitor, so a tree is allocated and freed on the same thread.
 pub fn visit<R: BufRead + Send>(
     input: R,
     source: &str,
@@ -82,47 +78,40 @@ pub fn visit<R: BufRead + Send>(
 ) -> Result<VisitReport, Error> {
     let strict = options.strict;
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<Vec<Item>>(16);
+        let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(16);
         let reader = scope.spawn(move || {
-            let mut batch = Batch {
-                items: Vec::new(),
-                spans: 0,
-                tx,
-            };
-            let mut builder = TreeBuilder::new(source);
-            builder.recycle_node_lists();
-            let result = load::read(input, source, strict, |event| match event {
-                Event::Segment(segment) => batch.push(Item::Segment(segment), 0),
-                Event::Span(span) => builder.push(span, &mut |tree| {
-                    let len = tree.len();
-                    batch.push(Item::Tree(tree), len);
-                }),
-                Event::SegmentEnd(end) => {
-                    builder.finish_segment(&mut |tree| {
-                        let len = tree.len();
-                        batch.push(Item::Tree(tree), len);
-                    });
-                    batch.push(Item::SegmentEnd(end), 0);
+            let mut batch = Vec::with_capacity(BATCH);
+            let result = load::read(input, source, strict, |event| {
+                batch.push(event);
+                if batch.len() == BATCH {
+                    // The receiver only goes away if the visitor panicked.
+                    let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
                 }
             });
-            batch.send();
-            result.map(|summary| (summary, builder.into_warnings()))
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            result
         });
+        let mut builder = TreeBuilder::new(source);
         for batch in rx {
-            for item in batch {
-                match item {
-                    Item::Segment(segment) => visitor.segment(&segment),
-                    Item::Tree(tree) => visitor.tree(tree),
-                    Item::SegmentEnd(end) => visitor.segment_end(&end),
+            for event in batch {
+                match event {
+                    Event::Segment(segment) => visitor.segment(&segment),
+                    Event::Span(span) => builder.push(span, &mut |tree| visitor.tree(tree)),
+                    Event::SegmentEnd(end) => {
+                        builder.finish_segment(&mut |tree| visitor.tree(tree));
+                        visitor.segment_end(&end);
+                    }
                 }
             }
         }
-        let (summary, tree_warnings) = match reader.join() {
+        let summary = match reader.join() {
             Ok(result) => result?,
             Err(panic) => std::panic::resume_unwind(panic),
         };
         let mut warnings = summary.warnings;
-        warnings.extend(tree_warnings);
+        warnings.extend(builder.into_warnings());
         warnings.sort_by_line();
         Ok(VisitReport {
             lines: summary.lines,
@@ -130,31 +119,6 @@ pub fn visit<R: BufRead + Send>(
             warnings,
         })
     })
-}
-
-/// Items on their way to the visitor, sent once they hold [`BATCH_SPANS`] spans.
-struct Batch {
-    items: Vec<Item>,
-    spans: usize,
-    tx: mpsc::SyncSender<Vec<Item>>,
-}
-
-impl Batch {
-    fn push(&mut self, item: Item, spans: usize) {
-        self.items.push(item);
-        self.spans += spans;
-        if self.spans >= BATCH_SPANS {
-            self.send();
-        }
-    }
-
-    fn send(&mut self) {
-        if !self.items.is_empty() {
-            // The receiver only goes away if the visitor panicked.
-            let _ = self.tx.send(std::mem::take(&mut self.items));
-            self.spans = 0;
-        }
-    }
 }
 
 /// The data file of a path: the path itself, or `performance_data.jsonl` inside a directory.

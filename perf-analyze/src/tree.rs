@@ -25,7 +25,6 @@
 //! ```
 
 use rustc_hash::FxHashMap as HashMap;
-use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
 
 use crate::span::Span;
@@ -45,70 +44,11 @@ pub struct Node {
 }
 
 /// A complete root tree: nodes in pre-order (node 0 is the root), children sorted by start.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Tree {
     nodes: Vec<Node>,
     children: Vec<u32>,
     missing_parent: Option<u64>,
-    /// Where the emptied node list goes when the tree is dropped: see [`Recycler`].
-    recycle: Option<SyncSender<Vec<Node>>>,
-}
-
-impl Clone for Tree {
-    fn clone(&self) -> Tree {
-        Tree {
-            nodes: self.nodes.clone(),
-            children: self.children.clone(),
-            missing_parent: self.missing_parent,
-            recycle: None,
-        }
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        if let Some(recycle) = self.recycle.take() {
-            let mut nodes = std::mem::take(&mut self.nodes);
-            nodes.clear();
-            // A full channel means the builder has enough: this one is freed here.
-            let _ = recycle.try_send(nodes);
-        }
-    }
-}
-
-/// Node lists of dropped trees on their way back to the builder that allocated them.
-///
-/// Trees are built on the reading thread and dropped on the analyzing one; with the
-/// system allocator, freeing a large block that another thread allocated takes a lock
-/// that thread's next allocation then waits for. Reusing the lists avoids both.
-#[derive(Debug)]
-struct Recycler {
-    tx: SyncSender<Vec<Node>>,
-    rx: Receiver<Vec<Node>>,
-}
-
-impl Recycler {
-    /// Lists kept waiting at most; above it, dropped trees free their lists.
-    const SPARE: usize = 64;
-    /// Lists larger than this are not kept (a deep tree's list would sit unused).
-    const MAX_NODES: usize = 4096;
-
-    fn new() -> Recycler {
-        let (tx, rx) = std::sync::mpsc::sync_channel(Self::SPARE);
-        Recycler { tx, rx }
-    }
-
-    /// An empty list for at least `len` nodes.
-    fn list(&self, len: usize) -> Vec<Node> {
-        let mut nodes = self.rx.try_recv().unwrap_or_default();
-        nodes.reserve(len);
-        nodes
-    }
-
-    /// The sender for a tree of `len` nodes, if its list is worth returning.
-    fn sender(&self, capacity: usize) -> Option<SyncSender<Vec<Node>>> {
-        (capacity <= Self::MAX_NODES).then(|| self.tx.clone())
-    }
 }
 
 impl Tree {
@@ -163,7 +103,6 @@ impl Tree {
                 nodes,
                 children: Vec::new(),
                 missing_parent: None,
-                recycle: None,
             };
         }
         for i in 1..nodes.len() {
@@ -191,7 +130,6 @@ impl Tree {
             nodes,
             children,
             missing_parent: None,
-            recycle: None,
         }
     }
 }
@@ -244,7 +182,6 @@ pub struct TreeBuilder {
     stack: Vec<(u32, u32, u32)>,
     /// The children of one node, while they are sorted.
     siblings: Vec<u32>,
-    recycler: Option<Recycler>,
     warnings: Warnings,
 }
 
@@ -272,15 +209,8 @@ impl TreeBuilder {
             order: Vec::new(),
             stack: Vec::new(),
             siblings: Vec::new(),
-            recycler: None,
             warnings: Warnings::default(),
         }
-    }
-
-    /// Has the trees handed over return their node lists when they are dropped, for
-    /// trees dropped on another thread than the builder's (see [`Recycler`]).
-    pub(crate) fn recycle_node_lists(&mut self) {
-        self.recycler = Some(Recycler::new());
     }
 
     /// Spans held while their trees are open.
@@ -477,11 +407,7 @@ impl TreeBuilder {
 
     /// Moves the spans listed in [`Self::order`] out of their slots into `root`'s tree.
     fn assemble(&mut self, root: Span) -> Tree {
-        let len = self.order.len() + 1;
-        let mut nodes = match &self.recycler {
-            Some(recycler) => recycler.list(len),
-            None => Vec::with_capacity(len),
-        };
+        let mut nodes = Vec::with_capacity(self.order.len() + 1);
         nodes.push(Node::new(root, None, 0));
         for i in 0..self.order.len() {
             let (slot, parent, depth) = self.order[i];
@@ -489,12 +415,7 @@ impl TreeBuilder {
                 nodes.push(Node::new(held.span, Some(parent), depth));
             }
         }
-        let mut tree = Tree::from_preorder(nodes);
-        tree.recycle = self
-            .recycler
-            .as_ref()
-            .and_then(|r| r.sender(tree.nodes.capacity()));
-        tree
+        Tree::from_preorder(nodes)
     }
 }
 
@@ -581,23 +502,6 @@ mod tests {
         assert_eq!(trees.len(), 1);
         assert_eq!(trees[0].len(), 2);
         assert_eq!(trees[0].missing_parent(), Some(9));
-    }
-
-    #[test]
-    fn a_dropped_tree_returns_its_node_list_to_the_builder() {
-        let mut builder = TreeBuilder::new("t");
-        builder.recycle_node_lists();
-        let mut trees = Vec::new();
-        for s in [span(2, Some(1), 1, 2), span(1, None, 0, 3)] {
-            builder.push(s, &mut |t| trees.push(t));
-        }
-        let tree = trees.pop().unwrap();
-        assert!(tree.clone().recycle.is_none(), "a clone keeps its own list");
-        let capacity = tree.nodes().len();
-        drop(tree);
-        let recycler = builder.recycler.as_ref().unwrap();
-        let list = recycler.rx.try_recv().expect("returned");
-        assert!(list.is_empty() && list.capacity() >= capacity);
     }
 
     #[test]

@@ -379,7 +379,7 @@ impl<'a> Analyzer<'a> {
                 line: None,
                 kind: WarningKind::LateOperations,
                 message: format!(
-                    "{late} operations closed after more than {REORDER_CAPACITY} operations that started later: active time and the async analysis place them approximately"
+                    "{late} operations closed after {REORDER_CAPACITY} or more operations that started later: active time and the async analysis place them approximately"
                 ),
             });
         }

@@ -232,7 +232,7 @@ impl Background {
         self.add_fragment(tree, t);
     }
 
-    /// Roots that closed after more than [`REORDER_CAPACITY`] roots that started later:
+    /// Roots that closed after [`REORDER_CAPACITY`] or more roots that started later:
     /// they were classified where they arrived, so their overlap is approximate.
     #[must_use]
     pub fn late(&self) -> u64 {

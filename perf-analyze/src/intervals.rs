@@ -1,20 +1,20 @@
 //! Interval arithmetic on half-open `[start, end)` nanosecond intervals.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::cmp::Reverse;
 
-/// How many intervals a [`StartOrder`] holds by default: a few MiB at most.
+/// How many intervals a [`StartOrder`] keeps back by default: under a MiB.
 pub const REORDER_CAPACITY: usize = 1 << 14;
 
 /// A reorder buffer: intervals that arrive as they close come out in start order.
 ///
 /// Spans are written when they close, so an operation that started early but ran long
-/// arrives after shorter ones that started later. The buffer holds up to `capacity`
-/// intervals and releases the earliest-starting one whenever it holds more, so that
-/// streaming consumers see start order (the longest first among equal starts) with
-/// memory bounded by `capacity`. An interval that comes before one already released
-/// (it stayed open while more than `capacity` later ones closed) is released at once
-/// and counted as [`StartOrder::late`].
+/// arrives after shorter ones that started later. The buffer collects intervals; when
+/// it holds twice `capacity`, it sorts them and releases the earlier half, so that
+/// streaming consumers see start order (the longest first among equal starts, then
+/// arrival order) with memory bounded by `capacity`. Input that is nearly in order
+/// sorts fast. An interval that comes before one already released (it stayed open
+/// while at least `capacity` later ones closed) is released at once and counted as
+/// [`StartOrder::late`].
 ///
 /// ```
 /// use perf_analyze::intervals::StartOrder;
@@ -30,54 +30,23 @@ pub const REORDER_CAPACITY: usize = 1 << 14;
 /// ```
 #[derive(Debug, Clone)]
 pub struct StartOrder<T> {
-    heap: BinaryHeap<Held<T>>,
+    held: Vec<(u64, u64, T)>,
     capacity: usize,
     /// The order key of the latest interval released.
     released: Option<(u64, Reverse<u64>)>,
     late: u64,
 }
 
-/// An interval in a [`StartOrder`], ordered so that the heap's top is the earliest
-/// start (the longest first among equal starts).
-#[derive(Debug, Clone)]
-struct Held<T> {
-    start: u64,
-    end: u64,
-    item: T,
-}
-
-impl<T> Held<T> {
-    fn key(&self) -> (Reverse<u64>, u64) {
-        (Reverse(self.start), self.end)
-    }
-}
-
-impl<T> PartialEq for Held<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl<T> Eq for Held<T> {}
-
-impl<T> PartialOrd for Held<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<T> Ord for Held<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
-    }
+fn order_key<T>(held: &(u64, u64, T)) -> (u64, Reverse<u64>) {
+    (held.0, Reverse(held.1))
 }
 
 impl<T> StartOrder<T> {
-    /// A buffer of at most `capacity` intervals (at least 1).
+    /// A buffer that keeps back at least `capacity` intervals (at least 1).
     #[must_use]
     pub fn new(capacity: usize) -> StartOrder<T> {
         StartOrder {
-            heap: BinaryHeap::new(),
+            held: Vec::new(),
             capacity: capacity.max(1),
             released: None,
             late: 0,
@@ -90,23 +59,23 @@ impl<T> StartOrder<T> {
             self.late += 1;
             return release(start, end, item);
         }
-        self.heap.push(Held { start, end, item });
-        if self.heap.len() > self.capacity {
-            self.release_one(&mut release);
+        self.held.push((start, end, item));
+        if self.held.len() >= 2 * self.capacity {
+            self.release(self.capacity, &mut release);
         }
     }
 
     /// Releases everything still held, in start order.
     pub fn finish(&mut self, mut release: impl FnMut(u64, u64, T)) {
-        while !self.heap.is_empty() {
-            self.release_one(&mut release);
-        }
+        self.release(self.held.len(), &mut release);
     }
 
-    fn release_one(&mut self, release: &mut impl FnMut(u64, u64, T)) {
-        if let Some(held) = self.heap.pop() {
-            self.released = Some((held.start, Reverse(held.end)));
-            release(held.start, held.end, held.item);
+    /// Releases the `count` earliest intervals.
+    fn release(&mut self, count: usize, release: &mut impl FnMut(u64, u64, T)) {
+        self.held.sort_by_key(order_key);
+        for held in self.held.drain(..count) {
+            self.released = Some(order_key(&held));
+            release(held.0, held.1, held.2);
         }
     }
 

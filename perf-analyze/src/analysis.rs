@@ -379,7 +379,9 @@ impl<'a> Analyzer<'a> {
                 line: None,
                 kind: WarningKind::LateOperations,
                 message: format!(
-                    "{late} operations closed after {REORDER_CAPACITY} or more operations that started later: active time and the async analysis place them approximately"
+                    "{late} {} after {REORDER_CAPACITY} or more operations that started later: active time and the async analysis place {} approximately",
+                    if late == 1 { "operation closed" } else { "operations closed" },
+                    if late == 1 { "it" } else { "them" },
                 ),
             });
         }
@@ -468,6 +470,31 @@ mod tests {
         }
         let data = lines.join("\n") + "\n";
         analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap()
+    }
+
+    #[test]
+    fn a_root_that_closes_after_the_reorder_buffer_moved_on_is_reported() {
+        // Short roots one after another, then one that started first and ran through all.
+        let short = 2 * REORDER_CAPACITY as u64 + 10;
+        let mut lines = vec![SESSION.to_owned()];
+        lines.extend((1..=short).map(|i| span(i, None, "turn", 10 * i, 10 * i + 5, "")));
+        lines.push(span(short + 1, None, "session", 1, 10 * short + 20, ""));
+        let data = lines.join("\n") + "\n";
+        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
+        let late: Vec<&Warning> = a
+            .warnings()
+            .iter()
+            .filter(|w| w.kind == WarningKind::LateOperations)
+            .collect();
+        assert_eq!(late.len(), 1, "{:?}", a.warnings());
+        assert!(
+            late[0].message.starts_with("1 operation closed"),
+            "{}",
+            late[0]
+        );
+        // Approximate, never more than the truth (the long root alone covers it all).
+        assert!(a.summary.active_ns <= 10 * short + 19);
+        assert_eq!(a.summary.operations, short + 1);
     }
 
     #[test]

@@ -151,8 +151,9 @@ const NONE: u32 = u32::MAX;
 
 /// A closed span waiting for its root, in a slot of [`TreeBuilder::slots`].
 struct Held {
-    /// Its key in [`TreeBuilder::held`]: the span id, or a synthetic one for a duplicate.
-    key: u64,
+    /// Its key in [`TreeBuilder::held`]: the span id, `None` for a duplicate of a held id
+    /// (no one can name it as parent apart from the first).
+    key: Option<u64>,
     span: Span,
     /// The slot of its latest child, then the siblings of that child: a list through
     /// [`Held::next_sibling`].
@@ -175,7 +176,6 @@ pub struct TreeBuilder {
     held: HashMap<u64, u32>,
     /// Parent id -> the slot of its latest child, for parents not closed yet.
     first_child: HashMap<u64, u32>,
-    next_synthetic: u64,
     /// The tree being built, in pre-order: (slot, parent's node index, depth).
     order: Vec<(u32, u32, u32)>,
     /// Slots still to visit, with their parent's node index and depth.
@@ -205,7 +205,6 @@ impl TreeBuilder {
             free: Vec::new(),
             held: HashMap::default(),
             first_child: HashMap::default(),
-            next_synthetic: u64::MAX,
             order: Vec::new(),
             stack: Vec::new(),
             siblings: Vec::new(),
@@ -216,7 +215,7 @@ impl TreeBuilder {
     /// Spans held while their trees are open.
     #[must_use]
     pub fn pending(&self) -> usize {
-        self.held.len()
+        self.slots.len() - self.free.len()
     }
 
     /// The warnings found so far (cycles, duplicate ids).
@@ -237,15 +236,14 @@ impl TreeBuilder {
     /// Adds a closed span; calls `emit` with the tree if it completes one.
     pub fn push(&mut self, span: Span, emit: &mut impl FnMut(Tree)) {
         let original_id = span.id;
-        let mut key = original_id;
-        if self.held.contains_key(&key) {
+        let mut key = Some(original_id);
+        if self.held.contains_key(&original_id) {
             let message = format!(
-                "span id {key} ({}) appears twice while its tree is open: kept as a separate span",
+                "span id {original_id} ({}) appears twice while its tree is open: kept as a separate span",
                 span.name
             );
             self.warn(&span, WarningKind::DuplicateId, message);
-            key = self.next_synthetic;
-            self.next_synthetic -= 1;
+            key = None;
         }
         let first_child = self.first_child.remove(&original_id).unwrap_or(NONE);
         let parent = match span.parent {
@@ -283,7 +281,9 @@ impl TreeBuilder {
         if let Some(held) = &mut self.slots[slot as usize] {
             held.next_sibling = next_sibling;
         }
-        self.held.insert(key, slot);
+        if let Some(key) = key {
+            self.held.insert(key, slot);
+        }
     }
 
     fn hold(&mut self, held: Held) -> u32 {
@@ -302,7 +302,9 @@ impl TreeBuilder {
     /// Takes a held span out of its slot.
     fn release(&mut self, slot: u32) -> Option<Held> {
         let held = self.slots.get_mut(slot as usize)?.take()?;
-        self.held.remove(&held.key);
+        if let Some(key) = held.key {
+            self.held.remove(&key);
+        }
         self.free.push(slot);
         Some(held)
     }
@@ -330,19 +332,28 @@ impl TreeBuilder {
                 emit(tree);
             }
         }
-        // What is left is in parent cycles: broken at the earliest line, again and again.
+        // What is left is in parent cycles, or hangs off one: each cycle is broken at its
+        // earliest line, the spans hanging off it come with it.
         rest.sort_unstable();
         for (_, slot) in rest {
-            let Some(span) = self.slots[slot as usize].as_ref().map(|h| &h.span) else {
+            if self.slots[slot as usize].is_none() {
+                continue;
+            }
+            let (root, in_cycle) = self.cycle_root(slot);
+            let Some(span) = self.slots[root as usize].as_ref().map(|h| h.span.clone()) else {
                 continue;
             };
-            let message = format!(
-                "span {} ({}) is in a parent cycle: treated as a root",
-                span.id, span.name
-            );
-            let span = span.clone();
-            self.warn(&span, WarningKind::ParentCycle, message);
-            if let Some(tree) = self.build_held(slot) {
+            if in_cycle {
+                let message = format!(
+                    "span {} ({}) is in a parent cycle: treated as a root",
+                    span.id, span.name
+                );
+                self.warn(&span, WarningKind::ParentCycle, message);
+            }
+            if let Some(mut tree) = self.build_held(root) {
+                if !in_cycle {
+                    tree.missing_parent = tree.root().parent;
+                }
                 emit(tree);
             }
         }
@@ -350,6 +361,33 @@ impl TreeBuilder {
         self.held.clear();
         self.slots.clear();
         self.free.clear();
+    }
+
+    /// Follows parents from a held span to the cycle they run into: the cycle's span with
+    /// the earliest line, and true. If they run out instead (nothing left to close the
+    /// chain), the last span reached, and false.
+    fn cycle_root(&self, from: u32) -> (u32, bool) {
+        let mut path: HashMap<u32, usize> = HashMap::default();
+        let mut order = Vec::new();
+        let mut slot = from;
+        loop {
+            if let Some(&at) = path.get(&slot) {
+                let line = |s: &u32| self.slots[*s as usize].as_ref().map(|h| h.span.line);
+                let root = order[at..].iter().copied().min_by_key(line).unwrap_or(slot);
+                return (root, true);
+            }
+            path.insert(slot, order.len());
+            order.push(slot);
+            let parent = self.slots[slot as usize]
+                .as_ref()
+                .and_then(|h| h.span.parent)
+                .and_then(|p| self.held.get(&p).copied())
+                .filter(|&p| self.slots[p as usize].is_some());
+            match parent {
+                Some(parent) => slot = parent,
+                None => return (slot, false),
+            }
+        }
     }
 
     /// Builds the tree of a span still held (its parent is missing, or it is in a cycle).
@@ -483,6 +521,47 @@ mod tests {
                 .count(),
             2
         );
+    }
+
+    #[test]
+    fn a_duplicate_id_takes_no_other_span_s_place() {
+        // The second span 5 once got u64::MAX as its key and stole span MAX's child.
+        let (trees, warnings) = run(vec![
+            span(u64::MAX, Some(1), 0, 4),
+            span(5, Some(1), 0, 1),
+            span(5, Some(1), 1, 2),
+            span(6, Some(u64::MAX), 2, 3),
+            span(1, None, 0, 5),
+        ]);
+        assert_eq!(trees.len(), 1);
+        let t = &trees[0];
+        assert_eq!(t.len(), 5);
+        let six = t.nodes().iter().find(|n| n.span.id == 6).unwrap();
+        assert_eq!(t.span(six.parent.unwrap() as usize).id, u64::MAX);
+        let duplicates = warnings
+            .list()
+            .iter()
+            .filter(|w| w.kind == WarningKind::DuplicateId);
+        assert_eq!(duplicates.count(), 1);
+    }
+
+    #[test]
+    fn a_cycle_is_broken_inside_it_not_at_a_span_hanging_off_it() {
+        let mut tail = span(10, Some(1), 0, 1);
+        tail.line = 1;
+        let (mut one, mut two) = (span(1, Some(2), 0, 1), span(2, Some(1), 0, 1));
+        (one.line, two.line) = (2, 3);
+        let (trees, warnings) = run(vec![tail, one, two]);
+        assert_eq!(trees.len(), 1);
+        assert_eq!(trees[0].len(), 3);
+        assert_eq!(trees[0].root().id, 1);
+        let cycles: Vec<_> = warnings
+            .list()
+            .iter()
+            .filter(|w| w.kind == WarningKind::ParentCycle)
+            .collect();
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].line, Some(2));
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub const DATA_FILE: &str = "performance_data.jsonl";
 /// A span's recorded fields: names to JSON values (numbers stay numbers).
 pub type Fields = serde_json::Map<String, serde_json::Value>;
 
-/// A span's fields left as the JSON text of the line they were read from (`None` if absent).
+/// A span's fields left as the JSON text of the line they were read from: an object,
+/// or `None` if absent, `null` or empty.
 pub type RawFields<'a> = Option<&'a RawValue>;
 
 /// One line of a session file.
@@ -75,8 +76,9 @@ pub struct SessionRecord {
 
 /// A span's timings, written when it closes.
 ///
-/// The strings borrow (`'a`) when read by [`SpanRecord::from_line`]; `F` is how the
-/// fields are held: parsed ([`Fields`], the default) or as JSON text ([`RawFields`]).
+/// The strings borrow (`'a`) from a line in the layer's own layout read by
+/// [`SpanRecord::from_line`], and are owned otherwise; `F` is how the fields are held:
+/// parsed ([`Fields`], the default) or as JSON text ([`RawFields`]).
 /// The keys are written in the order declared here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanRecord<'a, F = Fields> {
@@ -135,13 +137,27 @@ impl<'a> SpanRecord<'a, RawFields<'a>> {
     /// assert_eq!((span.id, &*span.name, span.duration_ns()), (7, "turn", 4));
     /// assert_eq!(span.fields.map(|raw| raw.get()), Some(r#"{"tokens":12}"#));
     /// assert!(SpanRecord::from_line(r#"{"type":"span","id":7}"#).is_err());
+    /// // Any key order reads the same; fields must be an object, and `{ }` is none.
+    /// let other = r#"{"fields":{ },"id":7,"type":"span","name":"turn","target":"demo","start_ns":5,"end_ns":9,"busy_ns":4,"enters":1,"thread":"main","status":"ok"}"#;
+    /// assert!(SpanRecord::from_line(other)?.fields.is_none());
+    /// assert!(SpanRecord::from_line(&other.replace("{ }", "[1]")).is_err());
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn from_line(line: &'a str) -> Result<Self, serde_json::Error> {
-        match scan::span_line(line) {
-            Some(span) => Ok(span),
-            None => serde_json::from_str(line),
+        if let Some(span) = scan::span_line(line) {
+            return Ok(span);
         }
+        let mut span: Self = serde_json::from_str(line)?;
+        // As the scanner does: fields must be an object, and an empty one is none.
+        if let Some(raw) = span.fields.map(RawValue::get) {
+            let Some(inner) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
+                return Err(serde::de::Error::custom("\"fields\" is not an object"));
+            };
+            if inner.trim().is_empty() {
+                span.fields = None;
+            }
+        }
+        Ok(span)
     }
 }
 

@@ -296,5 +296,20 @@ mod tests {
             assert!(base.contains(from), "{from}");
             agrees(&base.replacen(from, to, 1));
         }
+        // The layer's own variations take the fast path.
+        for (from, to) in [
+            (r#""id":1"#, r#""id":18446744073709551615"#),
+            (r#""fields":{}"#, r#""fields":{"a":1}"#),
+            (r#""fields":{}"#, r#""fields":{"a":"}"}"#),
+            (r#""busy_ns":1,"#, r#""busy_ns":1,"idle_ns":4,"#),
+            (r#""parent":null,"#, r#""parent":null,"follows_from":[],"#),
+            (
+                r#""parent":null,"#,
+                r#""parent":null,"follows_from":[1,2],"#,
+            ),
+        ] {
+            let line = base.replacen(from, to, 1);
+            assert!(span_line(&line).is_some(), "{line}");
+        }
     }
 }

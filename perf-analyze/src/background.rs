@@ -105,7 +105,8 @@ const NAME_LIMIT: usize = 10_000;
 
 /// Collects what the async analysis needs, tree by tree, in memory that does not grow
 /// with the number of roots: roots are classified in start order as they leave a
-/// [`StartOrder`] buffer, and only background roots still running stay held.
+/// [`StartOrder`] buffer, and after that only background roots still running (at the
+/// time the classification has reached) stay held. Each segment is classified on its own.
 #[derive(Debug, Clone)]
 pub struct Background {
     order: StartOrder<Root>,
@@ -172,7 +173,7 @@ impl Classes {
             }));
         } else {
             self.foreground_roots += 1;
-            self.foreground_ns += end - start;
+            self.foreground_ns = self.foreground_ns.saturating_add(end - start);
             self.latest = Some((start, end));
         }
     }
@@ -198,11 +199,11 @@ impl Classes {
                 serialized_ns: 0,
             });
             row.count += 1;
-            row.total_ns += duration;
-            row.overlapped_ns += overlapped;
-            row.serialized_ns += duration - overlapped;
-            self.overlapped_ns += overlapped;
-            self.serialized_ns += duration - overlapped;
+            row.total_ns = row.total_ns.saturating_add(duration);
+            row.overlapped_ns = row.overlapped_ns.saturating_add(overlapped);
+            row.serialized_ns = row.serialized_ns.saturating_add(duration - overlapped);
+            self.overlapped_ns = self.overlapped_ns.saturating_add(overlapped);
+            self.serialized_ns = self.serialized_ns.saturating_add(duration - overlapped);
         }
     }
 }
@@ -260,8 +261,8 @@ impl Background {
                             busy_ns: 0,
                         });
                     row.count += 1;
-                    row.idle_ns += idle;
-                    row.busy_ns += span.busy_ns;
+                    row.idle_ns = row.idle_ns.saturating_add(idle);
+                    row.busy_ns = row.busy_ns.saturating_add(span.busy_ns);
                 }
             }
             let children = tree.children(index);
@@ -273,7 +274,7 @@ impl Background {
                 let child = tree.span(c as usize);
                 let entry = self.counts.entry(child.name.clone()).or_default();
                 entry.0 += 1;
-                entry.1 += child.duration_ns();
+                entry.1 = entry.1.saturating_add(child.duration_ns());
             }
             for (child, &(calls, total)) in &self.counts {
                 if calls < t.batch_min_calls || total / calls > t.batch_max_mean_ns {
@@ -293,19 +294,27 @@ impl Background {
                 });
                 row.occurrences += 1;
                 row.calls += calls;
-                row.total_ns += total;
+                row.total_ns = row.total_ns.saturating_add(total);
                 row.mean_ns = row.total_ns / row.calls;
             }
         }
     }
 
-    /// Classifies the roots still held and sums up.
-    #[must_use]
-    pub fn finish(&mut self) -> AsyncSummary {
+    /// Ends a segment: its roots are classified on their own, apart from the next
+    /// segment's (another run of the program, which may even have its clock set back).
+    pub fn finish_segment(&mut self) {
         let (classes, names) = (&mut self.classes, &self.root_names);
         self.order
             .finish(|start, end, root| classes.add(start, end, root, names));
         classes.finish_until(u64::MAX, names);
+        classes.latest = None;
+    }
+
+    /// Classifies the roots still held and sums up.
+    #[must_use]
+    pub fn finish(&mut self) -> AsyncSummary {
+        self.finish_segment();
+        let classes = &mut self.classes;
         let rows = std::mem::take(&mut classes.rows);
         let mut summary = AsyncSummary {
             foreground_roots: classes.foreground_roots,

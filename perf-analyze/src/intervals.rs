@@ -12,7 +12,8 @@ pub const REORDER_CAPACITY: usize = 1 << 14;
 /// it holds twice `capacity`, it sorts them and releases the earlier half, so that
 /// streaming consumers see start order (the longest first among equal starts, then
 /// arrival order) with memory bounded by `capacity`. Input that is nearly in order
-/// sorts fast. An interval that comes before one already released (it stayed open
+/// sorts fast; at most twice `capacity` intervals are held. An interval that comes
+/// before one already released (it stayed open
 /// while at least `capacity` later ones closed) is released at once and counted as
 /// [`StartOrder::late`].
 ///
@@ -60,14 +61,16 @@ impl<T> StartOrder<T> {
             return release(start, end, item);
         }
         self.held.push((start, end, item));
-        if self.held.len() >= 2 * self.capacity {
+        if self.held.len() >= self.capacity.saturating_mul(2) {
             self.release(self.capacity, &mut release);
         }
     }
 
-    /// Releases everything still held, in start order.
+    /// Releases everything still held, in start order, and starts over: what comes next
+    /// is not compared with what came before (its count of late intervals stays).
     pub fn finish(&mut self, mut release: impl FnMut(u64, u64, T)) {
         self.release(self.held.len(), &mut release);
+        self.released = None;
     }
 
     /// Releases the `count` earliest intervals.

@@ -66,10 +66,13 @@ pub struct Picked<'k, 'a> {
 }
 
 impl<'a> Picked<'_, 'a> {
-    /// The value of `key`, if it was asked for and is present.
+    /// The value of `key`, if it is present; a key not asked for is never present (and
+    /// a bug, which debug builds catch).
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&FieldValue<'a>> {
-        let at = self.keys.iter().position(|k| *k == key)?;
+        let at = self.keys.iter().position(|k| *k == key);
+        debug_assert!(at.is_some(), "{key:?} was not picked");
+        let at = at?;
         self.values[at].as_ref()
     }
 }
@@ -214,7 +217,7 @@ mod tests {
     #[test]
     fn escaped_strings_and_keys_are_read() {
         let raw = r#"{"mo\u0064el":"a\"b","n":-3,"f":2.5,"b":true,"z":null}"#;
-        let keys = ["model", "n", "f", "b", "z"];
+        let keys = ["model", "n", "f", "b", "z", "none"];
         let picked = pick(raw, &keys);
         assert_eq!(
             picked.get("model").and_then(FieldValue::as_str),

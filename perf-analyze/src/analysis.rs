@@ -523,8 +523,18 @@ mod tests {
         if with_end {
             lines.push(END.to_owned());
         }
+        analyze_lines(&lines)
+    }
+
+    fn analyze_lines(lines: &[String]) -> Analysis {
         let data = lines.join("\n") + "\n";
         analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap()
+    }
+
+    fn late_warnings(a: &Analysis) -> Vec<&Warning> {
+        let late = a.warnings().iter();
+        late.filter(|w| w.kind == WarningKind::LateOperations)
+            .collect()
     }
 
     #[test]
@@ -534,13 +544,8 @@ mod tests {
         let mut lines = vec![SESSION.to_owned()];
         lines.extend((1..=short).map(|i| span(i, None, "turn", 10 * i, 10 * i + 5, "")));
         lines.push(span(short + 1, None, "session", 1, 10 * short + 20, ""));
-        let data = lines.join("\n") + "\n";
-        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
-        let late: Vec<&Warning> = a
-            .warnings()
-            .iter()
-            .filter(|w| w.kind == WarningKind::LateOperations)
-            .collect();
+        let a = analyze_lines(&lines);
+        let late = late_warnings(&a);
         assert_eq!(late.len(), 1, "{:?}", a.warnings());
         assert!(
             late[0].message.starts_with("1 operation closed"),
@@ -561,8 +566,7 @@ mod tests {
             lines.extend((1..=turns).map(|i| span(i, None, "turn", 10 * i, 10 * i + 5, "")));
             lines.push(END.to_owned());
         }
-        let data = lines.join("\n") + "\n";
-        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
+        let a = analyze_lines(&lines);
         assert!(
             !a.warnings.has(WarningKind::LateOperations),
             "{:?}",
@@ -582,13 +586,8 @@ mod tests {
         ];
         lines.extend((2..=turns).map(|i| span(i, None, "turn", 10 * i, 10 * i + 5, "")));
         lines.push(END.replace(r#""dropped":0"#, r#""dropped":1"#));
-        let data = lines.join("\n") + "\n";
-        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
-        let late: Vec<&Warning> = a
-            .warnings()
-            .iter()
-            .filter(|w| w.kind == WarningKind::LateOperations)
-            .collect();
+        let a = analyze_lines(&lines);
+        let late = late_warnings(&a);
         assert_eq!(late.len(), 1, "{:?}", a.warnings());
         assert!(
             late[0].message.contains("whose parent is missing"),

@@ -509,7 +509,7 @@ impl Reader {
             enters: record.enters,
             thread: self.intern(&record.thread),
             status: record.status,
-            raw_fields: record.fields.and_then(|raw| non_empty_object(raw.get())),
+            raw_fields: record.fields.map(|raw| raw.get().into()),
             line: self.line,
         };
         self.last_end_ns = self.last_end_ns.max(span.end_ns);

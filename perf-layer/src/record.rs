@@ -144,11 +144,11 @@ impl<'a> SpanRecord<'a, RawFields<'a>> {
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn from_line(line: &'a str) -> Result<Self, serde_json::Error> {
-        if let Some(span) = scan::span_line(line) {
-            return Ok(span);
-        }
-        let mut span: Self = serde_json::from_str(line)?;
-        // As the scanner does: fields must be an object, and an empty one is none.
+        let mut span: Self = match scan::span_line(line) {
+            Some(span) => span,
+            None => serde_json::from_str(line)?,
+        };
+        // Fields must be an object, and an empty one is none, whichever path read them.
         if let Some(raw) = span.fields.map(RawValue::get) {
             let Some(inner) = raw.strip_prefix('{').and_then(|r| r.strip_suffix('}')) else {
                 return Err(serde::de::Error::custom("\"fields\" is not an object"));

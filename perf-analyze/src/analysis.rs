@@ -55,8 +55,10 @@ pub(crate) struct Analyzer<'a> {
     parallelism: Parallelism,
     background: Background,
     llm: LlmCalls,
-    /// Span intervals on their way, in start order, to the union of active time.
-    active_order: StartOrder<()>,
+    /// Roots' intervals (with the name and link of those to classify) and spans that
+    /// stick out of their root, on their way in start order to active time and the
+    /// async analysis: see [`place`].
+    timeline: StartOrder<Option<(Arc<str>, bool)>>,
     /// Active time of the current segment.
     active: SortedUnion,
     /// Active time of the segments before.
@@ -136,6 +138,20 @@ impl Latest {
     }
 }
 
+/// Where an interval goes once it is in start order: into active time and, for a root
+/// to classify (its name, and whether it follows from another span), the async analysis.
+fn place<'a>(
+    active: &'a mut SortedUnion,
+    background: &'a mut Background,
+) -> impl FnMut(u64, u64, Option<(Arc<str>, bool)>) + 'a {
+    move |start, end, root| {
+        active.add(start, end);
+        if let Some((name, follows)) = root {
+            background.add_root(start, end, &name, follows);
+        }
+    }
+}
+
 impl Visitor for Analyzer<'_> {
     fn segment(&mut self, segment: &Segment) {
         self.segments.push(SegmentInfo {
@@ -152,7 +168,7 @@ impl Visitor for Analyzer<'_> {
             self.fragments.push(tree);
             return;
         }
-        self.add_spans(&tree);
+        self.add_spans(&tree, true);
         self.add_root(tree);
     }
 
@@ -169,17 +185,16 @@ impl Visitor for Analyzer<'_> {
 impl Analyzer<'_> {
     /// Operations placed out of start order so far (see [`StartOrder::late`]).
     fn late(&self) -> u64 {
-        self.active_order.late().max(self.background.late())
+        self.timeline.late()
     }
 
     /// Ends a segment's timeline: what the reorder buffers hold is placed, and the next
     /// segment (one run of the program after another, or with its clock set back) starts
     /// its own.
     fn close_timeline(&mut self) {
-        let active = &mut self.active;
-        self.active_order
-            .finish(|start, end, ()| active.add(start, end));
-        self.active_ns += std::mem::take(active).len_ns();
+        self.timeline
+            .finish(place(&mut self.active, &mut self.background));
+        self.active_ns += std::mem::take(&mut self.active).len_ns();
         self.background.finish_segment();
     }
 
@@ -231,7 +246,7 @@ impl Analyzer<'_> {
 
     fn judge(&mut self, segment_ended: bool) {
         for tree in std::mem::take(&mut self.fragments) {
-            self.add_spans(&tree);
+            self.add_spans(&tree, segment_ended);
             if segment_ended {
                 let root = tree.root();
                 self.warnings.push(Warning {
@@ -248,18 +263,19 @@ impl Analyzer<'_> {
                 self.add_root(tree);
             } else {
                 self.in_flight += tree.len() as u64;
-                self.background
-                    .add_fragment(&tree, &self.options.thresholds);
             }
         }
     }
 
-    /// Counts every span of a tree: totals, statistics, LLM calls, active time.
-    fn add_spans(&mut self, tree: &Tree) {
+    /// Counts every span of a tree: totals, statistics, LLM calls, active time, waiting
+    /// and batching; and its root, as a root to classify if `is_root`.
+    fn add_spans(&mut self, tree: &Tree, is_root: bool) {
         let root = tree.root();
         let (lo, hi) = (root.start_ns, root.end_ns);
-        let (order, active) = (&mut self.active_order, &mut self.active);
-        order.push(lo, hi, (), |start, end, ()| active.add(start, end));
+        let (timeline, active, background) =
+            (&mut self.timeline, &mut self.active, &mut self.background);
+        let classify = is_root.then(|| (root.name.clone(), !root.follows_from.is_empty()));
+        timeline.push(lo, hi, classify, place(active, background));
         for node in tree.nodes() {
             let span = &node.span;
             self.operations += 1;
@@ -269,9 +285,7 @@ impl Analyzer<'_> {
                 Status::Ok => {}
             }
             if span.start_ns < lo || span.end_ns > hi {
-                order.push(span.start_ns, span.end_ns, (), |start, end, ()| {
-                    active.add(start, end);
-                });
+                timeline.push(span.start_ns, span.end_ns, None, place(active, background));
             }
             if let Some(seg) = self.segments.get_mut(span.segment as usize) {
                 seg.first_start_ns = Some(
@@ -287,11 +301,11 @@ impl Analyzer<'_> {
         }
         self.stats.add_tree(tree);
         self.parallelism.add_tree(tree, &self.options.thresholds);
+        self.background.add_spans(tree, &self.options.thresholds);
     }
 
-    /// Analyzes a tree as a root: foreground or background work, the latest operation.
+    /// Offers a root's tree as the latest operation.
     fn add_root(&mut self, tree: Tree) {
-        self.background.add_tree(&tree, &self.options.thresholds);
         if tree.missing_parent().is_none() {
             self.latest.offer(tree);
         }
@@ -373,7 +387,7 @@ impl<'a> Analyzer<'a> {
             parallelism: Parallelism::default(),
             background: Background::default(),
             llm: LlmCalls::default(),
-            active_order: StartOrder::new(REORDER_CAPACITY),
+            timeline: StartOrder::new(REORDER_CAPACITY),
             active: SortedUnion::default(),
             active_ns: 0,
             late_fragments: 0,

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::intervals::{StartOrder, REORDER_CAPACITY};
 use crate::tree::Tree;
 use crate::Thresholds;
 
@@ -103,33 +102,18 @@ struct Running {
 
 const NAME_LIMIT: usize = 10_000;
 
-/// Collects what the async analysis needs, tree by tree, in memory that does not grow
-/// with the number of roots: roots are classified in start order as they leave a
-/// [`StartOrder`] buffer, and after that only background roots still running (at the
-/// time the classification has reached) stay held. Each segment is classified on its own.
-#[derive(Debug, Clone)]
+/// Collects what the async analysis needs, in memory that does not grow with the number
+/// of roots: roots are classified as they come, in start order, and after that only
+/// background roots still running (at the time the classification has reached) stay
+/// held. Each segment is classified on its own.
+#[derive(Debug, Clone, Default)]
 pub struct Background {
-    order: StartOrder<Root>,
     root_names: Vec<Arc<str>>,
     root_index: HashMap<Arc<str>, u32>,
     classes: Classes,
     idle: HashMap<Arc<str>, IdleRow>,
     batching: HashMap<(Arc<str>, Arc<str>), BatchRow>,
     counts: HashMap<Arc<str>, (u64, u64)>,
-}
-
-impl Default for Background {
-    fn default() -> Background {
-        Background {
-            order: StartOrder::new(REORDER_CAPACITY),
-            root_names: Vec::new(),
-            root_index: HashMap::default(),
-            classes: Classes::default(),
-            idle: HashMap::default(),
-            batching: HashMap::default(),
-            counts: HashMap::default(),
-        }
-    }
 }
 
 /// Roots classified in start order. Foreground roots never overlap each other (one
@@ -209,40 +193,25 @@ impl Classes {
 }
 
 impl Background {
-    /// Adds a complete tree: its root, then its spans.
-    pub fn add_tree(&mut self, tree: &Tree, t: &Thresholds) {
-        let root = tree.root();
-        let name = match self.root_index.get(&root.name) {
+    /// Classifies a root. Roots come in start order (a
+    /// [`StartOrder`](crate::intervals::StartOrder) puts them in it), and each
+    /// segment's apart: [`Background::finish_segment`] between them.
+    pub fn add_root(&mut self, start: u64, end: u64, name: &Arc<str>, follows: bool) {
+        let name = match self.root_index.get(name) {
             Some(&i) => i,
             None => {
                 let i = self.root_names.len() as u32;
-                self.root_names.push(root.name.clone());
-                self.root_index.insert(root.name.clone(), i);
+                self.root_names.push(name.clone());
+                self.root_index.insert(name.clone(), i);
                 i
             }
         };
-        let item = Root {
-            name,
-            follows: !root.follows_from.is_empty(),
-        };
-        let (classes, names) = (&mut self.classes, &self.root_names);
-        self.order
-            .push(root.start_ns, root.end_ns, item, |start, end, root| {
-                classes.add(start, end, root, names);
-            });
-        self.add_fragment(tree, t);
+        self.classes
+            .add(start, end, Root { name, follows }, &self.root_names);
     }
 
-    /// Roots that closed after [`REORDER_CAPACITY`] or more roots that started later:
-    /// they were classified where they arrived, so their overlap is approximate.
-    #[must_use]
-    pub fn late(&self) -> u64 {
-        self.order.late()
-    }
-
-    /// Adds the spans of a tree that is not a root (part of an operation still running):
-    /// waiting spans and batching candidates, but no root to classify.
-    pub fn add_fragment(&mut self, tree: &Tree, t: &Thresholds) {
+    /// Adds the spans of a tree, root or not: waiting spans and batching candidates.
+    pub fn add_spans(&mut self, tree: &Tree, t: &Thresholds) {
         for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
             let idle = span.idle();
@@ -303,11 +272,8 @@ impl Background {
     /// Ends a segment: its roots are classified on their own, apart from the next
     /// segment's (another run of the program, which may even have its clock set back).
     pub fn finish_segment(&mut self) {
-        let (classes, names) = (&mut self.classes, &self.root_names);
-        self.order
-            .finish(|start, end, root| classes.add(start, end, root, names));
-        classes.finish_until(u64::MAX, names);
-        classes.latest = None;
+        self.classes.finish_until(u64::MAX, &self.root_names);
+        self.classes.latest = None;
     }
 
     /// Classifies the roots still held and sums up.
@@ -346,8 +312,7 @@ impl Background {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::TreeBuilder;
-    use crate::Span;
+    use crate::intervals::{StartOrder, REORDER_CAPACITY};
     use proptest::prelude::*;
 
     /// The definition, on all roots at once: sorted by start (longest first), a root is
@@ -379,6 +344,29 @@ mod tests {
         )
     }
 
+    type Order = StartOrder<(Arc<str>, bool)>;
+
+    /// Roots as they close (by end), through a reorder buffer of `capacity`.
+    fn stream(roots: &[(u64, u64, bool)], capacity: usize) -> (Background, Order) {
+        let mut arrival = roots.to_vec();
+        arrival.sort_by_key(|&(_, e, _)| e);
+        let mut background = Background::default();
+        let mut order = StartOrder::new(capacity);
+        for (s, e, follows) in arrival {
+            let name: Arc<str> = if follows { "task" } else { "turn" }.into();
+            order.push(s, e, (name, follows), |s, e, (name, follows)| {
+                background.add_root(s, e, &name, follows);
+            });
+        }
+        (background, order)
+    }
+
+    /// Places what the buffer still holds and sums up.
+    fn finish(background: &mut Background, order: &mut Order) -> AsyncSummary {
+        order.finish(|s, e, (name, follows)| background.add_root(s, e, &name, follows));
+        background.finish()
+    }
+
     #[test]
     fn a_long_session_is_classified_while_it_streams() {
         // Turns of 100 ns every 150 ns, each spawning a task of 120 ns that runs into the
@@ -388,27 +376,13 @@ mod tests {
             roots.push((turn * 150, turn * 150 + 100, false));
             roots.push((turn * 150 + 90, turn * 150 + 210, true));
         }
-        let mut background = Background {
-            order: StartOrder::new(2),
-            ..Background::default()
-        };
-        let mut arrival = roots.clone();
-        arrival.sort_by_key(|&(_, e, _)| e);
-        let mut builder = TreeBuilder::new("t");
-        for (id, &(s, e, follows)) in arrival.iter().enumerate() {
-            let mut span = Span::example("root", s, e);
-            span.id = id as u64;
-            span.follows_from = if follows { vec![0] } else { vec![] };
-            builder.push(span, &mut |tree| {
-                background.add_tree(&tree, &Thresholds::default());
-            });
-        }
+        let (mut background, mut order) = stream(&roots, 2);
         assert!(
             background.classes.foreground_roots > 900,
             "released while streaming"
         );
-        let summary = background.finish();
-        assert_eq!(background.late(), 0);
+        let summary = finish(&mut background, &mut order);
+        assert_eq!(order.late(), 0);
         let got = (
             summary.foreground_roots,
             summary.background_roots,
@@ -427,26 +401,12 @@ mod tests {
             capacity in prop_oneof![Just(REORDER_CAPACITY), 1usize..6],
         ) {
             let roots: Vec<(u64, u64, bool)> = roots.into_iter().map(|(s, l, f)| (s, s + l, f)).collect();
-            let mut arrival = roots.clone();
-            arrival.sort_by_key(|&(_, e, _)| e);
-            let mut background = Background {
-                order: StartOrder::new(capacity),
-                ..Background::default()
-            };
-            let mut builder = TreeBuilder::new("t");
-            for (id, &(s, e, follows)) in arrival.iter().enumerate() {
-                let mut span = Span::example(if follows { "task" } else { "turn" }, s, e);
-                span.id = id as u64;
-                if follows {
-                    span.follows_from = vec![0];
-                }
-                builder.push(span, &mut |tree| background.add_tree(&tree, &Thresholds::default()));
-            }
-            let summary = background.finish();
+            let (mut background, mut order) = stream(&roots, capacity);
+            let summary = finish(&mut background, &mut order);
             let got = (summary.foreground_roots, summary.background_roots, summary.overlapped_ns, summary.serialized_ns);
             prop_assert_eq!(got.0 + got.1, roots.len() as u64);
             // Exact unless a root stayed open while more than `capacity` later ones closed.
-            if background.late() == 0 {
+            if order.late() == 0 {
                 prop_assert_eq!(got, reference(&roots));
             }
             let row_total: u64 = summary.background.iter().map(|r| r.overlapped_ns + r.serialized_ns).sum();

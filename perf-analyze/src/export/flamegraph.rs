@@ -49,7 +49,7 @@ pub fn write<W: Write>(session: &Session, out: W) -> Result<(), Error> {
 /// Renders stacks already folded (for the session named `session`).
 ///
 /// # Errors
-/// As [`write`].
+/// As [`write`](fn@write).
 pub fn write_stacks<W: Write>(stacks: &Stacks, session: &str, out: W) -> Result<(), Error> {
     if stacks.stacks.is_empty() {
         return Err(Error::NothingToDraw);

@@ -1,7 +1,7 @@
 //! The report as one self-contained HTML page.
 //!
 //! The page holds what the text report holds (header, tables, the latest
-//! operation tree: the same [document](super::document) rendered as HTML),
+//! operation tree: the same document model rendered as HTML),
 //! plus a timeline of the latest turn with the background work beside it
 //! (inline SVG) and the flamegraph. It fetches nothing: styles are inline,
 //! the timeline needs no script, and the flamegraph (inferno's interactive

@@ -2,6 +2,11 @@
 
 use super::document::{clip, Block, CELL, LINE};
 
+/// A line of prose, clipped, with the characters Markdown would take for emphasis escaped.
+fn prose(text: &str) -> String {
+    clip(text, LINE).replace('_', "\\_").replace('*', "\\*")
+}
+
 fn cell(text: &str) -> String {
     clip(text, CELL).replace('|', "\\|").replace('\n', " ")
 }
@@ -27,13 +32,13 @@ pub(super) fn render(blocks: &[Block]) -> String {
                 out.push_str("\n\n");
             }
             Block::Line(line) => {
-                out.push_str(&clip(line, LINE).replace('_', "\\_").replace('*', "\\*"));
+                out.push_str(&prose(line));
                 out.push_str("  \n");
             }
             Block::Bullet(level, line) => {
                 out.push_str(&"  ".repeat(usize::from(*level)));
                 out.push_str("- ");
-                out.push_str(&clip(line, LINE).replace('_', "\\_").replace('*', "\\*"));
+                out.push_str(&prose(line));
                 out.push('\n');
             }
             Block::Table {

@@ -2,7 +2,7 @@
 //!
 //! [`Summary`] is exactly the `performance_summary.json` document of DESIGN.md
 //! (format 1) plus extra keys. The table and Markdown renderers draw from the same
-//! [`Analysis`] through one document model ([`document`]), so both say the same.
+//! [`Analysis`] through one private document model, so both say the same.
 
 mod document;
 pub mod html;

@@ -2,7 +2,9 @@
 //!
 //! Each file's format is detected from its first record: perf-layer's format 1
 //! (records of [`perf_layer::record`]) or the older Python tracker's lines
-//! (`operation_name`, float-second times). Several segments (`session` lines)
+//! (`operation_name`, float-second times); OTLP JSON and Jaeger JSON files, told by
+//! their first key, go to [`otlp`](crate::otlp) and [`jaeger`](crate::jaeger).
+//! Several segments (`session` lines)
 //! may follow each other in one file. Malformed lines become [`Warning`]s naming
 //! file and line (errors with `strict`), a truncated last line is read past, and
 //! a `session` line with an unsupported format number is an error.
@@ -72,6 +74,15 @@ pub fn read<R: BufRead>(
     strict: bool,
     mut emit: impl FnMut(Event),
 ) -> Result<LoadSummary, Error> {
+    let start = input.fill_buf().map_err(|e| Error::Io {
+        path: PathBuf::from(source),
+        source: e,
+    })?;
+    match crate::otel::detect(start) {
+        Some(SourceFormat::Otlp) => return crate::otlp::read(input, source, strict, emit),
+        Some(SourceFormat::Jaeger) => return crate::jaeger::read(input, source, strict, emit),
+        _ => {}
+    }
     let mut reader = Reader::new(source);
     // Only a line that straddles the input's buffer is copied, into `long`.
     let mut long = Vec::new();
@@ -339,6 +350,8 @@ impl Reader {
             Some(_) => {}
         }
         match format {
+            // Whole files of these are read by their own readers, from `read`.
+            SourceFormat::Otlp | SourceFormat::Jaeger => Ok(()),
             SourceFormat::Python => self.python_line(line, emit),
             SourceFormat::PerfLayer => match probe.kind.as_deref().unwrap_or_default() {
                 "span" => {
@@ -603,6 +616,8 @@ fn format_name(format: SourceFormat) -> &'static str {
     match format {
         SourceFormat::PerfLayer => "format-1",
         SourceFormat::Python => "Python tracker",
+        SourceFormat::Otlp => "OTLP JSON",
+        SourceFormat::Jaeger => "Jaeger JSON",
     }
 }
 

@@ -114,6 +114,10 @@ pub enum SourceFormat {
     PerfLayer,
     /// The older Python tracker's JSONL.
     Python,
+    /// OTLP JSON lines (OpenTelemetry Collector and SDK file exporters).
+    Otlp,
+    /// Jaeger's JSON (its UI's download, its query API).
+    Jaeger,
 }
 
 /// One run of a program: a `session` line and the records after it.

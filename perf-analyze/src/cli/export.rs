@@ -16,6 +16,8 @@ enum FormatArg {
     Folded,
     /// speedscope's JSON: open in https://www.speedscope.app.
     Speedscope,
+    /// OTLP JSON lines: for a Collector's otlpjsonfile receiver, or sent with --endpoint.
+    Otlp,
 }
 
 /// Where a session comes from, shared by `export` and `flamegraph`.
@@ -43,6 +45,10 @@ pub struct ExportArgs {
     /// Write to this file instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// With --format otlp: send to this OTLP/HTTP receiver (e.g. http://localhost:4318;
+    /// /v1/traces is appended unless given) instead of writing.
+    #[arg(long, value_name = "URL", conflicts_with = "output")]
+    endpoint: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +124,9 @@ pub fn write_output(
 }
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
+    if args.endpoint.is_some() && !matches!(args.format, FormatArg::Otlp) {
+        anyhow::bail!("--endpoint sends OTLP: use it with --format otlp");
+    }
     let (session, input) = read_session(
         &args.source.target,
         &args.source.logs_dir,
@@ -132,6 +141,10 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
             });
         }
         FormatArg::Speedscope => ExportFormat::Speedscope,
+        FormatArg::Otlp => match &args.endpoint {
+            Some(endpoint) => return super::otlp_http::run(&session, &input, endpoint),
+            None => ExportFormat::Otlp,
+        },
     };
     write_output(args.output.as_deref(), |out| format.write(&session, out))
 }

@@ -3,6 +3,7 @@
 mod compare;
 mod export;
 mod list;
+mod otlp_http;
 mod report;
 
 use std::io::Write;
@@ -19,11 +20,13 @@ Examples:
   perf-analyze list --trend                         # wall and top self times, oldest first
   perf-analyze report test_performance --format html -o report.html
   perf-analyze export test_performance --format chrome -o trace.json   # ui.perfetto.dev
+  perf-analyze export test_performance --format otlp --endpoint http://localhost:4318
+  perf-analyze report traces.jsonl                  # OTLP JSON or Jaeger JSON files too
   perf-analyze flamegraph test_performance -o flame.svg
   perf-analyze compare base_run new_run --fail-on-regression
   perf-analyze compare run1,run2,run3 new1,new2 --format markdown";
 
-/// Reads perf-layer session files (and the older Python tracker's) and says where the time goes.
+/// Reads perf-layer session files (and the older Python tracker's, OTLP JSON and Jaeger JSON) and says where the time goes.
 #[derive(Debug, Parser)]
 #[command(name = "perf-analyze", version, about, after_help = EXAMPLES)]
 pub struct Cli {
@@ -39,7 +42,7 @@ enum Command {
     /// List every session in the logs directory: performance over time at a glance.
     #[command(after_help = EXAMPLES)]
     List(list::Args),
-    /// Export a session for Perfetto / chrome://tracing, flamegraph tools or speedscope.
+    /// Export a session for Perfetto / chrome://tracing, flamegraph tools, speedscope or OpenTelemetry.
     #[command(after_help = EXAMPLES)]
     Export(export::ExportArgs),
     /// Draw a session's self time as an SVG flamegraph.

@@ -1,5 +1,5 @@
 //! Exports of a session for other tools: Chrome's trace format (Perfetto),
-//! folded stacks and SVG flamegraphs, speedscope.
+//! folded stacks and SVG flamegraphs, speedscope, OTLP JSON.
 //!
 //! Exports read the whole [`Session`] (every root tree; the report streams).
 //! The trace formats draw from its [`Timeline`]: the spans on one timeline,
@@ -8,6 +8,7 @@
 pub mod chrome;
 pub mod flamegraph;
 pub mod folded;
+pub mod otlp;
 mod session;
 pub mod speedscope;
 mod timeline;
@@ -24,6 +25,8 @@ pub enum ExportFormat {
     Folded,
     /// speedscope's JSON ([`speedscope`]).
     Speedscope,
+    /// OTLP JSON lines ([`otlp`]).
+    Otlp,
 }
 
 impl ExportFormat {
@@ -36,6 +39,7 @@ impl ExportFormat {
             ExportFormat::Chrome => chrome::write(session, out),
             ExportFormat::Folded => folded::write(session, out),
             ExportFormat::Speedscope => speedscope::write(session, out),
+            ExportFormat::Otlp => otlp::write(session, out),
         }
     }
 }

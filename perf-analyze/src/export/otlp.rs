@@ -27,7 +27,7 @@
 //! let request: serde_json::Value = serde_json::from_str(&lines[0].body).unwrap();
 //! let span = &request["resourceSpans"][0]["scopeSpans"][0]["spans"][0];
 //! assert_eq!(span["name"], "turn");
-//! assert_eq!(span["startTimeUnixNano"], "1764064800000000000");
+//! assert_eq!(span["startTimeUnixNano"], "1795514400000000000");
 //! assert_eq!(span["status"]["code"], 2);
 //! # Ok::<(), perf_analyze::Error>(())
 //! ```

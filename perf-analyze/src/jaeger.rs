@@ -101,8 +101,17 @@ struct Counting<R> {
     newlines: Rc<Cell<u64>>,
 }
 
-impl<R: Read> Read for Counting<R> {
+impl<R: BufRead> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // serde_json reads a byte at a time: take it straight from the buffer.
+        if let ([byte], Some(&next)) = (&mut *buf, self.inner.fill_buf()?.first()) {
+            *byte = next;
+            self.inner.consume(1);
+            if next == b'\n' {
+                self.newlines.set(self.newlines.get() + 1);
+            }
+            return Ok(1);
+        }
         let n = self.inner.read(buf)?;
         let lines = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
         self.newlines.set(self.newlines.get() + lines);

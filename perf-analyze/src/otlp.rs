@@ -21,8 +21,12 @@
 //! and span, and is an error with `strict` (except a truncated last line). Spans are
 //! expected in the order producers write them: a span in a line after its parent's line
 //! is read as a tree of its own (SDKs and the Collector write a batch when its spans end,
-//! so children come in the same line as their parents or before). See
-//! [`otel`](crate::otel) for the timeline.
+//! so children come in the same line as their parents or before).
+//!
+//! Times are absolute (Unix epoch nanoseconds), so a file is one timeline: one segment
+//! whose origin is the earliest start in the first line, known without reading ahead so
+//! the reader streams; a later span that started earlier is still placed right, as every
+//! consumer takes the earliest of the segment's origin and its spans' starts.
 //!
 //! ```
 //! use perf_analyze::load::{read, Event};

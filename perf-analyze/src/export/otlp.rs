@@ -57,7 +57,7 @@ pub fn write<W: Write>(session: &Session, mut out: W) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One `ExportTraceServiceRequest`: a line of [`write`], the body of one OTLP/HTTP POST.
+/// One `ExportTraceServiceRequest`: a line of [`write()`], the body of one OTLP/HTTP POST.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     /// The request as OTLP JSON, on one line.
@@ -66,7 +66,7 @@ pub struct Request {
     pub spans: usize,
 }
 
-/// The session as OTLP JSON requests, one per line of [`write`].
+/// The session as OTLP JSON requests, one per line of [`write()`].
 #[must_use]
 pub fn requests(session: &Session) -> Vec<Request> {
     let ids = Ids::new(session);

@@ -202,7 +202,15 @@ struct OtlpStatus<'a> {
 fn read_line(text: &[u8], number: u64, sink: &mut Sink<'_>) -> Result<(), String> {
     let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
     let data: TracesData<'_> =
-        serde_json::from_str(text).map_err(|e| format!("not an OTLP JSON object: {e}"))?;
+        serde_json::from_str(text).map_err(|e| {
+            // A pretty-printed request starts with a line holding only its brace.
+            let hint = if text == "{" {
+                " (OTLP JSON files hold one object per line: `jq -c .` puts a pretty-printed one on one line)"
+            } else {
+                ""
+            };
+            format!("not an OTLP JSON object: {e}{hint}")
+        })?;
     for (r, resource) in data.resource_spans.iter().enumerate() {
         let mut service = None;
         let mut pid = None;
@@ -480,6 +488,13 @@ mod tests {
         let (spans, summary) = read_str(&data, true).unwrap();
         assert_eq!(spans.len(), 1);
         assert!(summary.warnings.has(WarningKind::TruncatedLastLine));
+    }
+
+    #[test]
+    fn a_pretty_printed_request_gets_a_hint() {
+        let (_, summary) = read_str("{\n  \"resourceSpans\": []\n}\n", false).unwrap();
+        let first = summary.warnings.list()[0].to_string();
+        assert!(first.contains("one object per line: `jq -c .`"), "{first}");
     }
 
     #[test]

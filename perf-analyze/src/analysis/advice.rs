@@ -5,7 +5,7 @@
 //! then by words of its target, then of its name.
 //!
 //! ```
-//! use perf_analyze::advice::{categorize, Category};
+//! use perf_analyze::analysis::advice::{categorize, Category};
 //!
 //! assert_eq!(categorize("call", "agent_demo::ollama", None), Category::Llm);
 //! assert_eq!(categorize("async_digest_generation", "agent_demo::memory", None), Category::Digest);
@@ -15,15 +15,15 @@
 
 use std::collections::BTreeMap;
 
+use perf_layer::record::llm;
 use serde::{Deserialize, Serialize};
 
-use crate::background::AsyncSummary;
-use crate::bottleneck::Bottleneck;
+use super::background::AsyncSummary;
+use super::bottleneck::Bottleneck;
+use super::llm::LlmCalls;
+use super::parallelism::Opportunity;
+use super::stats::Stats;
 use crate::duration::{human, percent};
-use crate::llm::LlmCalls;
-use crate::parallelism::Opportunity;
-use crate::span::Span;
-use crate::stats::Stats;
 
 /// The kind of work an operation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -122,19 +122,14 @@ impl Category {
     }
 }
 
-/// True if a span's fields say what kind of work it is (checked before parsing).
-pub(crate) fn fields_tell_category(span: &Span) -> bool {
-    span.fields_mention("gen_ai.") || span.fields_mention("ollama.")
-}
-
 fn from_fields(raw: &str) -> Option<Category> {
     let fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw).ok()?;
-    if fields.get("gen_ai.operation.name").and_then(|v| v.as_str()) == Some("embeddings") {
+    if fields.get(llm::OPERATION_NAME).and_then(|v| v.as_str()) == Some(llm::EMBEDDINGS) {
         return Some(Category::Embeddings);
     }
     fields
         .keys()
-        .any(|k| k.starts_with("gen_ai.") || k.starts_with("ollama."))
+        .any(|k| k.starts_with(llm::GEN_AI_PREFIX) || k.starts_with(llm::OLLAMA_PREFIX))
         .then_some(Category::Llm)
 }
 

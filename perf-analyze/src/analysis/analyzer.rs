@@ -6,18 +6,16 @@ use std::sync::Arc;
 
 use perf_layer::record::{EndRecord, Status};
 
-use crate::advice::{self, Inputs};
-use crate::background::Background;
-use crate::bottleneck;
-use crate::critical::{critical_path, Step};
-use crate::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
-use crate::llm::LlmCalls;
-use crate::parallelism::Parallelism;
-use crate::pipeline::{self, VisitReport, Visitor};
-use crate::report::{NameRow, Summary};
-use crate::span::{Segment, SegmentEnd, SourceFormat};
-use crate::stats::Stats;
-use crate::tree::Tree;
+use super::advice::{self, Inputs};
+use super::background::Background;
+use super::bottleneck;
+use super::critical::{critical_path, Step};
+use super::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
+use super::llm::LlmCalls;
+use super::parallelism::Parallelism;
+use super::stats::Stats;
+use super::summary::{NameRow, Summary};
+use crate::input::{self, Segment, SegmentEnd, SourceFormat, Tree, VisitReport, Visitor};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::{Error, Options};
 
@@ -32,8 +30,6 @@ pub struct SegmentInfo {
     pub last_end_ns: u64,
     /// Its `end` line, if it has one.
     pub end: Option<EndRecord>,
-    /// True once the segment is over (its `end` line, the next segment, or the end of the file).
-    pub closed: bool,
 }
 
 impl SegmentInfo {
@@ -114,7 +110,7 @@ impl Latest {
             self.foreground = Some(tree);
             return;
         };
-        let started_while = |a: &crate::Span, b: &crate::Span| {
+        let started_while = |a: &crate::input::Span, b: &crate::input::Span| {
             (a.start_ns..a.end_ns.max(a.start_ns.saturating_add(1))).contains(&b.start_ns)
         };
         if root.start_ns >= current.start_ns {
@@ -159,7 +155,6 @@ impl Visitor for Analyzer<'_> {
             first_start_ns: None,
             last_end_ns: 0,
             end: None,
-            closed: false,
         });
     }
 
@@ -177,7 +172,6 @@ impl Visitor for Analyzer<'_> {
         self.close_timeline();
         if let Some(seg) = self.segments.get_mut(end.index as usize) {
             seg.end.clone_from(&end.end);
-            seg.closed = true;
         }
     }
 }
@@ -294,7 +288,7 @@ impl Analyzer<'_> {
                 );
                 seg.last_end_ns = seg.last_end_ns.max(span.end_ns);
             }
-            if crate::llm::may_be_llm(span) {
+            if super::llm::may_be_llm(span) {
                 let caller = node.parent.map(|p| tree.span(p as usize));
                 self.llm.add(span, caller);
             }
@@ -336,14 +330,14 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The earliest segment start: subtract it from span times for times since the session start.
+    /// The session's start: subtract it from span times for times since the session
+    /// start (see [`session_origin_ns`](crate::input::session_origin_ns)).
     #[must_use]
     pub fn origin_ns(&self) -> u64 {
-        self.segments
-            .iter()
-            .filter_map(|s| s.first_start_ns.map(|f| f.min(s.segment.origin_ns)))
-            .min()
-            .unwrap_or(0)
+        crate::input::session_origin_ns(
+            self.segments.iter().map(|s| s.segment.origin_ns),
+            self.segments.iter().filter_map(|s| s.first_start_ns),
+        )
     }
 
     /// True if a format-1 segment has no `end` line (still running, or ended abruptly).
@@ -361,10 +355,10 @@ impl Analysis {
 
 /// Reads and analyzes a session file or a session directory (`performance_data.jsonl` inside).
 pub fn analyze_path(path: &Path, options: &Options) -> Result<Analysis, Error> {
-    let source = pipeline::data_file(path);
+    let source = input::data_file(path);
     let mut analyzer = Analyzer::new(options, &source.to_string_lossy());
-    let report = pipeline::visit_path(path, options, &mut analyzer)?;
-    Ok(analyzer.finish(report, Some(pipeline::data_file(path))))
+    let report = input::visit_path(path, options, &mut analyzer)?;
+    Ok(analyzer.finish(report, Some(input::data_file(path))))
 }
 
 /// Reads and analyzes a session from any reader (e.g. stdin); `source` names it in warnings.
@@ -374,7 +368,7 @@ pub fn analyze_reader<R: BufRead + Send>(
     options: &Options,
 ) -> Result<Analysis, Error> {
     let mut analyzer = Analyzer::new(options, source);
-    let report = pipeline::visit(input, source, options, &mut analyzer)?;
+    let report = input::visit(input, source, options, &mut analyzer)?;
     Ok(analyzer.finish(report, None))
 }
 

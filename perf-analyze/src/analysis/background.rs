@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tree::Tree;
+use crate::input::Tree;
 use crate::Thresholds;
 
 /// Background work of one root name.
@@ -194,7 +194,7 @@ impl Classes {
 
 impl Background {
     /// Classifies a root. Roots come in start order (a
-    /// [`StartOrder`](crate::intervals::StartOrder) puts them in it), and each
+    /// [`StartOrder`](super::intervals::StartOrder) puts them in it), and each
     /// segment's apart: [`Background::finish_segment`] between them.
     pub fn add_root(&mut self, start: u64, end: u64, name: &Arc<str>, follows: bool) {
         let name = match self.root_index.get(name) {
@@ -312,7 +312,7 @@ impl Background {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intervals::{StartOrder, REORDER_CAPACITY};
+    use crate::analysis::intervals::{StartOrder, REORDER_CAPACITY};
     use proptest::prelude::*;
 
     /// The definition, on all roots at once: sorted by start (longest first), a root is

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::stats::{NameStats, Stats};
 use crate::duration::{human, percent};
-use crate::stats::{NameStats, Stats};
 use crate::Thresholds;
 
 /// How much an operation matters.

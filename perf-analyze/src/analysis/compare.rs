@@ -16,7 +16,7 @@
 //! rule the other way round marks an **improvement**.
 //!
 //! ```
-//! use perf_analyze::compare::{compare, OperationStats, RunStats, Verdict};
+//! use perf_analyze::analysis::compare::{compare, OperationStats, RunStats, Verdict};
 //!
 //! let run = |p50_ms: u64| RunStats {
 //!     label: "run".into(),
@@ -36,12 +36,10 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 
-use crate::Summary;
+use super::Summary;
 
 /// What one run (one session file) says about its operations.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -392,180 +390,6 @@ pub fn compare(base: &[RunStats], new: &[RunStats], threshold_pct: f64) -> Compa
     }
 }
 
-/// How to print a [`Comparison`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareFormat {
-    /// A terminal table.
-    Table,
-    /// JSON (the [`Comparison`] serialized).
-    Json,
-    /// A Markdown table, e.g. for a pull request comment.
-    Markdown,
-}
-
-impl Comparison {
-    /// Renders the comparison; `width` pins the table width.
-    #[must_use]
-    pub fn render(&self, format: CompareFormat, width: u16) -> String {
-        match format {
-            CompareFormat::Json => {
-                let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
-                json.push('\n');
-                json
-            }
-            CompareFormat::Table => self.render_table(width),
-            CompareFormat::Markdown => self.render_markdown(),
-        }
-    }
-
-    fn header_lines(&self) -> Vec<String> {
-        let side = |runs: &[String]| match runs {
-            [one] => one.clone(),
-            many => format!("{} runs ({})", many.len(), many.join(", ")),
-        };
-        let mut lines = vec![
-            format!("base: {}", side(&self.base)),
-            format!("new:  {}", side(&self.new)),
-            format!(
-                "wall time: {} -> {} ({}){}",
-                ms(self.wall_ns.base),
-                ms(self.wall_ns.new),
-                pct(self.wall_ns.delta_pct),
-                mark(self.wall_ns.verdict)
-            ),
-        ];
-        if let Some(rate) = self.tokens_per_s {
-            lines.push(format!(
-                "LLM tokens/s: {:.1} -> {:.1} ({}){}",
-                rate.base,
-                rate.new,
-                pct(rate.delta_pct),
-                mark(rate.verdict)
-            ));
-        }
-        let regressions = self.regressions();
-        lines.push(if regressions.is_empty() && !self.has_regression() {
-            format!(
-                "no regression beyond {}% and the base's noise",
-                self.threshold_pct
-            )
-        } else {
-            format!(
-                "REGRESSION beyond {}% and the base's noise: {}",
-                self.threshold_pct,
-                if regressions.is_empty() {
-                    "session totals".to_owned()
-                } else {
-                    regressions.join(", ")
-                }
-            )
-        });
-        lines
-    }
-
-    fn cells(&self, op: &OperationDelta) -> [String; 7] {
-        let pair = |d: &Delta, f: fn(f64) -> String| {
-            format!("{} -> {} ({})", f(d.base), f(d.new), pct(d.delta_pct))
-        };
-        [
-            op.name.clone(),
-            pair(&op.count, |v| format!("{v:.0}")),
-            pair(&op.p50_ns, ms),
-            pair(&op.p95_ns, ms),
-            pair(&op.total_ns, ms),
-            pair(&op.self_ns, ms),
-            verdict_text(op.verdict).to_owned(),
-        ]
-    }
-
-    fn render_table(&self, width: u16) -> String {
-        let mut out = String::new();
-        for line in self.header_lines() {
-            let _ = writeln!(out, "{line}");
-        }
-        let mut table = Table::new();
-        table
-            .load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(width)
-            .set_header(COLUMNS);
-        for op in &self.operations {
-            table.add_row(self.cells(op).into_iter().enumerate().map(|(i, text)| {
-                let cell = Cell::new(text);
-                if (1..6).contains(&i) {
-                    cell.set_alignment(CellAlignment::Right)
-                } else {
-                    cell
-                }
-            }));
-        }
-        let _ = writeln!(out, "{table}");
-        out
-    }
-
-    fn render_markdown(&self) -> String {
-        let mut out = String::from("## Performance comparison\n\n");
-        for line in self.header_lines() {
-            let _ = writeln!(out, "- {}", markdown_escape(&line));
-        }
-        let _ = writeln!(out, "\n| {} |", COLUMNS.join(" | "));
-        let _ = writeln!(out, "|---|{}", "---:|".repeat(COLUMNS.len() - 2) + "---|");
-        for op in &self.operations {
-            let cells = self.cells(op).map(|c| markdown_escape(&c));
-            let _ = writeln!(out, "| {} |", cells.join(" | "));
-        }
-        out
-    }
-}
-
-const COLUMNS: [&str; 7] = [
-    "operation",
-    "count/run",
-    "p50",
-    "p95",
-    "total/run",
-    "self/run",
-    "verdict",
-];
-
-fn verdict_text(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Regression => "REGRESSION",
-        Verdict::Improvement => "improved",
-        Verdict::Unchanged => "",
-        Verdict::Added => "new",
-        Verdict::Removed => "gone",
-    }
-}
-
-fn mark(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Regression => "  REGRESSION",
-        Verdict::Improvement => "  improved",
-        _ => "",
-    }
-}
-
-fn ms(ns: f64) -> String {
-    format!("{:.1}ms", ns / 1e6)
-}
-
-fn pct(delta: Option<f64>) -> String {
-    delta.map_or_else(|| "n/a".to_owned(), |d| format!("{d:+.1}%"))
-}
-
-/// Escapes what Markdown tables and inline formatting would interpret.
-fn markdown_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '|' | '\\' | '*' | '_' | '`' | '<' | '>' | '[' | ']') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -655,12 +479,5 @@ mod tests {
         assert_eq!(c.operations[0].p50_ns.verdict, Verdict::Unchanged);
         assert_eq!(c.operations[0].self_ns.verdict, Verdict::Regression);
         assert_eq!(c.operations[0].verdict, Verdict::Regression);
-    }
-
-    #[test]
-    fn markdown_escapes_names() {
-        let base = [run(1000, vec![op("a|b*c", 1, 1, 1)])];
-        let text = compare(&base, &base, 10.0).render(CompareFormat::Markdown, 100);
-        assert!(text.contains("a\\|b\\*c"), "{text}");
     }
 }

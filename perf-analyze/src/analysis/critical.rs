@@ -5,7 +5,7 @@
 //! each chosen child. Without recursion.
 //!
 //! ```
-//! use perf_analyze::{critical::critical_path, tree::TreeBuilder, Span};
+//! use perf_analyze::{analysis::critical::critical_path, input::TreeBuilder, Span};
 //!
 //! let mut root = Span::example("turn", 0, 100);
 //! root.id = 1;
@@ -26,7 +26,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::tree::Tree;
+use crate::input::Tree;
 
 /// One span on the critical path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ pub fn critical_path(tree: &Tree) -> Vec<Step> {
     while let Some(index) = stack.pop() {
         let node = &tree.nodes()[index];
         let children = tree.children(index);
-        let covered = crate::intervals::union_len_sorted(
+        let covered = super::intervals::union_len_sorted(
             children
                 .iter()
                 .map(|&c| (tree.span(c as usize).start_ns, tree.span(c as usize).end_ns)),

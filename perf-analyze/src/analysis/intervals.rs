@@ -18,7 +18,7 @@ pub const REORDER_CAPACITY: usize = 1 << 14;
 /// [`StartOrder::late`].
 ///
 /// ```
-/// use perf_analyze::intervals::StartOrder;
+/// use perf_analyze::analysis::intervals::StartOrder;
 ///
 /// let mut order = StartOrder::new(1);
 /// let mut out = Vec::new();
@@ -94,7 +94,7 @@ impl<T> StartOrder<T> {
 /// An interval given out of order only counts where it extends the current piece.
 ///
 /// ```
-/// use perf_analyze::intervals::SortedUnion;
+/// use perf_analyze::analysis::intervals::SortedUnion;
 ///
 /// let mut union = SortedUnion::default();
 /// for (start, end) in [(0, 10), (5, 15), (20, 30)] {

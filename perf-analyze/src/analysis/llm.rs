@@ -7,7 +7,7 @@
 //! names (`total_duration`, `eval_count`, ...) are read too, as older files have them.
 //!
 //! ```
-//! use perf_analyze::{llm::LlmCall, Span};
+//! use perf_analyze::{analysis::llm::LlmCall, Span};
 //!
 //! let mut span = Span::example("ollama_generate", 0, 2_500_000_000);
 //! span.raw_fields = Some(r#"{"gen_ai.request.model":"gemma3","gen_ai.usage.output_tokens":100,
@@ -18,10 +18,15 @@
 //! assert_eq!(call.tokens_per_s, Some(50.0));
 //! ```
 
+use perf_layer::record::llm::{
+    EMBEDDINGS, EVAL_DURATION_NS, GEN_AI_PREFIX, INPUT_TOKENS, LOAD_DURATION_NS, OLLAMA_PREFIX,
+    OPERATION_NAME, OUTPUT_TOKENS, PROMPT_EVAL_DURATION_NS, REQUEST_MODEL, RESPONSE_MODEL,
+    TOTAL_DURATION_NS,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::pick::{pick, Picked};
-use crate::span::Span;
+use crate::input::pick::{pick, Picked};
+use crate::input::Span;
 
 /// One LLM call, as promised in the summary's `llm_calls`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,21 +62,21 @@ pub struct LlmCall {
 
 /// Every key an LLM call is read from.
 const KEYS: &[&str] = &[
-    "gen_ai.operation.name",
-    "gen_ai.request.model",
-    "gen_ai.response.model",
+    OPERATION_NAME,
+    REQUEST_MODEL,
+    RESPONSE_MODEL,
     "model",
-    "ollama.total_duration_ns",
+    TOTAL_DURATION_NS,
     "total_duration",
-    "ollama.load_duration_ns",
+    LOAD_DURATION_NS,
     "load_duration",
-    "ollama.prompt_eval_duration_ns",
+    PROMPT_EVAL_DURATION_NS,
     "prompt_eval_duration",
-    "ollama.eval_duration_ns",
+    EVAL_DURATION_NS,
     "eval_duration",
-    "gen_ai.usage.input_tokens",
+    INPUT_TOKENS,
     "prompt_eval_count",
-    "gen_ai.usage.output_tokens",
+    OUTPUT_TOKENS,
     "eval_count",
 ];
 
@@ -84,11 +89,16 @@ fn text(fields: &Picked<'_, '_>, keys: &[&str]) -> Option<String> {
         .find_map(|k| fields.get(k)?.as_str().map(str::to_owned))
 }
 
+/// True if a span's fields use the GenAI or Ollama names (checked before parsing):
+/// they then say what kind of work it is.
+pub(crate) fn has_llm_fields(span: &Span) -> bool {
+    span.fields_mention(GEN_AI_PREFIX) || span.fields_mention(OLLAMA_PREFIX)
+}
+
 /// True if the span's raw fields may describe an LLM call (cheap, before parsing).
 #[must_use]
 pub fn may_be_llm(span: &Span) -> bool {
-    span.fields_mention("gen_ai.")
-        || span.fields_mention("ollama.")
+    has_llm_fields(span)
         || span.fields_mention("eval_count")
         || span.fields_mention("total_duration")
 }
@@ -101,23 +111,17 @@ impl LlmCall {
             return None;
         }
         let f = pick(span.raw_fields.as_deref()?, KEYS);
-        let op = text(&f, &["gen_ai.operation.name"]);
-        if op.as_deref() == Some("embeddings") {
+        let op = text(&f, &[OPERATION_NAME]);
+        if op.as_deref() == Some(EMBEDDINGS) {
             return None;
         }
-        let model = text(
-            &f,
-            &["gen_ai.request.model", "gen_ai.response.model", "model"],
-        );
-        let total = number(&f, &["ollama.total_duration_ns", "total_duration"]);
-        let load_ns = number(&f, &["ollama.load_duration_ns", "load_duration"]);
-        let prompt_eval_ns = number(
-            &f,
-            &["ollama.prompt_eval_duration_ns", "prompt_eval_duration"],
-        );
-        let eval_ns = number(&f, &["ollama.eval_duration_ns", "eval_duration"]);
-        let input_tokens = number(&f, &["gen_ai.usage.input_tokens", "prompt_eval_count"]);
-        let output_tokens = number(&f, &["gen_ai.usage.output_tokens", "eval_count"]);
+        let model = text(&f, &[REQUEST_MODEL, RESPONSE_MODEL, "model"]);
+        let total = number(&f, &[TOTAL_DURATION_NS, "total_duration"]);
+        let load_ns = number(&f, &[LOAD_DURATION_NS, "load_duration"]);
+        let prompt_eval_ns = number(&f, &[PROMPT_EVAL_DURATION_NS, "prompt_eval_duration"]);
+        let eval_ns = number(&f, &[EVAL_DURATION_NS, "eval_duration"]);
+        let input_tokens = number(&f, &[INPUT_TOKENS, "prompt_eval_count"]);
+        let output_tokens = number(&f, &[OUTPUT_TOKENS, "eval_count"]);
         if model.is_none() && total.is_none() && eval_ns.is_none() && output_tokens.is_none() {
             return None;
         }

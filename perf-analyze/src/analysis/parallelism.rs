@@ -7,7 +7,7 @@
 //! parents of the same name running the same operations.
 //!
 //! ```
-//! use perf_analyze::{parallelism::Parallelism, tree::TreeBuilder, Options, Span};
+//! use perf_analyze::{analysis::parallelism::Parallelism, input::TreeBuilder, Options, Span};
 //!
 //! let mut turn = Span::example("turn", 0, 100_000_000);
 //! turn.id = 1;
@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::tree::Tree;
+use crate::input::Tree;
 use crate::Thresholds;
 
 /// Sequential siblings that could run concurrently, as in the summary's `parallelism`.
@@ -86,7 +86,13 @@ impl Parallelism {
         }
     }
 
-    fn close_run(&mut self, tree: &Tree, parent: &crate::Span, run: &[usize], t: &Thresholds) {
+    fn close_run(
+        &mut self,
+        tree: &Tree,
+        parent: &crate::input::Span,
+        run: &[usize],
+        t: &Thresholds,
+    ) {
         // A run ends where an overlapping sibling starts; that sibling starts the next one.
         if run.len() < 2 {
             return;

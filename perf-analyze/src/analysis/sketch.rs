@@ -4,7 +4,7 @@
 /// within 1% of the true value, in at most 3,776 counters however many values.
 ///
 /// ```
-/// use perf_analyze::sketch::Sketch;
+/// use perf_analyze::analysis::sketch::Sketch;
 ///
 /// let mut sketch = Sketch::default();
 /// for ms in 1..=100u64 {

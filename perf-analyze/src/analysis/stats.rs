@@ -8,7 +8,7 @@
 //! the self time (work done) can exceed the total (wall time).
 //!
 //! ```
-//! use perf_analyze::{stats::Stats, tree::TreeBuilder, Span};
+//! use perf_analyze::{analysis::stats::Stats, input::TreeBuilder, Span};
 //!
 //! let mut parent = Span::example("turn", 0, 100);
 //! parent.id = 1;
@@ -29,9 +29,9 @@ use std::sync::Arc;
 
 use perf_layer::record::Status;
 
-use crate::intervals::union_len_sorted;
-use crate::sketch::Sketch;
-use crate::tree::Tree;
+use super::intervals::union_len_sorted;
+use super::sketch::Sketch;
+use crate::input::Tree;
 
 /// Statistics of one span name.
 #[derive(Debug, Clone)]
@@ -113,7 +113,7 @@ impl Stats {
     /// The name used for spans beyond the distinct-name limit.
     pub const OTHER: &'static str = "(other names)";
 
-    fn slot(&mut self, span: &crate::Span) -> usize {
+    fn slot(&mut self, span: &crate::input::Span) -> usize {
         if let Some(&i) = self.index.get(&span.name) {
             return i;
         }
@@ -168,7 +168,7 @@ impl Stats {
                 Status::Open => stats.open += 1,
                 Status::Ok => {}
             }
-            if stats.fields_hint.is_none() && crate::advice::fields_tell_category(span) {
+            if stats.fields_hint.is_none() && super::llm::has_llm_fields(span) {
                 stats.fields_hint.clone_from(&span.raw_fields);
             }
             self.on_path[slot] += 1;

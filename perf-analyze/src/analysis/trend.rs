@@ -2,7 +2,7 @@
 //! the self time of the operations that cost the most overall.
 //!
 //! ```
-//! use perf_analyze::trend::Trend;
+//! use perf_analyze::analysis::trend::Trend;
 //!
 //! let data = concat!(
 //!     r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#, "\n",
@@ -19,11 +19,9 @@
 
 use std::collections::HashMap;
 
-use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 
-use crate::duration::human;
-use crate::Summary;
+use super::Summary;
 
 /// Sessions in time order against the operations with the most self time overall.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,42 +83,5 @@ impl Trend {
             })
             .collect();
         Trend { operations, rows }
-    }
-
-    /// A table: session, start, wall, then one self-time column per operation.
-    #[must_use]
-    pub fn render_table(&self, width: u16) -> String {
-        let mut header = vec![
-            "Session".to_owned(),
-            "Started at".to_owned(),
-            "Wall".to_owned(),
-        ];
-        header.extend(self.operations.iter().map(|op| format!("{op} (self)")));
-        let mut table = Table::new();
-        table
-            .load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED)
-            .force_no_tty()
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(width)
-            .set_header(header);
-        for row in &self.rows {
-            let mut cells = vec![
-                row.session.clone(),
-                row.started_at.clone().unwrap_or_else(|| "-".into()),
-                human(row.wall_ns),
-            ];
-            cells.extend(
-                row.self_ns
-                    .iter()
-                    .map(|ns| ns.map_or_else(|| "-".into(), human)),
-            );
-            table.add_row(cells);
-        }
-        for column in 2..3 + self.operations.len() {
-            if let Some(c) = table.column_mut(column) {
-                c.set_cell_alignment(CellAlignment::Right);
-            }
-        }
-        format!("{table}\n")
     }
 }

@@ -6,7 +6,7 @@
 //! As with a map, a key given twice keeps its last value.
 //!
 //! ```
-//! use perf_analyze::pick::{pick, FieldValue};
+//! use perf_analyze::input::pick::{pick, FieldValue};
 //!
 //! let raw = r#"{"model":"gemma3","eval_count":12,"nested":{"a":[1]},"eval_count":40}"#;
 //! let fields = pick(raw, &["model", "eval_count", "missing"]);

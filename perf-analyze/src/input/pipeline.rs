@@ -7,9 +7,9 @@ use std::sync::mpsc;
 
 use perf_layer::record::DATA_FILE;
 
-use crate::load::{self, Event};
-use crate::span::{Segment, SegmentEnd, SourceFormat};
-use crate::tree::{Tree, TreeBuilder};
+use super::scan;
+use super::span::{Event, Segment, SegmentEnd, SourceFormat};
+use super::tree::{Tree, TreeBuilder};
 use crate::warning::Warnings;
 use crate::{Error, Options};
 
@@ -81,7 +81,7 @@ pub fn visit<R: BufRead + Send>(
         let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(16);
         let reader = scope.spawn(move || {
             let mut batch = Vec::with_capacity(BATCH);
-            let result = load::read(input, source, strict, |event| {
+            let result = scan::read(input, source, strict, |event| {
                 batch.push(event);
                 if batch.len() == BATCH {
                     // The receiver only goes away if the visitor panicked.

@@ -1,14 +1,13 @@
-//! The streaming reader: session files line by line into [`Event`]s.
+//! The line scanner: a session file line by line into [`Event`]s, whatever its format.
 //!
-//! Each file's format is detected from its first record: perf-layer's format 1
-//! (records of [`perf_layer::record`]) or the older Python tracker's lines
-//! (`operation_name`, float-second times). Several segments (`session` lines)
-//! may follow each other in one file. Malformed lines become [`Warning`]s naming
-//! file and line (errors with `strict`), a truncated last line is read past, and
-//! a `session` line with an unsupported format number is an error.
+//! Each file's format is detected from its first record and every line is handed
+//! to that format's module ([`format1`](super::format1), [`python`](super::python)),
+//! which reads it through the [`Scanner`]: the shared state of segments, string
+//! interning and warnings. Malformed lines become [`Warning`]s naming file and
+//! line (errors with `strict`), and a truncated last line is read past.
 //!
 //! ```
-//! use perf_analyze::load::{read, Event};
+//! use perf_analyze::input::{read, Event};
 //!
 //! let data = concat!(
 //!     r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#, "\n",
@@ -27,29 +26,18 @@
 
 use rustc_hash::FxHashSet as HashSet;
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use perf_layer::record::{EndRecord, RawFields, SessionRecord, SpanRecord, Status, FORMAT};
+use perf_layer::record::EndRecord;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::span::{Segment, SegmentEnd, SourceFormat, Span};
+use super::span::{Event, Segment, SegmentEnd, SourceFormat};
+use super::{format1, python};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::Error;
-
-/// What the reader found, in file order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A segment starts (a `session` line, or the first line of a Python file).
-    Segment(Segment),
-    /// A span (in the order written: children before their parents).
-    Span(Span),
-    /// A segment ends (its `end` line, the next `session` line, or the end of the file).
-    SegmentEnd(SegmentEnd),
-}
 
 /// What [`read`] reports besides its events.
 #[derive(Debug, Clone, Default)]
@@ -72,7 +60,7 @@ pub fn read<R: BufRead>(
     strict: bool,
     mut emit: impl FnMut(Event),
 ) -> Result<LoadSummary, Error> {
-    let mut reader = Reader::new(source);
+    let mut reader = Scanner::new(source);
     // Only a line that straddles the input's buffer is copied, into `long`.
     let mut long = Vec::new();
     loop {
@@ -115,8 +103,11 @@ fn trim(line: &[u8]) -> &[u8] {
     &line[start..end]
 }
 
-enum LineError {
+/// Why a line was not read.
+pub(super) enum LineError {
+    /// The line is not a record: a warning (an error with `strict`).
     Malformed(String),
+    /// The file cannot be read on: an error.
     Fatal(Error),
 }
 
@@ -136,52 +127,38 @@ impl From<serde_json::Error> for LineError {
 
 /// The keys that tell the formats and record types apart.
 #[derive(Deserialize)]
-struct Probe<'a> {
+pub(super) struct Probe<'a> {
+    /// A format-1 record's type.
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    pub(super) kind: Option<Cow<'a, str>>,
+    /// A format-1 `session` line's format number.
     #[serde(default)]
-    format: Option<serde_json::Value>,
+    pub(super) format: Option<serde_json::Value>,
+    /// Only the Python tracker's lines have it.
     #[serde(borrow, default)]
     operation_name: Option<&'a RawValue>,
 }
 
-/// A line of the older Python tracker.
-#[derive(Deserialize)]
-struct PythonLine<'a> {
-    #[serde(borrow)]
-    operation_name: Cow<'a, str>,
-    #[serde(borrow, default)]
-    operation_id: Option<&'a RawValue>,
-    #[serde(default)]
-    start_time: Option<f64>,
-    #[serde(default)]
-    end_time: Option<f64>,
-    #[serde(default)]
-    duration_seconds: Option<f64>,
-    #[serde(borrow, default)]
-    metadata: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    parent_operation_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    session_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    timestamp: Option<Cow<'a, str>>,
-}
-
-struct OpenSegment {
-    index: u32,
-    origin_ns: u64,
+/// The segment lines are read into.
+pub(super) struct OpenSegment {
+    pub(super) index: u32,
+    /// Where its span times count from, in ns since the Unix epoch.
+    pub(super) origin_ns: u64,
     format: SourceFormat,
 }
 
-struct Reader {
-    source: Arc<str>,
-    line: u64,
+/// What every format's reader shares: the input's name, the line number, the open
+/// segment, interned strings and the warnings.
+pub(super) struct Scanner {
+    pub(super) source: Arc<str>,
+    /// The number of the line being read, from 1.
+    pub(super) line: u64,
     format: Option<SourceFormat>,
-    segment: Option<OpenSegment>,
-    segments: u32,
+    pub(super) segment: Option<OpenSegment>,
+    /// Segments opened so far: the next one's index.
+    pub(super) segments: u32,
     /// The latest span end seen, where a segment without a usable start time is placed.
-    last_end_ns: u64,
+    pub(super) last_end_ns: u64,
     names: HashSet<Arc<str>>,
     /// The latest interned string of each length modulo the array size.
     recent: [Option<Arc<str>>; 16],
@@ -191,9 +168,9 @@ struct Reader {
 /// Above this many distinct strings, new ones are no longer interned.
 const INTERN_LIMIT: usize = 100_000;
 
-impl Reader {
-    fn new(source: &str) -> Reader {
-        Reader {
+impl Scanner {
+    fn new(source: &str) -> Scanner {
+        Scanner {
             source: source.into(),
             line: 0,
             format: None,
@@ -255,7 +232,8 @@ impl Reader {
         }
     }
 
-    fn warn(&mut self, kind: WarningKind, message: String) {
+    /// Warns about the current line.
+    pub(super) fn warn(&mut self, kind: WarningKind, message: String) {
         self.warnings.push(Warning {
             source: self.source.clone(),
             line: Some(self.line),
@@ -264,7 +242,8 @@ impl Reader {
         });
     }
 
-    fn intern(&mut self, s: &str) -> Arc<str> {
+    /// The one shared copy of a name, thread or target.
+    pub(super) fn intern(&mut self, s: &str) -> Arc<str> {
         // Consecutive lines mostly repeat their thread and target: check the last hit first.
         let slot = s.len() % self.recent.len();
         if let Some(recent) = &self.recent[slot] {
@@ -289,7 +268,7 @@ impl Reader {
     }
 
     /// A session name for files that do not say: the directory holding the file, or its stem.
-    fn default_session(&self) -> String {
+    pub(super) fn default_session(&self) -> String {
         let path = std::path::Path::new(&*self.source);
         let from_dir = path
             .parent()
@@ -301,18 +280,13 @@ impl Reader {
     }
 
     fn line_event(&mut self, line: &[u8], emit: &mut impl FnMut(Event)) -> Result<(), LineError> {
-        const SPAN_PREFIX: &str = r#"{"type":"span","#;
         // Validating the line once is cheaper than serde_json checking each string.
         let line = std::str::from_utf8(line)
             .map_err(|e| LineError::Malformed(format!("not UTF-8: {e}")))?;
         // The common case first: a span line as the layer writes it.
-        if self.format != Some(SourceFormat::Python) && line.starts_with(SPAN_PREFIX) {
-            if let Ok(record) = SpanRecord::from_line(line) {
-                self.format = Some(SourceFormat::PerfLayer);
-                let span = self.span_from_record(record, emit);
-                emit(Event::Span(span));
-                return Ok(());
-            }
+        if self.format != Some(SourceFormat::Python) && format1::fast_span(self, line, emit) {
+            self.format = Some(SourceFormat::PerfLayer);
+            return Ok(());
         }
         let probe: Probe<'_> = serde_json::from_str(line)?;
         let format = match (&probe.kind, &probe.operation_name) {
@@ -339,84 +313,13 @@ impl Reader {
             Some(_) => {}
         }
         match format {
-            SourceFormat::Python => self.python_line(line, emit),
-            SourceFormat::PerfLayer => match probe.kind.as_deref().unwrap_or_default() {
-                "span" => {
-                    let record = SpanRecord::from_line(line)?;
-                    let span = self.span_from_record(record, emit);
-                    emit(Event::Span(span));
-                    Ok(())
-                }
-                "session" => self.session_line(line, probe.format.as_ref(), emit),
-                "end" => {
-                    let record: EndRecord = serde_json::from_str(line)?;
-                    self.end_line(record, emit);
-                    Ok(())
-                }
-                other => {
-                    let message = format!("skipped: unknown record type {other:?}");
-                    self.warn(WarningKind::UnknownRecord, message);
-                    Ok(())
-                }
-            },
+            SourceFormat::Python => python::line(self, line, emit),
+            SourceFormat::PerfLayer => format1::line(self, line, &probe, emit),
         }
     }
 
-    fn session_line(
-        &mut self,
-        line: &str,
-        format: Option<&serde_json::Value>,
-        emit: &mut impl FnMut(Event),
-    ) -> Result<(), LineError> {
-        match format.map(|f| f.as_u64()) {
-            None => {
-                return Err(LineError::Malformed(
-                    "session line without \"format\"".into(),
-                ))
-            }
-            Some(None) => {
-                return Err(LineError::Malformed(
-                    "\"format\" is not a non-negative integer".into(),
-                ))
-            }
-            Some(Some(n)) if n != u64::from(FORMAT) => {
-                return Err(LineError::Fatal(Error::UnsupportedFormat {
-                    path: PathBuf::from(&*self.source),
-                    line: self.line,
-                    format: n,
-                    supported: FORMAT,
-                }))
-            }
-            Some(Some(_)) => {}
-        }
-        let record: SessionRecord = serde_json::from_str(line)?;
-        self.close_segment(None, emit);
-        let origin_ns = match parse_rfc3339_ns(&record.started_at) {
-            Some(ns) => ns,
-            None => {
-                let message = format!(
-                    "started_at {:?} is not an RFC 3339 time; the segment is placed after the previous one",
-                    record.started_at
-                );
-                self.warn(WarningKind::BadTimestamp, message);
-                self.last_end_ns
-            }
-        };
-        let segment = Segment {
-            index: self.segments,
-            session: record.session,
-            started_at: Some(record.started_at),
-            origin_ns,
-            pid: Some(record.pid),
-            program: Some(record.program),
-            format: SourceFormat::PerfLayer,
-            line: self.line,
-        };
-        self.open_segment(segment, emit);
-        Ok(())
-    }
-
-    fn open_segment(&mut self, segment: Segment, emit: &mut impl FnMut(Event)) {
+    /// Starts a segment.
+    pub(super) fn open_segment(&mut self, segment: Segment, emit: &mut impl FnMut(Event)) {
         self.segment = Some(OpenSegment {
             index: segment.index,
             origin_ns: segment.origin_ns,
@@ -426,43 +329,8 @@ impl Reader {
         emit(Event::Segment(segment));
     }
 
-    /// The open segment's index and origin, opening an implicit one if spans come first.
-    fn current_segment(&mut self, emit: &mut impl FnMut(Event)) -> (u32, u64) {
-        if let Some(open) = &self.segment {
-            return (open.index, open.origin_ns);
-        }
-        self.warn(
-            WarningKind::NoSessionLine,
-            "span lines before any session line: read as a segment without a start time".into(),
-        );
-        let segment = Segment {
-            index: self.segments,
-            session: self.default_session(),
-            started_at: None,
-            origin_ns: self.last_end_ns,
-            pid: None,
-            program: None,
-            format: SourceFormat::PerfLayer,
-            line: self.line,
-        };
-        let origin = segment.origin_ns;
-        let index = segment.index;
-        self.open_segment(segment, emit);
-        (index, origin)
-    }
-
-    fn end_line(&mut self, record: EndRecord, emit: &mut impl FnMut(Event)) {
-        if self.segment.is_none() {
-            self.warn(
-                WarningKind::NoSessionLine,
-                "an end line without a session line before it".into(),
-            );
-            return;
-        }
-        self.close_segment(Some(record), emit);
-    }
-
-    fn close_segment(&mut self, end: Option<EndRecord>, emit: &mut impl FnMut(Event)) {
+    /// Ends the open segment, if any, with its `end` record if it has one.
+    pub(super) fn close_segment(&mut self, end: Option<EndRecord>, emit: &mut impl FnMut(Event)) {
         let Some(open) = self.segment.take() else {
             return;
         };
@@ -486,117 +354,6 @@ impl Reader {
             end_ns,
         }));
     }
-
-    /// The one place a [`Span`] is built from a format-1 record: places it in the current
-    /// segment, shifts its times by the segment's origin and interns its strings.
-    fn span_from_record(
-        &mut self,
-        record: SpanRecord<'_, RawFields<'_>>,
-        emit: &mut impl FnMut(Event),
-    ) -> Span {
-        let (segment, origin) = self.current_segment(emit);
-        let span = Span {
-            segment,
-            id: record.id,
-            parent: record.parent,
-            follows_from: record.follows_from,
-            name: self.intern(&record.name),
-            target: self.intern(&record.target),
-            start_ns: origin.saturating_add(record.start_ns),
-            end_ns: origin.saturating_add(record.end_ns),
-            busy_ns: record.busy_ns,
-            idle_ns: record.idle_ns,
-            enters: record.enters,
-            thread: self.intern(&record.thread),
-            status: record.status,
-            raw_fields: record.fields.map(|raw| raw.get().into()),
-            line: self.line,
-        };
-        self.last_end_ns = self.last_end_ns.max(span.end_ns);
-        span
-    }
-
-    fn python_line(&mut self, line: &str, emit: &mut impl FnMut(Event)) -> Result<(), LineError> {
-        let op: PythonLine<'_> = serde_json::from_str(line)?;
-        let start_ns = match (op.start_time, op.timestamp.as_deref()) {
-            (Some(t), _) => seconds_to_ns(t).ok_or_else(|| {
-                LineError::Malformed(format!("start_time {t} is not a time in seconds"))
-            })?,
-            (None, Some(ts)) => parse_python_timestamp_ns(ts).ok_or_else(|| {
-                LineError::Malformed(format!("timestamp {ts:?} is not an ISO 8601 time"))
-            })?,
-            (None, None) => {
-                return Err(LineError::Malformed(
-                    "a Python tracker line without start_time or timestamp".into(),
-                ))
-            }
-        };
-        // Durations from differences of seconds: epoch seconds as ns lose precision in an f64.
-        let duration = match (op.duration_seconds, op.end_time, op.start_time) {
-            (Some(d), _, _) => seconds_to_ns(d),
-            (None, Some(end), Some(start)) => seconds_to_ns((end - start).max(0.0)),
-            (None, Some(end), None) => seconds_to_ns(end).map(|e| e.saturating_sub(start_ns)),
-            (None, None, _) => None,
-        };
-        let end_ns = duration.map(|d| start_ns.saturating_add(d));
-        if self.segment.is_none() {
-            let segment = Segment {
-                index: self.segments,
-                session: op
-                    .session_id
-                    .as_deref()
-                    .map_or_else(|| self.default_session(), str::to_owned),
-                started_at: op.timestamp.as_deref().map(str::to_owned),
-                origin_ns: 0,
-                pid: None,
-                program: Some("python".to_owned()),
-                format: SourceFormat::Python,
-                line: self.line,
-            };
-            self.open_segment(segment, emit);
-        }
-        let segment = self.segment.as_ref().map_or(0, |s| s.index);
-        let metadata = op.metadata.and_then(|raw| non_empty_object(raw.get()));
-        let failed = metadata.as_deref().is_some_and(|m| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(m).is_ok_and(|m| {
-                m.get("error").is_some_and(|e| !e.is_null())
-                    || m.get("success") == Some(&false.into())
-            })
-        });
-        let status = match end_ns {
-            None => Status::Open,
-            Some(_) if failed => Status::Error,
-            Some(_) => Status::Ok,
-        };
-        let end_ns = end_ns.unwrap_or(start_ns).max(start_ns);
-        let id = match op.operation_id {
-            Some(raw) => python_id(raw),
-            None => python_id_of_line(self.line),
-        };
-        let span = Span {
-            segment,
-            id,
-            parent: op
-                .parent_operation_id
-                .filter(|r| r.get() != "null")
-                .map(python_id),
-            follows_from: Vec::new(),
-            name: self.intern(&op.operation_name),
-            target: self.intern(""),
-            start_ns,
-            end_ns,
-            busy_ns: end_ns - start_ns,
-            idle_ns: None,
-            enters: 1,
-            thread: self.intern("python"),
-            status,
-            raw_fields: metadata,
-            line: self.line,
-        };
-        self.last_end_ns = self.last_end_ns.max(span.end_ns);
-        emit(Event::Span(span));
-        Ok(())
-    }
 }
 
 fn format_name(format: SourceFormat) -> &'static str {
@@ -606,57 +363,17 @@ fn format_name(format: SourceFormat) -> &'static str {
     }
 }
 
-fn non_empty_object(raw: &str) -> Option<Box<str>> {
-    let inner = raw.strip_prefix('{')?.strip_suffix('}')?;
-    if inner.trim().is_empty() {
-        None
-    } else {
-        Some(raw.into())
-    }
-}
-
-/// A Python operation id (any JSON value) as a 64-bit span id.
-fn python_id(raw: &RawValue) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    raw.get().hash(&mut hasher);
-    hasher.finish()
-}
-
-fn python_id_of_line(line: u64) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    ("line", line).hash(&mut hasher);
-    hasher.finish()
-}
-
-fn seconds_to_ns(seconds: f64) -> Option<u64> {
-    // u64 nanoseconds reach the year 2554.
-    if seconds.is_finite() && (0.0..1.8e10).contains(&seconds) {
-        Some((seconds * 1e9).round() as u64)
-    } else {
-        None
-    }
-}
-
 /// Parses an RFC 3339 time into ns since the Unix epoch.
-pub(crate) fn parse_rfc3339_ns(text: &str) -> Option<u64> {
+pub(super) fn parse_rfc3339_ns(text: &str) -> Option<u64> {
     let time = chrono::DateTime::parse_from_rfc3339(text).ok()?;
     u64::try_from(time.timestamp_nanos_opt()?).ok()
-}
-
-/// Parses the Python tracker's ISO time, with or without a time zone (none means UTC).
-fn parse_python_timestamp_ns(text: &str) -> Option<u64> {
-    parse_rfc3339_ns(text).or_else(|| {
-        let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-            .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f"))
-            .ok()?;
-        u64::try_from(naive.and_utc().timestamp_nanos_opt()?).ok()
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use perf_layer::record::{Fields, Record};
+    use crate::input::Span;
+    use perf_layer::record::{Fields, Record, SpanRecord, Status};
 
     fn events(data: &str, strict: bool) -> Result<(Vec<Event>, LoadSummary), Error> {
         let mut out = Vec::new();
@@ -798,17 +515,5 @@ mod tests {
         assert_eq!(spans[1].parent, None);
         assert_eq!(spans[1].status, Status::Error);
         assert_eq!(spans[1].start_ns, 1_700_000_000_000_000_000);
-    }
-
-    #[test]
-    fn python_timestamp_without_zone_is_utc() {
-        assert_eq!(
-            parse_python_timestamp_ns("1970-01-01T00:00:02.5"),
-            Some(2_500_000_000)
-        );
-        assert_eq!(
-            parse_python_timestamp_ns("1970-01-01T00:00:02+00:00"),
-            Some(2_000_000_000)
-        );
     }
 }

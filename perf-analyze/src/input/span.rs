@@ -9,8 +9,8 @@ pub use perf_layer::record::{Fields, Status};
 /// Times are nanoseconds on one timeline shared by all segments of a session:
 /// nanoseconds since the Unix epoch when the segment's start time is known
 /// (a format-1 `started_at`, or the Python tracker's float seconds), so segments
-/// of one file line up by their wall-clock start. Subtract
-/// [`Analysis::origin_ns`](crate::Analysis::origin_ns) for times relative to the session start.
+/// of one file line up by their wall-clock start. Subtract [`session_origin_ns`]
+/// for times relative to the session start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Span {
     /// The segment (one run of the program) this span was recorded in, from 0.
@@ -84,6 +84,7 @@ impl Span {
     }
 
     /// A span with the given name and times, for examples and tests.
+    #[cfg(any(test, feature = "test-util"))]
     #[must_use]
     pub fn example(name: &str, start_ns: u64, end_ns: u64) -> Span {
         Span {
@@ -146,4 +147,36 @@ pub struct SegmentEnd {
     pub end: Option<perf_layer::record::EndRecord>,
     /// The segment's end on the session timeline, from the `end` line, in ns.
     pub end_ns: Option<u64>,
+}
+
+/// What a format's reader finds, in file order: what every reader produces
+/// and the pipeline ([`visit`](super::visit)) consumes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A segment starts (a `session` line, or the first line of a Python file).
+    Segment(Segment),
+    /// A span (in the order written: children before their parents).
+    Span(Span),
+    /// A segment ends (its `end` line, the next `session` line, or the end of the file).
+    SegmentEnd(SegmentEnd),
+}
+
+/// The start of a session on its shared timeline: the earliest of its segments'
+/// origins and its spans' starts. Times since the session start are span times
+/// minus this.
+///
+/// ```
+/// assert_eq!(perf_analyze::session_origin_ns([5_000, 9_000], [5_200, 4_800]), 4_800);
+/// assert_eq!(perf_analyze::session_origin_ns([], []), 0);
+/// ```
+#[must_use]
+pub fn session_origin_ns(
+    segment_origins: impl IntoIterator<Item = u64>,
+    span_starts: impl IntoIterator<Item = u64>,
+) -> u64 {
+    segment_origins
+        .into_iter()
+        .chain(span_starts)
+        .min()
+        .unwrap_or(0)
 }

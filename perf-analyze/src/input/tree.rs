@@ -1,33 +1,9 @@
-//! Assembles spans into complete root trees.
-//!
-//! Spans arrive when they close, children before their parents. A [`TreeBuilder`]
-//! holds them until their root closes, then hands over the complete [`Tree`].
-//! At the end of a segment, spans whose parent never came are handed over as trees
-//! of their own, marked with [`Tree::missing_parent`]: whether that parent was lost
-//! (the segment has an `end` line) or is still running (it has none yet) is for the
-//! receiver to say, as the builder does not see `end` lines. Parent cycles are broken,
-//! with a warning. Nothing here recurses, so nesting 100,000 deep is fine.
-//!
-//! ```
-//! use perf_analyze::{Span, tree::TreeBuilder};
-//!
-//! let mut builder = TreeBuilder::new("mem");
-//! let mut child = Span::example("child", 2, 5);
-//! child.id = 2;
-//! child.parent = Some(1);
-//! let root = Span::example("root", 0, 10);
-//! let mut trees = Vec::new();
-//! builder.push(child, &mut |tree| trees.push(tree));
-//! assert!(trees.is_empty()); // the root is still open
-//! builder.push(root, &mut |tree| trees.push(tree));
-//! assert_eq!(trees[0].len(), 2);
-//! assert_eq!(&*trees[0].span(trees[0].children(0)[0] as usize).name, "child");
-//! ```
+//! Assembles spans into complete root trees: see [`TreeBuilder`].
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-use crate::span::Span;
+use super::span::Span;
 use crate::warning::{Warning, WarningKind, Warnings};
 
 /// A node of a [`Tree`]: a span, its parent's index and its depth.
@@ -163,7 +139,31 @@ struct Held {
     placed: bool,
 }
 
-/// Holds closed spans until their root closes. See the [module docs](self).
+/// Holds closed spans until their root closes.
+///
+/// Spans arrive when they close, children before their parents. A builder
+/// holds them until their root closes, then hands over the complete [`Tree`].
+/// At the end of a segment, spans whose parent never came are handed over as trees
+/// of their own, marked with [`Tree::missing_parent`]: whether that parent was lost
+/// (the segment has an `end` line) or is still running (it has none yet) is for the
+/// receiver to say, as the builder does not see `end` lines. Parent cycles are broken,
+/// with a warning. Nothing here recurses, so nesting 100,000 deep is fine.
+///
+/// ```
+/// use perf_analyze::input::{Span, TreeBuilder};
+///
+/// let mut builder = TreeBuilder::new("mem");
+/// let mut child = Span::example("child", 2, 5);
+/// child.id = 2;
+/// child.parent = Some(1);
+/// let root = Span::example("root", 0, 10);
+/// let mut trees = Vec::new();
+/// builder.push(child, &mut |tree| trees.push(tree));
+/// assert!(trees.is_empty()); // the root is still open
+/// builder.push(root, &mut |tree| trees.push(tree));
+/// assert_eq!(trees[0].len(), 2);
+/// assert_eq!(&*trees[0].span(trees[0].children(0)[0] as usize).name, "child");
+/// ```
 ///
 /// A span is moved once into a slot when it arrives and once into its tree when its
 /// root closes; the scratch lists for building are kept between trees.
@@ -189,7 +189,7 @@ impl std::fmt::Debug for TreeBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TreeBuilder")
             .field("source", &self.source)
-            .field("pending", &self.held.len())
+            .field("held", &self.held.len())
             .field("warnings", &self.warnings)
             .finish_non_exhaustive()
     }
@@ -210,12 +210,6 @@ impl TreeBuilder {
             siblings: Vec::new(),
             warnings: Warnings::default(),
         }
-    }
-
-    /// Spans held while their trees are open.
-    #[must_use]
-    pub fn pending(&self) -> usize {
-        self.slots.len() - self.free.len()
     }
 
     /// The warnings found so far (cycles, duplicate ids).
@@ -310,8 +304,8 @@ impl TreeBuilder {
     }
 
     /// Ends a segment: spans still held are handed over as trees of their own. Those whose
-    /// parent never came are marked with [`Tree::missing_parent`] (no warning: see the
-    /// [module docs](self)); parent cycles are broken with a warning.
+    /// parent never came are marked with [`Tree::missing_parent`] (no warning: see
+    /// [`TreeBuilder`]); parent cycles are broken with a warning.
     pub fn finish_segment(&mut self, emit: &mut impl FnMut(Tree)) {
         let mut orphans: Vec<(u64, u64, u32)> = Vec::new();
         let mut rest: Vec<(u64, u32)> = Vec::new();

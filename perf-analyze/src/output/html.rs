@@ -11,10 +11,10 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::document::{self, Block};
-use super::RenderOptions;
-use crate::export::{flamegraph, Session, Timeline, TrackKind};
-use crate::Analysis;
+use super::document::Block;
+use super::export::{flamegraph, Session, Timeline, TrackKind};
+use super::{report, RenderOptions};
+use crate::analysis::Analysis;
 
 impl Analysis {
     /// Renders the report as one self-contained HTML page. `session` holds
@@ -23,7 +23,7 @@ impl Analysis {
     #[must_use]
     pub fn render_html(&self, options: &RenderOptions, session: &Session) -> String {
         render(
-            &document::build(self, options),
+            &report::build(self, options),
             session,
             &self.summary.session,
         )
@@ -103,6 +103,12 @@ fn render(blocks: &[Block], session: &Session, name: &str) -> String {
                 rows,
                 right,
             } => table(&mut html, header, rows, right),
+            Block::Framed {
+                header,
+                rows,
+                right,
+                ..
+            } => table(&mut html, header, rows, right),
             Block::Pre(lines) => {
                 html.push_str("<pre>");
                 for line in lines {
@@ -122,10 +128,15 @@ fn render(blocks: &[Block], session: &Session, name: &str) -> String {
     html
 }
 
-fn table(html: &mut String, header: &[&str], rows: &[Vec<String>], right: &[usize]) {
+fn table<H: AsRef<str>>(html: &mut String, header: &[H], rows: &[Vec<String>], right: &[usize]) {
     html.push_str("<table>\n<thead><tr>");
     for (i, column) in header.iter().enumerate() {
-        let _ = write!(html, "<th{}>{}</th>", align(right, i), escape(column));
+        let _ = write!(
+            html,
+            "<th{}>{}</th>",
+            align(right, i),
+            escape(column.as_ref())
+        );
     }
     html.push_str("</tr></thead>\n<tbody>\n");
     for row in rows {

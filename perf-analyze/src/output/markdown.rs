@@ -1,29 +1,90 @@
-//! The Markdown report: the same content as the table, as headings, tables and code blocks.
+//! Documents as Markdown: headings, tables and code blocks, every piece of text
+//! escaped by [`escape`].
+
+use std::fmt::Write as _;
 
 use super::document::{clip, Block, CELL, LINE};
 
-/// A line of prose, clipped, with the characters Markdown would take for emphasis escaped.
-fn prose(text: &str) -> String {
-    clip(text, LINE).replace('_', "\\_").replace('*', "\\*")
+/// Escapes text for Markdown (CommonMark, GitHub tables): a backslash before each
+/// character that could start code (`` ` ``), HTML or an entity (`<`, `>`, `&`), end
+/// a table cell (`|`) or escape the next one (`\`), and, with `emphasis`, before
+/// `*` and `_`. A line break becomes a space.
+///
+/// Names in the report's tables keep their `_`: in a cell they are identifiers.
+fn escape(text: &str, emphasis: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '<' | '>' | '&' | '|' => out.push('\\'),
+            '*' | '_' if emphasis => out.push('\\'),
+            '\n' | '\r' => {
+                out.push(' ');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
 }
 
-fn cell(text: &str) -> String {
-    clip(text, CELL).replace('|', "\\|").replace('\n', " ")
+/// A line of prose, clipped.
+fn prose(text: &str) -> String {
+    escape(&clip(text, LINE), true)
+}
+
+/// A code fence longer than any run of backticks in `lines`, so none closes it.
+fn fence(lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .flat_map(|line| line.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+/// A table: header, alignment row, rows, each cell clipped and escaped.
+fn table<H: AsRef<str>>(
+    out: &mut String,
+    header: &[H],
+    rows: &[Vec<String>],
+    right: &[usize],
+    emphasis: bool,
+) {
+    let cell = |text: &str| escape(&clip(text, CELL), emphasis);
+    out.push('|');
+    for h in header {
+        let _ = write!(out, " {} |", cell(h.as_ref()));
+    }
+    out.push_str("\n|");
+    for i in 0..header.len() {
+        out.push_str(if right.contains(&i) { "---:|" } else { "---|" });
+    }
+    out.push('\n');
+    for row in rows {
+        out.push('|');
+        for c in row {
+            let _ = write!(out, " {} |", cell(c));
+        }
+        out.push('\n');
+    }
 }
 
 pub(super) fn render(blocks: &[Block]) -> String {
     let mut out = String::new();
     let mut in_lines = false;
-    for block in blocks {
+    for (i, block) in blocks.iter().enumerate() {
         let is_line = matches!(block, Block::Line(_) | Block::Bullet(..));
         if in_lines && !is_line {
             out.push('\n');
         }
         in_lines = is_line;
+        let last = i + 1 == blocks.len();
         match block {
             Block::Title(title) => {
                 out.push_str("# ");
-                out.push_str(&clip(title, LINE));
+                out.push_str(&escape(&clip(title, LINE), false));
                 out.push_str("\n\n");
             }
             Block::Heading(heading) => {
@@ -46,34 +107,53 @@ pub(super) fn render(blocks: &[Block]) -> String {
                 rows,
                 right,
             } => {
-                out.push('|');
-                for h in header {
-                    out.push_str(&format!(" {} |", cell(h)));
-                }
-                out.push_str("\n|");
-                for i in 0..header.len() {
-                    out.push_str(if right.contains(&i) { "---:|" } else { "---|" });
-                }
-                out.push('\n');
-                for row in rows {
-                    out.push('|');
-                    for c in row {
-                        out.push_str(&format!(" {} |", cell(c)));
-                    }
+                table(&mut out, header, rows, right, false);
+                if !last {
                     out.push('\n');
                 }
-                out.push('\n');
+            }
+            Block::Framed {
+                header,
+                rows,
+                right,
+                ..
+            } => {
+                table(&mut out, header, rows, right, true);
+                if !last {
+                    out.push('\n');
+                }
             }
             Block::Pre(lines) => {
-                out.push_str("```text\n");
+                let fence = fence(lines);
+                let _ = writeln!(out, "{fence}text");
                 for line in lines {
                     out.push_str(&clip(line, LINE));
                     out.push('\n');
                 }
-                out.push_str("```\n\n");
+                let _ = write!(out, "{fence}\n\n");
             }
             Block::End => {}
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_keeps_cells_and_markup_closed() {
+        assert_eq!(escape(r"a\|b", false), r"a\\\|b");
+        assert_eq!(escape("<script>&`x`", false), r"\<script\>\&\`x\`");
+        assert_eq!(escape("llm_generation", false), "llm_generation");
+        assert_eq!(escape("*llm_generation*", true), r"\*llm\_generation\*");
+        assert_eq!(escape("two\nlines", false), "two lines");
+    }
+
+    #[test]
+    fn a_fence_outlasts_the_backticks_inside() {
+        assert_eq!(fence(&["plain".into()]), "```");
+        assert_eq!(fence(&["a ```` b".into()]), "`````");
+    }
 }

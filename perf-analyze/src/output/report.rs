@@ -1,67 +1,18 @@
-//! The report's content as blocks, rendered by `text` and `markdown` alike.
+//! The report of one session, as blocks of the [document model](super::document).
 
+use super::document::{clip, Block, NAME, REASONS, SEQUENTIAL};
+use super::RenderOptions;
+use crate::analysis::llm::LlmCall;
+use crate::analysis::Analysis;
 use crate::duration::{human, percent};
-use crate::llm::LlmCall;
-use crate::report::RenderOptions;
-use crate::tree::Tree;
-use crate::{Analysis, SourceFormat, Warning, WarningKind};
-
-/// A piece of the report.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Block {
-    /// The report's title line.
-    Title(String),
-    /// A section heading, e.g. `TOP OPERATIONS BY TIME`.
-    Heading(&'static str),
-    /// A line of text.
-    Line(String),
-    /// A bulleted line, indented by `level`.
-    Bullet(u8, String),
-    /// A table; `right` lists right-aligned columns. Only the columns of
-    /// [`FREE_TEXT`] may wrap; names and numbers never do.
-    Table {
-        header: Vec<&'static str>,
-        rows: Vec<Vec<String>>,
-        right: Vec<usize>,
-    },
-    /// Preformatted lines (trees).
-    Pre(Vec<String>),
-    /// The report's end.
-    End,
-}
+use crate::input::{SourceFormat, Span, Tree};
+use crate::warning::{Warning, WarningKind};
 
 const TOP_OPERATIONS: usize = 20;
 const TREE_LINES: usize = 40;
 const TREE_DEPTH: u32 = 12;
 const LLM_ROWS: usize = 20;
 const LIST_ROWS: usize = 10;
-
-/// Cuts text longer than `max` characters, marking the cut with `...`: a report line
-/// stays readable (and tables stay fast) whatever length of name a file holds.
-pub(super) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        None => text.into(),
-        Some(_) => {
-            let end = text
-                .char_indices()
-                .nth(max.saturating_sub(3))
-                .map_or(text.len(), |(i, _)| i);
-            format!("{}...", &text[..end]).into()
-        }
-    }
-}
-
-/// Longest table cell, in characters.
-pub(super) const CELL: usize = 160;
-/// Table columns of sentences, which may wrap to fit the width.
-pub(super) const FREE_TEXT: &[&str] = &[REASONS, SEQUENTIAL];
-const REASONS: &str = "Reasons";
-const SEQUENTIAL: &str = "Sequential operations";
-
-/// Longest name in a table cell, in characters: names take their natural width up to this.
-pub(super) const NAME: usize = 60;
-/// Longest line, in characters.
-pub(super) const LINE: usize = 400;
 
 fn opt(ns: Option<u64>) -> String {
     ns.map_or_else(|| "-".to_owned(), human)
@@ -260,7 +211,7 @@ fn llm_row(c: &LlmCall) -> Vec<String> {
 }
 
 /// The useful fields of a span, for the breakdown: prompt size, tokens, speed, status.
-fn annotation(span: &crate::Span) -> String {
+fn annotation(span: &Span) -> String {
     let mut parts = Vec::new();
     if span.raw_fields.is_some() {
         let f = span.fields();

@@ -1,9 +1,56 @@
-//! The plain-text report: the old report's headings, and light tables by comfy-table
-//! (columns separated by spaces, the header underlined, no box).
+//! Documents as plain text: the old report's headings, and tables by comfy-table,
+//! set up here only: light ones (columns separated by spaces, the header
+//! underlined, no box) and [framed](Frame) ones.
 
-use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Table};
+use comfy_table::{presets, Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
-use super::document::{clip, Block, CELL, FREE_TEXT, LINE, NAME};
+use super::document::{clip, Block, Frame, CELL, FREE_TEXT, LINE, NAME};
+
+/// A comfy-table table as every text table starts: `style`, `width` columns wide
+/// (whatever the terminal), the header given.
+fn new_table<T: Into<Cell>>(style: &str, width: u16, header: impl IntoIterator<Item = T>) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(style)
+        .force_no_tty()
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width)
+        .set_header(header);
+    table
+}
+
+/// A framed table; its cells are not cut.
+fn framed(
+    frame: Frame,
+    header: &[String],
+    rows: &[Vec<String>],
+    right: &[usize],
+    width: u16,
+) -> String {
+    let style = match frame {
+        Frame::Box => presets::UTF8_FULL_CONDENSED,
+        Frame::Ascii => presets::ASCII_BORDERS_ONLY_CONDENSED,
+    };
+    let mut table = new_table(style, width, header);
+    for row in rows {
+        table.add_row(row.iter().enumerate().map(|(i, text)| {
+            let cell = Cell::new(text);
+            if frame == Frame::Box && right.contains(&i) {
+                cell.set_alignment(CellAlignment::Right)
+            } else {
+                cell
+            }
+        }));
+    }
+    if frame == Frame::Ascii {
+        for &i in right {
+            if let Some(column) = table.column_mut(i) {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    format!("{table}\n")
+}
 
 /// No borders, no column lines: only the line under the header.
 const STYLE: &str = "     -             ";
@@ -18,13 +65,7 @@ fn table(
     wrap: Option<usize>,
     width: u16,
 ) -> String {
-    let mut table = Table::new();
-    table
-        .load_preset(STYLE)
-        .force_no_tty()
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width)
-        .set_header(header.iter().copied());
+    let mut table = new_table(STYLE, width, header.iter().copied());
     for row in rows {
         table.add_row(row.iter().enumerate().map(|(i, cell)| {
             let max = if Some(i) == wrap { CELL } else { NAME };
@@ -101,6 +142,12 @@ pub(super) fn render(blocks: &[Block], width: u16) -> String {
                 let wrap = header.iter().position(|h| FREE_TEXT.contains(h));
                 out.push_str(&table(header, rows, right, wrap, width));
             }
+            Block::Framed {
+                frame,
+                header,
+                rows,
+                right,
+            } => out.push_str(&framed(*frame, header, rows, right, width)),
             Block::Pre(lines) => {
                 for line in lines {
                     out.push_str(&clip(line, LINE));

@@ -32,7 +32,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Session, TrackKind};
-use crate::Fields;
+use crate::input::Fields;
 
 /// The process id used for the session in the trace.
 const PID: u32 = 1;

@@ -24,8 +24,8 @@ use std::io::{self, Write};
 use rustc_hash::FxHashMap as HashMap;
 
 use super::Session;
-use crate::intervals::union_len_sorted;
-use crate::Tree;
+use crate::analysis::intervals::union_len_sorted;
+use crate::input::Tree;
 
 /// The deepest stack written: spans nested deeper than this many frames are
 /// merged into one [`MERGED_FRAME`] on top of it, so a runaway recursion gives

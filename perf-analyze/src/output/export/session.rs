@@ -3,9 +3,10 @@
 use std::io::BufRead;
 use std::path::Path;
 
-use crate::{visit, visit_path, Error, Options, Segment, Tree, VisitReport, Visitor};
-
 use super::Timeline;
+use crate::analysis::{Analysis, Analyzer};
+use crate::input::{self, visit, visit_path, Segment, Tree, VisitReport, Visitor};
+use crate::{Error, Options};
 
 /// A session's segments and complete root trees, as the exports need them
 /// (the report itself streams and keeps only aggregates).
@@ -63,6 +64,41 @@ impl Session {
         Ok((session, report))
     }
 
+    /// Reads a session from `input` once for both its [`Analysis`] and its trees
+    /// (the HTML report needs both), named `source` in warnings and errors.
+    ///
+    /// # Errors
+    /// As [`Session::read`].
+    pub fn read_analyzed<R: BufRead + Send>(
+        input: R,
+        source: &str,
+        options: &Options,
+    ) -> Result<(Analysis, Session), Error> {
+        let mut both = Both {
+            analyzer: Analyzer::new(options, source),
+            session: Session::default(),
+        };
+        let report = visit(input, source, options, &mut both)?;
+        Ok((both.analyzer.finish(report, None), both.session))
+    }
+
+    /// As [`Session::read_analyzed`], from a data file or a session directory.
+    ///
+    /// # Errors
+    /// As [`Session::read_path`].
+    pub fn read_path_analyzed(
+        path: &Path,
+        options: &Options,
+    ) -> Result<(Analysis, Session), Error> {
+        let source = input::data_file(path);
+        let mut both = Both {
+            analyzer: Analyzer::new(options, &source.to_string_lossy()),
+            session: Session::default(),
+        };
+        let report = visit_path(path, options, &mut both)?;
+        Ok((both.analyzer.finish(report, Some(source)), both.session))
+    }
+
     /// The session id written in the file (empty if it names none).
     #[must_use]
     pub fn name(&self) -> &str {
@@ -81,18 +117,43 @@ impl Session {
         &self.trees
     }
 
-    /// The session's start on the shared timeline: the earliest segment
-    /// start or span start. Exports count time from here.
+    /// The session's start on the shared timeline
+    /// ([`session_origin_ns`](crate::input::session_origin_ns)). Exports count time from here.
     #[must_use]
     pub fn origin_ns(&self) -> u64 {
-        let segments = self.segments.iter().map(|s| s.origin_ns);
-        let spans = self.trees.iter().map(|t| t.root().start_ns);
-        segments.chain(spans).min().unwrap_or(0)
+        input::session_origin_ns(
+            self.segments.iter().map(|s| s.origin_ns),
+            self.trees.iter().map(|t| t.root().start_ns),
+        )
     }
 
     /// The spans on one timeline, laid out on tracks.
     #[must_use]
     pub fn timeline(&self) -> Timeline<'_> {
         Timeline::new(&self.trees, self.origin_ns())
+    }
+}
+
+/// Feeds one reading to the analyzer and the session alike.
+#[derive(Debug)]
+struct Both<'a> {
+    analyzer: Analyzer<'a>,
+    session: Session,
+}
+
+impl Visitor for Both<'_> {
+    fn segment(&mut self, segment: &Segment) {
+        self.analyzer.segment(segment);
+        self.session.segment(segment);
+    }
+
+    fn tree(&mut self, tree: Tree) {
+        self.analyzer.tree(tree.clone());
+        self.session.tree(tree);
+    }
+
+    fn segment_end(&mut self, end: &crate::input::SegmentEnd) {
+        self.analyzer.segment_end(end);
+        self.session.segment_end(end);
     }
 }

@@ -30,8 +30,8 @@
 //! # Ok::<(), perf_analyze::Error>(())
 //! ```
 
-use crate::intervals::union_len_sorted;
-use crate::{Span, Tree};
+use crate::analysis::intervals::union_len_sorted;
+use crate::input::{Span, Tree};
 
 /// One span placed on the session's timeline.
 #[derive(Debug, Clone)]

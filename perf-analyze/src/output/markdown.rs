@@ -44,13 +44,15 @@ fn fence(lines: &[String]) -> String {
     "`".repeat(longest.max(2) + 1)
 }
 
-/// A table: header, alignment row, rows, each cell clipped and escaped.
+/// A table: header, alignment row, rows, each cell clipped and escaped; a blank
+/// line after it unless it ends the document.
 fn table<H: AsRef<str>>(
     out: &mut String,
     header: &[H],
     rows: &[Vec<String>],
     right: &[usize],
     emphasis: bool,
+    last: bool,
 ) {
     let cell = |text: &str| escape(&clip(text, CELL), emphasis);
     out.push('|');
@@ -67,6 +69,9 @@ fn table<H: AsRef<str>>(
         for c in row {
             let _ = write!(out, " {} |", cell(c));
         }
+        out.push('\n');
+    }
+    if !last {
         out.push('\n');
     }
 }
@@ -106,23 +111,13 @@ pub(super) fn render(blocks: &[Block]) -> String {
                 header,
                 rows,
                 right,
-            } => {
-                table(&mut out, header, rows, right, false);
-                if !last {
-                    out.push('\n');
-                }
-            }
+            } => table(&mut out, header, rows, right, false, last),
             Block::Framed {
                 header,
                 rows,
                 right,
                 ..
-            } => {
-                table(&mut out, header, rows, right, true);
-                if !last {
-                    out.push('\n');
-                }
-            }
+            } => table(&mut out, header, rows, right, true, last),
             Block::Pre(lines) => {
                 let fence = fence(lines);
                 let _ = writeln!(out, "{fence}text");

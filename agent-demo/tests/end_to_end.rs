@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use perf_layer::record::{Record, SpanRecord, Status, DATA_FILE};
+use perf_layer::record::{llm, Record, SpanRecord, Status, DATA_FILE};
 
 struct Run {
     stdout: String,
@@ -163,13 +163,13 @@ fn piped_session_records_the_promised_span_tree() {
             .into_iter()
             .find(|s| s.parent == Some(turn.id))
             .unwrap();
-        assert_eq!(llm.fields["gen_ai.request.model"], "simulated");
-        assert_eq!(llm.fields["gen_ai.operation.name"], "generate");
+        assert_eq!(llm.fields[llm::REQUEST_MODEL], "simulated");
+        assert_eq!(llm.fields[llm::OPERATION_NAME], "generate");
         assert_eq!(llm.fields["purpose"], "chat");
-        assert!(llm.fields["gen_ai.usage.input_tokens"].as_u64().unwrap() > 0);
-        assert!(llm.fields["gen_ai.usage.output_tokens"].as_u64().unwrap() > 0);
+        assert!(llm.fields[llm::INPUT_TOKENS].as_u64().unwrap() > 0);
+        assert!(llm.fields[llm::OUTPUT_TOKENS].as_u64().unwrap() > 0);
         assert!(llm.fields["prompt_chars"].as_u64().unwrap() > 100);
-        assert!(llm.fields.contains_key("ollama.total_duration_ns"));
+        assert!(llm.fields.contains_key(llm::TOTAL_DURATION_NS));
     }
 
     // Background roots: no parent, follow from the turn that stored their entry.

@@ -3,8 +3,7 @@
 //! `load` and `load_and_trees` time the first stages alone, to show where the time goes.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use perf_analyze::load::{self, Event};
-use perf_analyze::tree::TreeBuilder;
+use perf_analyze::input::{self, Event, TreeBuilder};
 use perf_analyze::{analyze_reader, Format, Options, RenderOptions};
 
 fn report(c: &mut Criterion) {
@@ -17,7 +16,7 @@ fn report(c: &mut Criterion) {
     group.bench_function("load", |b| {
         b.iter(|| {
             let mut spans = 0u64;
-            load::read(&data[..], "bench", false, |event| {
+            input::read(&data[..], "bench", false, |event| {
                 if let Event::Span(span) = event {
                     spans += span.id & 1;
                 }
@@ -30,7 +29,7 @@ fn report(c: &mut Criterion) {
         b.iter(|| {
             let mut builder = TreeBuilder::new("bench");
             let mut nodes = 0usize;
-            load::read(&data[..], "bench", false, |event| match event {
+            input::read(&data[..], "bench", false, |event| match event {
                 Event::Span(span) => builder.push(span, &mut |tree| nodes += tree.len()),
                 Event::SegmentEnd(_) => builder.finish_segment(&mut |tree| nodes += tree.len()),
                 Event::Segment(_) => {}

@@ -16,7 +16,9 @@
 
 use std::io::{self, Write};
 
-use perf_layer::record::{EndRecord, Fields, Record, SessionRecord, SpanRecord, Status, FORMAT};
+use perf_layer::record::{
+    llm, EndRecord, Fields, Record, SessionRecord, SpanRecord, Status, FORMAT,
+};
 
 /// A small deterministic xorshift generator: the same seed, the same session.
 #[derive(Debug, Clone)]
@@ -194,8 +196,8 @@ pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<
             rs + 1_000_000 + ed,
             ed,
             fields(&[
-                ("gen_ai.operation.name", "embeddings".into()),
-                ("gen_ai.request.model", "mxbai-embed-large".into()),
+                (llm::OPERATION_NAME, llm::EMBEDDINGS.into()),
+                (llm::REQUEST_MODEL, "mxbai-embed-large".into()),
             ]),
         )?;
         let rd = ed + rng.around(100_000_000);
@@ -257,14 +259,14 @@ pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<
             gs + 500_000 + cd,
             cd,
             fields(&[
-                ("gen_ai.operation.name", "chat".into()),
-                ("gen_ai.request.model", "gemma3".into()),
-                ("gen_ai.usage.input_tokens", (prompt_chars / 4).into()),
-                ("gen_ai.usage.output_tokens", out_tokens.into()),
-                ("ollama.total_duration_ns", total.into()),
-                ("ollama.load_duration_ns", load.into()),
-                ("ollama.prompt_eval_duration_ns", prompt_eval.into()),
-                ("ollama.eval_duration_ns", eval.into()),
+                (llm::OPERATION_NAME, "chat".into()),
+                (llm::REQUEST_MODEL, "gemma3".into()),
+                (llm::INPUT_TOKENS, (prompt_chars / 4).into()),
+                (llm::OUTPUT_TOKENS, out_tokens.into()),
+                (llm::TOTAL_DURATION_NS, total.into()),
+                (llm::LOAD_DURATION_NS, load.into()),
+                (llm::PROMPT_EVAL_DURATION_NS, prompt_eval.into()),
+                (llm::EVAL_DURATION_NS, eval.into()),
             ]),
         )?;
         let gd = cd + 1_000_000;
@@ -328,11 +330,11 @@ pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<
             bg + 100_000 + dd,
             dd,
             fields(&[
-                ("gen_ai.operation.name", "chat".into()),
-                ("gen_ai.request.model", "gemma3".into()),
-                ("gen_ai.usage.output_tokens", 120.into()),
-                ("ollama.total_duration_ns", (dd - 20_000_000).into()),
-                ("ollama.eval_duration_ns", (dd - 100_000_000).into()),
+                (llm::OPERATION_NAME, "chat".into()),
+                (llm::REQUEST_MODEL, "gemma3".into()),
+                (llm::OUTPUT_TOKENS, 120.into()),
+                (llm::TOTAL_DURATION_NS, (dd - 20_000_000).into()),
+                (llm::EVAL_DURATION_NS, (dd - 100_000_000).into()),
             ]),
         )?;
         w.span(

@@ -1,4 +1,4 @@
-//! The summary JSON, parsed back: the keys DESIGN.md promises, and values computed by hand
+//! The summary JSON, parsed back: the keys docs/summary-format.md promises, and values computed by hand
 //! for `fixtures/agent_turn.jsonl`.
 
 use std::path::Path;

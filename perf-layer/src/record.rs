@@ -31,6 +31,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+pub mod llm;
 mod scan;
 
 /// The format number written in every `session` line. A reader refuses others.

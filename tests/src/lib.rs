@@ -197,3 +197,8 @@ pub fn perf_analyze_bin() -> &'static Path {
 pub fn perf_analyze() -> Command {
     Command::new(perf_analyze_bin())
 }
+
+/// The repository's README: its Rust snippet compiles as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct RootReadme;

@@ -10,6 +10,7 @@ pub mod sim;
 
 use std::time::Duration;
 
+use perf_layer::record::llm;
 use tracing::field::Empty;
 use tracing::{instrument, Span};
 
@@ -121,7 +122,7 @@ impl Llm {
         };
         let span = Span::current();
         if let Some(n) = embeddings.input_tokens {
-            span.record("gen_ai.usage.input_tokens", n);
+            span.record(llm::INPUT_TOKENS, n);
         }
         if let Some(first) = embeddings.vectors.first() {
             span.record("dimensions", first.len());
@@ -134,12 +135,12 @@ impl Llm {
 fn record_generation(span: &Span, g: &Generation) {
     let m = &g.metrics;
     let fields: [(&str, Option<u64>); 6] = [
-        ("gen_ai.usage.input_tokens", m.prompt_eval_count),
-        ("gen_ai.usage.output_tokens", m.eval_count),
-        ("ollama.total_duration_ns", m.total_duration_ns),
-        ("ollama.load_duration_ns", m.load_duration_ns),
-        ("ollama.prompt_eval_duration_ns", m.prompt_eval_duration_ns),
-        ("ollama.eval_duration_ns", m.eval_duration_ns),
+        (llm::INPUT_TOKENS, m.prompt_eval_count),
+        (llm::OUTPUT_TOKENS, m.eval_count),
+        (llm::TOTAL_DURATION_NS, m.total_duration_ns),
+        (llm::LOAD_DURATION_NS, m.load_duration_ns),
+        (llm::PROMPT_EVAL_DURATION_NS, m.prompt_eval_duration_ns),
+        (llm::EVAL_DURATION_NS, m.eval_duration_ns),
     ];
     for (name, value) in fields {
         if let Some(v) = value {

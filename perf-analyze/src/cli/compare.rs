@@ -1,11 +1,14 @@
-//! `perf-analyze compare` and `perf-analyze list --trend`.
+//! `perf-analyze compare`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::Context;
-use perf_analyze::compare::{compare, CompareFormat, RunStats};
-use perf_analyze::trend::Trend;
-use perf_analyze::{analyze_path, list_sessions, resolve, Input, Options};
+use perf_analyze::analysis::compare::{compare, RunStats};
+use perf_analyze::output::CompareFormat;
+use perf_analyze::{analyze_path, resolve, Input, Options};
+
+use super::{LogsDir, Width};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum FormatArg {
@@ -32,12 +35,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
-    /// Where sessions live.
-    #[arg(long, env = "PERF_LOGS_DIR", default_value = "logs")]
-    logs_dir: PathBuf,
-    /// Table width in columns.
-    #[arg(long, default_value_t = 120)]
-    width: u16,
+    #[command(flatten)]
+    logs: LogsDir,
+    #[command(flatten)]
+    width: Width,
 }
 
 /// The runs of one side: each comma-separated entry analyzed.
@@ -56,44 +57,29 @@ fn side(list: &str, logs_dir: &Path) -> anyhow::Result<Vec<RunStats>> {
     Ok(runs)
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Prints the comparison; with `--fail-on-regression`, a regression exits 1.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         args.threshold.is_finite() && args.threshold >= 0.0,
         "--threshold must be a percentage of at least 0"
     );
-    let base = side(&args.base, &args.logs_dir)?;
-    let new = side(&args.new, &args.logs_dir)?;
+    let base = side(&args.base, &args.logs.logs_dir)?;
+    let new = side(&args.new, &args.logs.logs_dir)?;
     let comparison = compare(&base, &new, args.threshold);
     let format = match args.format {
         FormatArg::Table => CompareFormat::Table,
         FormatArg::Json => CompareFormat::Json,
         FormatArg::Markdown => CompareFormat::Markdown,
     };
-    super::print(&comparison.render(format, args.width))?;
+    let printed = super::print(&comparison.render(format, args.width.width));
     if args.fail_on_regression && comparison.has_regression() {
-        // The gate's verdict, not an error (errors exit 2); stdout is flushed.
+        // The gate's verdict, not an error (errors exit 2); it stands when the
+        // reader of stdout stopped early.
         eprintln!("regression found: exiting with status 1 (--fail-on-regression)");
-        std::process::exit(1);
+        return match printed {
+            Err(error) if !super::is_broken_pipe(&error) => Err(error),
+            _ => Ok(ExitCode::from(1)),
+        };
     }
-    Ok(())
-}
-
-/// `list --trend`: every session in time order with wall time and the top operations' self times.
-pub fn trend(logs_dir: &Path, width: u16) -> anyhow::Result<()> {
-    let mut summaries = Vec::new();
-    for dir in list_sessions(logs_dir)? {
-        match analyze_path(&dir, &Options::default()) {
-            Ok(analysis) => summaries.push(analysis.summary),
-            Err(error) => eprintln!("warning: {}: {error}", dir.display()),
-        }
-    }
-    if summaries.is_empty() {
-        return super::print(&format!("No sessions in {}\n", logs_dir.display()));
-    }
-    let trend = Trend::new(summaries, 4);
-    super::print(&format!(
-        "TREND in {} (oldest first):\n{}",
-        logs_dir.display(),
-        trend.render_table(width)
-    ))
+    printed.map(|()| ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! The command line: one module per subcommand.
+//! The command line: one module per subcommand, the flags they share here.
 
 mod compare;
 mod export;
@@ -7,8 +7,12 @@ mod otlp_http;
 mod report;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use perf_analyze::Analysis;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -53,8 +57,52 @@ enum Command {
     Compare(compare::Args),
 }
 
-/// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Where sessions live: every subcommand that names sessions has it.
+#[derive(Debug, clap::Args)]
+struct LogsDir {
+    /// Where sessions live.
+    #[arg(long, env = "PERF_LOGS_DIR", default_value = "logs")]
+    logs_dir: PathBuf,
+}
+
+/// One session to read: `report`, `export` and `flamegraph` have it.
+#[derive(Debug, clap::Args)]
+struct Source {
+    /// A session id (looked up as <LOGS_DIR>/<SESSION>/performance_data.jsonl), a data file,
+    /// a session directory, or - for stdin.
+    #[arg(value_name = "SESSION|PATH|-")]
+    target: String,
+    #[command(flatten)]
+    logs: LogsDir,
+    /// Make a malformed line an error (exit 2) instead of a warning.
+    #[arg(long)]
+    strict: bool,
+}
+
+impl Source {
+    /// The session to read.
+    fn resolve(&self) -> anyhow::Result<perf_analyze::Input> {
+        Ok(perf_analyze::resolve(&self.target, &self.logs.logs_dir)?)
+    }
+
+    fn options(&self) -> perf_analyze::Options {
+        perf_analyze::Options {
+            strict: self.strict,
+            ..perf_analyze::Options::default()
+        }
+    }
+}
+
+/// The width of tables: the subcommands that draw them have it.
+#[derive(Debug, clap::Args)]
+struct Width {
+    /// Table width in columns.
+    #[arg(long, default_value_t = 120)]
+    width: u16,
+}
+
+/// Runs a parsed command line; its result, a verdict included, is the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Report(args) => report::run(args),
         Command::List(args) => list::run(args),
@@ -70,6 +118,41 @@ fn print(text: &str) -> anyhow::Result<()> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+/// Runs `write` on the output file, or on stdout.
+fn write_output(
+    output: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            );
+            write(&mut file)
+                .and_then(|()| file.flush())
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            write(&mut out)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// Writes `performance_summary.json` next to the data file `data` and returns its path.
+fn save_summary(analysis: &Analysis, data: &Path) -> anyhow::Result<PathBuf> {
+    let dir = data
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    analysis
+        .save_summary(dir)
+        .with_context(|| format!("saving the summary of {}", data.display()))
 }
 
 /// True if the error is a broken pipe (`perf-analyze ... | head`): not a failure.

@@ -5,7 +5,6 @@ use anyhow::bail;
 use perf_analyze::export::{otlp, Session};
 
 /// How long one request may take, connecting included.
-#[cfg(feature = "otlp-http")]
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Sends the session read from `input` to `endpoint`, saying on stderr what was sent.
@@ -37,7 +36,6 @@ pub fn traces_url(endpoint: &str) -> anyhow::Result<String> {
 }
 
 /// POSTs each request body to `url`; returns the spans sent.
-#[cfg(feature = "otlp-http")]
 pub fn send(url: &str, requests: &[otlp::Request]) -> anyhow::Result<usize> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(TIMEOUT))
@@ -74,14 +72,7 @@ pub fn send(url: &str, requests: &[otlp::Request]) -> anyhow::Result<usize> {
     Ok(sent)
 }
 
-/// Without the `otlp-http` feature: a clear error.
-#[cfg(not(feature = "otlp-http"))]
-pub fn send(url: &str, _requests: &[otlp::Request]) -> anyhow::Result<usize> {
-    bail!("{url}: this perf-analyze was built without the otlp-http feature: write a file with -o instead")
-}
-
 /// Warns when the receiver says it rejected some spans (`partialSuccess`).
-#[cfg(feature = "otlp-http")]
 fn warn_partial_success(url: &str, body: &str) {
     let Ok(response) = serde_json::from_str::<serde_json::Value>(body) else {
         return;

@@ -1,0 +1,692 @@
+//! The full analysis of a session: every aggregator fed tree by tree, then summed up.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use perf_layer::record::{EndRecord, Status};
+
+use super::advice::{self, Inputs};
+use super::background::Background;
+use super::bottleneck;
+use super::critical::{critical_path, Step};
+use super::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
+use super::llm::LlmCalls;
+use super::parallelism::Parallelism;
+use super::stats::Stats;
+use super::summary::{NameRow, Summary};
+use crate::input::{self, Segment, SegmentEnd, SourceFormat, Tree, VisitReport, Visitor};
+use crate::warning::{Warning, WarningKind, Warnings};
+use crate::{Error, Options};
+
+/// A segment with what was seen of it.
+#[derive(Debug, Clone)]
+pub struct SegmentInfo {
+    /// The segment as it started.
+    pub segment: Segment,
+    /// Its first span start, if it has spans.
+    pub first_start_ns: Option<u64>,
+    /// Its last span end.
+    pub last_end_ns: u64,
+    /// Its `end` line, if it has one.
+    pub end: Option<EndRecord>,
+}
+
+impl SegmentInfo {
+    /// First span start to last span end.
+    #[must_use]
+    pub fn wall_ns(&self) -> u64 {
+        self.first_start_ns
+            .map_or(0, |first| self.last_end_ns.saturating_sub(first))
+    }
+}
+
+/// The visitor that runs every analysis.
+#[derive(Debug)]
+pub(crate) struct Analyzer<'a> {
+    options: &'a Options,
+    /// The input's name, for warnings.
+    source: Arc<str>,
+    stats: Stats,
+    parallelism: Parallelism,
+    background: Background,
+    llm: LlmCalls,
+    /// Roots' intervals (with the name and link of those to classify) and spans that
+    /// stick out of their root, on their way in start order to active time and the
+    /// async analysis: see [`place`].
+    timeline: StartOrder<Option<(Arc<str>, bool)>>,
+    /// Active time of the current segment.
+    active: SortedUnion,
+    /// Active time of the segments before.
+    active_ns: u64,
+    /// Of the operations placed out of start order, those whose parent was missing.
+    late_fragments: u64,
+    segments: Vec<SegmentInfo>,
+    operations: u64,
+    open: u64,
+    errors: u64,
+    /// Candidates for the latest operation: see [`Latest`].
+    latest: Latest,
+    /// Trees whose root names a parent that never came, held from the end of their
+    /// segment's spans to its `end` (they arrive together): lost if the segment has an
+    /// `end` line, still running if not.
+    fragments: Vec<Tree>,
+    /// Spans of operations still running (fragments of segments without an `end` line).
+    in_flight: u64,
+    /// Missing parents in segments with an `end` line.
+    warnings: Warnings,
+}
+
+/// The latest operation, for the breakdown: the most recently started complete
+/// foreground root. A root is background if it follows from another span, or if it
+/// started while the foreground root it is compared with ran (as in the async
+/// analysis); roots still open at the flush are used only when nothing else is there.
+#[derive(Debug, Default)]
+struct Latest {
+    foreground: Option<Tree>,
+    open: Option<Tree>,
+    background: Option<Tree>,
+}
+
+fn replace_if_later(slot: &mut Option<Tree>, tree: Tree) {
+    if slot
+        .as_ref()
+        .map_or(true, |t| tree.root().start_ns >= t.root().start_ns)
+    {
+        *slot = Some(tree);
+    }
+}
+
+impl Latest {
+    fn offer(&mut self, tree: Tree) {
+        let root = tree.root();
+        if !root.follows_from.is_empty() {
+            return replace_if_later(&mut self.background, tree);
+        }
+        if root.status == Status::Open {
+            return replace_if_later(&mut self.open, tree);
+        }
+        let Some(current) = self.foreground.as_ref().map(Tree::root) else {
+            self.foreground = Some(tree);
+            return;
+        };
+        let started_while = |a: &crate::input::Span, b: &crate::input::Span| {
+            (a.start_ns..a.end_ns.max(a.start_ns.saturating_add(1))).contains(&b.start_ns)
+        };
+        if root.start_ns >= current.start_ns {
+            if started_while(current, root) {
+                replace_if_later(&mut self.background, tree);
+            } else if let Some(old) = self.foreground.replace(tree) {
+                replace_if_later(&mut self.background, old);
+            }
+        } else if started_while(root, current) {
+            // The current one started while this earlier root ran: it was background work.
+            if let Some(old) = self.foreground.replace(tree) {
+                replace_if_later(&mut self.background, old);
+            }
+        } else {
+            replace_if_later(&mut self.background, tree);
+        }
+    }
+
+    fn best(self) -> Option<Tree> {
+        self.foreground.or(self.open).or(self.background)
+    }
+}
+
+/// Where an interval goes once it is in start order: into active time and, for a root
+/// to classify (its name, and whether it follows from another span), the async analysis.
+fn place<'a>(
+    active: &'a mut SortedUnion,
+    background: &'a mut Background,
+) -> impl FnMut(u64, u64, Option<(Arc<str>, bool)>) + 'a {
+    move |start, end, root| {
+        active.add(start, end);
+        if let Some((name, follows)) = root {
+            background.add_root(start, end, &name, follows);
+        }
+    }
+}
+
+impl Visitor for Analyzer<'_> {
+    fn segment(&mut self, segment: &Segment) {
+        self.segments.push(SegmentInfo {
+            segment: segment.clone(),
+            first_start_ns: None,
+            last_end_ns: 0,
+            end: None,
+        });
+    }
+
+    fn tree(&mut self, tree: Tree) {
+        if tree.missing_parent().is_some() {
+            self.fragments.push(tree);
+            return;
+        }
+        self.add_spans(&tree, true);
+        self.add_root(tree);
+    }
+
+    fn segment_end(&mut self, end: &SegmentEnd) {
+        self.judge_fragments(end.end.is_some());
+        self.close_timeline();
+        if let Some(seg) = self.segments.get_mut(end.index as usize) {
+            seg.end.clone_from(&end.end);
+        }
+    }
+}
+
+impl Analyzer<'_> {
+    /// Operations placed out of start order so far (see [`StartOrder::late`]).
+    fn late(&self) -> u64 {
+        self.timeline.late()
+    }
+
+    /// Ends a segment's timeline: what the reorder buffers hold is placed, and the next
+    /// segment (one run of the program after another, or with its clock set back) starts
+    /// its own.
+    fn close_timeline(&mut self) {
+        self.timeline
+            .finish(place(&mut self.active, &mut self.background));
+        self.active_ns += std::mem::take(&mut self.active).len_ns();
+        self.background.finish_segment();
+    }
+
+    /// Says which operations active time and the async analysis place approximately.
+    fn late_warnings(&self) -> Warnings {
+        let mut warnings = Warnings::default();
+        let fragments = self.late_fragments;
+        let closed_late = self.late() - fragments;
+        let mut warn = |message: String| {
+            warnings.push(Warning {
+                source: self.source.clone(),
+                line: None,
+                kind: WarningKind::LateOperations,
+                message,
+            });
+        };
+        if closed_late > 0 {
+            let (what, them) = if closed_late == 1 {
+                ("operation closed", "it")
+            } else {
+                ("operations closed", "them")
+            };
+            warn(format!(
+                "{closed_late} {what} after {REORDER_CAPACITY} or more operations that started later: active time and the async analysis place {them} approximately"
+            ));
+        }
+        if fragments > 0 {
+            let (what, its, them) = if fragments == 1 {
+                ("operation whose parent is missing was", "its", "it")
+            } else {
+                ("operations whose parent is missing were", "their", "them")
+            };
+            warn(format!(
+                "{fragments} {what} only placed when {its} segment ended, after {REORDER_CAPACITY} or more operations that started later: active time and the async analysis place {them} approximately"
+            ));
+        }
+        warnings
+    }
+
+    /// Fragments of a segment with an `end` line lost their parent: warned about and
+    /// analyzed as roots. Without one, their parents are still running: their spans
+    /// count (once, like every span), but they are neither roots nor warnings.
+    fn judge_fragments(&mut self, segment_ended: bool) {
+        // Known only now, at the end of their segment: placed out of start order.
+        let late = self.late();
+        self.judge(segment_ended);
+        self.late_fragments += self.late() - late;
+    }
+
+    fn judge(&mut self, segment_ended: bool) {
+        for tree in std::mem::take(&mut self.fragments) {
+            self.add_spans(&tree, segment_ended);
+            if segment_ended {
+                let root = tree.root();
+                self.warnings.push(Warning {
+                    source: self.source.clone(),
+                    line: Some(root.line),
+                    kind: WarningKind::MissingParent,
+                    message: format!(
+                        "span {} ({}) names parent {}, which is not in this segment (lost, or written before its child): treated as a root",
+                        root.id,
+                        root.name,
+                        tree.missing_parent().unwrap_or_default()
+                    ),
+                });
+                self.add_root(tree);
+            } else {
+                self.in_flight += tree.len() as u64;
+            }
+        }
+    }
+
+    /// Counts every span of a tree: totals, statistics, LLM calls, active time, waiting
+    /// and batching; and its root, as a root to classify if `is_root`.
+    fn add_spans(&mut self, tree: &Tree, is_root: bool) {
+        let root = tree.root();
+        let (lo, hi) = (root.start_ns, root.end_ns);
+        let (timeline, active, background) =
+            (&mut self.timeline, &mut self.active, &mut self.background);
+        let classify = is_root.then(|| (root.name.clone(), !root.follows_from.is_empty()));
+        timeline.push(lo, hi, classify, place(active, background));
+        for node in tree.nodes() {
+            let span = &node.span;
+            self.operations += 1;
+            match span.status {
+                Status::Open => self.open += 1,
+                Status::Error => self.errors += 1,
+                Status::Ok => {}
+            }
+            if span.start_ns < lo || span.end_ns > hi {
+                timeline.push(span.start_ns, span.end_ns, None, place(active, background));
+            }
+            if let Some(seg) = self.segments.get_mut(span.segment as usize) {
+                seg.first_start_ns = Some(
+                    seg.first_start_ns
+                        .map_or(span.start_ns, |f| f.min(span.start_ns)),
+                );
+                seg.last_end_ns = seg.last_end_ns.max(span.end_ns);
+            }
+            if super::llm::may_be_llm(span) {
+                let caller = node.parent.map(|p| tree.span(p as usize));
+                self.llm.add(span, caller);
+            }
+        }
+        self.stats.add_tree(tree);
+        self.parallelism.add_tree(tree, &self.options.thresholds);
+        self.background.add_spans(tree, &self.options.thresholds);
+    }
+
+    /// Offers a root's tree as the latest operation.
+    fn add_root(&mut self, tree: Tree) {
+        if tree.missing_parent().is_none() {
+            self.latest.offer(tree);
+        }
+    }
+}
+
+/// The analysis of one session: the summary document, the latest root tree and the warnings.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// The `performance_summary.json` document.
+    pub summary: Summary,
+    /// Per-name statistics.
+    pub stats: Stats,
+    /// The most recently started root tree (foreground roots preferred), for the breakdown.
+    pub latest: Option<Tree>,
+    /// The critical path of [`Analysis::latest`].
+    pub critical_path: Vec<Step>,
+    /// The segments, in file order.
+    pub segments: Vec<SegmentInfo>,
+    /// Problems read past, by line.
+    pub warnings: Warnings,
+    /// Lines read.
+    pub lines: u64,
+    /// The detected file format.
+    pub format: Option<SourceFormat>,
+    /// The data file, if read from a file.
+    pub source: Option<PathBuf>,
+}
+
+impl Analysis {
+    /// The session's start: subtract it from span times for times since the session
+    /// start (see [`session_origin_ns`](crate::input::session_origin_ns)).
+    #[must_use]
+    pub fn origin_ns(&self) -> u64 {
+        crate::input::session_origin_ns(
+            self.segments.iter().map(|s| s.segment.origin_ns),
+            self.segments.iter().filter_map(|s| s.first_start_ns),
+        )
+    }
+
+    /// True if a format-1 segment has no `end` line (still running, or ended abruptly).
+    #[must_use]
+    pub fn ended_abruptly(&self) -> bool {
+        self.summary.ended_abruptly
+    }
+
+    /// The problems read past, to print (`file:line: message`).
+    #[must_use]
+    pub fn warnings(&self) -> &[Warning] {
+        self.warnings.list()
+    }
+}
+
+/// Reads and analyzes a session file or a session directory (`performance_data.jsonl` inside).
+pub fn analyze_path(path: &Path, options: &Options) -> Result<Analysis, Error> {
+    let source = input::data_file(path);
+    let mut analyzer = Analyzer::new(options, &source.to_string_lossy());
+    let report = input::visit_path(path, options, &mut analyzer)?;
+    Ok(analyzer.finish(report, Some(input::data_file(path))))
+}
+
+/// Reads and analyzes a session from any reader (e.g. stdin); `source` names it in warnings.
+pub fn analyze_reader<R: BufRead + Send>(
+    input: R,
+    source: &str,
+    options: &Options,
+) -> Result<Analysis, Error> {
+    let mut analyzer = Analyzer::new(options, source);
+    let report = input::visit(input, source, options, &mut analyzer)?;
+    Ok(analyzer.finish(report, None))
+}
+
+impl<'a> Analyzer<'a> {
+    pub(crate) fn new(options: &'a Options, source: &str) -> Analyzer<'a> {
+        Analyzer {
+            options,
+            source: source.into(),
+            stats: Stats::default(),
+            parallelism: Parallelism::default(),
+            background: Background::default(),
+            llm: LlmCalls::default(),
+            timeline: StartOrder::new(REORDER_CAPACITY),
+            active: SortedUnion::default(),
+            active_ns: 0,
+            late_fragments: 0,
+            segments: Vec::new(),
+            operations: 0,
+            open: 0,
+            errors: 0,
+            latest: Latest::default(),
+            fragments: Vec::new(),
+            in_flight: 0,
+            warnings: Warnings::default(),
+        }
+    }
+
+    pub(crate) fn finish(mut self, report: VisitReport, source: Option<PathBuf>) -> Analysis {
+        // Only the pipeline's order (fragments, then their segment's end) leaves none here.
+        self.judge_fragments(false);
+        self.close_timeline();
+        // First, so that no number of other warnings pushes these out.
+        let late_warnings = self.late_warnings();
+        let t = &self.options.thresholds;
+        let wall_ns: u64 = self.segments.iter().map(SegmentInfo::wall_ns).sum();
+        let active_ns = self.active_ns;
+        let by_name: Vec<NameRow> = self
+            .stats
+            .by_self_time()
+            .into_iter()
+            .map(|s| NameRow {
+                name: s.name.to_string(),
+                count: s.count,
+                total_ns: s.total_ns,
+                self_ns: s.self_ns,
+                mean_ns: s.mean_ns(),
+                p50_ns: s.p50_ns(),
+                p95_ns: s.p95_ns(),
+                max_ns: s.max_ns,
+                pct_of_wall: crate::duration::percent(s.self_ns, wall_ns),
+                errors: s.errors,
+                open: s.open,
+            })
+            .collect();
+        let bottlenecks = bottleneck::find(&self.stats, wall_ns, t);
+        let parallelism = self.parallelism.opportunities();
+        let background = self.background.finish();
+        let recommendations = advice::recommend(Inputs {
+            stats: &self.stats,
+            wall_ns,
+            bottlenecks: &bottlenecks,
+            parallelism: &parallelism,
+            background: &background,
+            llm: &self.llm,
+        });
+        let latest = self.latest.best();
+        let critical = latest.as_ref().map(critical_path).unwrap_or_default();
+        let first = self
+            .segments
+            .iter()
+            .min_by_key(|s| s.segment.origin_ns)
+            .map(|s| &s.segment);
+        let ended_abruptly = self
+            .segments
+            .iter()
+            .any(|s| s.segment.format == SourceFormat::PerfLayer && s.end.is_none());
+        let mut warnings = late_warnings;
+        warnings.extend(report.warnings);
+        warnings.extend(std::mem::take(&mut self.warnings));
+        warnings.sort_by_line();
+        if self.segments.is_empty() {
+            warnings.push(Warning {
+                source: source
+                    .as_ref()
+                    .map_or_else(|| "<input>".into(), |p| p.to_string_lossy().into()),
+                line: None,
+                kind: WarningKind::NoSessionLine,
+                message: "no records".to_owned(),
+            });
+        }
+        let summary = Summary {
+            format: 1,
+            session: first.map(|s| s.session.clone()).unwrap_or_default(),
+            wall_ns,
+            active_ns,
+            operations: self.operations,
+            open: self.open,
+            dropped: self
+                .segments
+                .iter()
+                .filter_map(|s| s.end.as_ref())
+                .map(|e| e.dropped)
+                .sum(),
+            by_name,
+            bottlenecks,
+            recommendations,
+            parallelism,
+            critical_path: critical.iter().map(|s| s.name.clone()).collect(),
+            llm_calls: self.llm.calls(),
+            started_at: first.and_then(|s| s.started_at.clone()),
+            errors: self.errors,
+            segments: self.segments.len() as u32,
+            ended_abruptly,
+            in_flight: self.in_flight,
+            llm_calls_total: self.llm.count,
+            background,
+            resources: advice::resources(&self.stats, active_ns),
+            warnings: warnings.list().iter().map(ToString::to_string).collect(),
+        };
+        Analysis {
+            summary,
+            stats: self.stats,
+            latest,
+            critical_path: critical,
+            segments: self.segments,
+            warnings,
+            lines: report.lines,
+            format: report.format,
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str = r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#;
+    const END: &str = r#"{"type":"end","end_ns":100,"spans":5,"open":0,"dropped":0}"#;
+
+    fn span(id: u64, parent: Option<u64>, name: &str, start: u64, end: u64, extra: &str) -> String {
+        let parent = parent.map_or("null".to_owned(), |p| p.to_string());
+        format!(
+            r#"{{"type":"span","id":{id},"parent":{parent},"name":"{name}","target":"t","start_ns":{start},"end_ns":{end},"busy_ns":{},"enters":1,"thread":"main","status":"ok","fields":{{}}{extra}}}"#,
+            end - start
+        )
+    }
+
+    /// A turn (1, with child 2) that spawned a background task (3, still open, never
+    /// written) whose children 4 and 5 closed, and a stray grandchild 6 of 5.
+    fn session(with_end: bool) -> Analysis {
+        let mut lines = vec![
+            SESSION.to_owned(),
+            span(2, Some(1), "llm", 10, 40, ""),
+            span(1, None, "turn", 0, 50, ""),
+            span(6, Some(5), "prepare", 60, 61, ""),
+            span(4, Some(3), "digest", 45, 70, ""),
+            span(5, Some(3), "graph", 55, 90, ""),
+        ];
+        if with_end {
+            lines.push(END.to_owned());
+        }
+        analyze_lines(&lines)
+    }
+
+    fn analyze_lines(lines: &[String]) -> Analysis {
+        let data = lines.join("\n") + "\n";
+        analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap()
+    }
+
+    fn late_warnings(a: &Analysis) -> Vec<&Warning> {
+        let late = a.warnings().iter();
+        late.filter(|w| w.kind == WarningKind::LateOperations)
+            .collect()
+    }
+
+    #[test]
+    fn a_root_that_closes_after_the_reorder_buffer_moved_on_is_reported() {
+        // Short roots one after another, then one that started first and ran through all.
+        let short = 2 * REORDER_CAPACITY as u64 + 10;
+        let mut lines = vec![SESSION.to_owned()];
+        lines.extend((1..=short).map(|i| span(i, None, "turn", 10 * i, 10 * i + 5, "")));
+        lines.push(span(short + 1, None, "session", 1, 10 * short + 20, ""));
+        let a = analyze_lines(&lines);
+        let late = late_warnings(&a);
+        assert_eq!(late.len(), 1, "{:?}", a.warnings());
+        assert!(
+            late[0].message.starts_with("1 operation closed"),
+            "{}",
+            late[0]
+        );
+        // Approximate: at least the turns, never more than the truth (the long root alone).
+        assert!((5 * short..=10 * short + 19).contains(&a.summary.active_ns));
+        assert_eq!(a.summary.operations, short + 1);
+    }
+
+    #[test]
+    fn each_segment_has_its_own_timeline_even_with_its_clock_set_back() {
+        let turns = 2 * REORDER_CAPACITY as u64 + 10;
+        let mut lines = Vec::new();
+        for started_at in ["2026-11-24T11:00:00Z", "2026-11-24T10:00:00Z"] {
+            lines.push(SESSION.replace("2026-11-24T10:00:00Z", started_at));
+            lines.extend((1..=turns).map(|i| span(i, None, "turn", 10 * i, 10 * i + 5, "")));
+            lines.push(END.to_owned());
+        }
+        let a = analyze_lines(&lines);
+        assert!(
+            !a.warnings.has(WarningKind::LateOperations),
+            "{:?}",
+            a.warnings()
+        );
+        assert_eq!(a.summary.active_ns, 2 * 5 * turns);
+        assert_eq!(a.summary.background.foreground_roots, 2 * turns);
+        assert_eq!(a.summary.background.background_roots, 0);
+    }
+
+    #[test]
+    fn a_lost_parent_s_child_placed_at_the_segment_end_is_said_to_be_approximate() {
+        let turns = 2 * REORDER_CAPACITY as u64 + 10;
+        let mut lines = vec![
+            SESSION.to_owned(),
+            span(1, Some(1 << 40), "orphan", 3, 8, ""),
+        ];
+        lines.extend((2..=turns).map(|i| span(i, None, "turn", 10 * i, 10 * i + 5, "")));
+        lines.push(END.replace(r#""dropped":0"#, r#""dropped":1"#));
+        let a = analyze_lines(&lines);
+        let late = late_warnings(&a);
+        assert_eq!(late.len(), 1, "{:?}", a.warnings());
+        assert!(
+            late[0].message.contains("whose parent is missing"),
+            "{}",
+            late[0]
+        );
+        assert!(a.warnings.has(WarningKind::MissingParent));
+        assert_eq!(a.summary.operations, turns);
+    }
+
+    #[test]
+    fn children_of_a_running_operation_are_in_flight_not_roots_nor_warnings() {
+        let a = session(false);
+        assert!(
+            !a.warnings.has(WarningKind::MissingParent),
+            "{:?}",
+            a.warnings()
+        );
+        assert!(a.warnings.has(WarningKind::NoEndLine));
+        assert_eq!(a.summary.in_flight, 3);
+        assert_eq!(a.summary.operations, 5);
+        // Counted once each, and not as roots of their own.
+        assert_eq!(a.stats.get("graph").unwrap().count, 1);
+        assert_eq!(a.stats.get("graph").unwrap().self_ns, 34);
+        assert_eq!(a.stats.get("prepare").unwrap().count, 1);
+        assert_eq!(a.summary.background.foreground_roots, 1);
+        assert_eq!(a.summary.background.background_roots, 0);
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn with_an_end_line_a_missing_parent_is_a_warning_and_a_root() {
+        let a = session(true);
+        let missing: Vec<&Warning> = a
+            .warnings()
+            .iter()
+            .filter(|w| w.kind == WarningKind::MissingParent)
+            .collect();
+        assert_eq!(missing.len(), 2, "{:?}", a.warnings());
+        assert_eq!(missing[0].line, Some(5));
+        assert!(missing[0].message.contains("names parent 3"));
+        assert_eq!(a.summary.in_flight, 0);
+        assert_eq!(a.summary.operations, 5);
+        assert_eq!(a.stats.get("graph").unwrap().count, 1);
+        // Still the turn: a fragment is never the latest operation.
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn an_llm_call_names_the_span_that_made_it() {
+        let call = |id: u64, parent: &str, start: u64| {
+            format!(
+                r#"{{"type":"span","id":{id},"parent":{parent},"name":"llm_generation","target":"t","start_ns":{start},"end_ns":{},"busy_ns":5,"enters":1,"thread":"main","status":"ok","fields":{{"gen_ai.request.model":"m"}}}}"#,
+                start + 5
+            )
+        };
+        let data = [
+            SESSION.to_owned(),
+            call(2, "1", 1),
+            span(1, None, "memory_query_total", 0, 10, ""),
+            call(3, "null", 20),
+            END.to_owned(),
+        ]
+        .join("\n")
+            + "\n";
+        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
+        let callers: Vec<Option<&str>> = a
+            .summary
+            .llm_calls
+            .iter()
+            .map(|c| c.caller.as_deref())
+            .collect();
+        assert_eq!(callers, [Some("memory_query_total"), None]);
+    }
+
+    #[test]
+    fn the_latest_operation_is_the_latest_complete_foreground_root() {
+        let open = r#"{"type":"span","id":9,"parent":null,"name":"interrupted","target":"t","start_ns":200,"end_ns":210,"busy_ns":10,"enters":1,"thread":"main","status":"open","fields":{}}"#;
+        let data = [
+            SESSION.to_owned(),
+            // A root without follows_from that starts while turn 1 runs, and closes first.
+            span(3, None, "side_task", 20, 30, ""),
+            span(1, None, "turn", 0, 50, ""),
+            span(4, None, "spawned", 60, 150, r#","follows_from":[2]"#),
+            span(2, None, "turn2", 55, 100, ""),
+            span(5, None, "late_side_task", 90, 95, ""),
+            open.to_owned(),
+        ]
+        .join("\n")
+            + "\n";
+        let a = analyze_reader(data.as_bytes(), "mem", &Options::default()).unwrap();
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn2");
+    }
+}

@@ -1,0 +1,136 @@
+//! Bottlenecks: operations that deserve a look, with every reason that applies.
+//!
+//! Three rules, each with thresholds in [`Thresholds`]: the share of wall time
+//! spent in the operation's own code (self time), its mean duration, and its
+//! frequency times its mean. The severity is the highest any rule gives: a later
+//! rule never lowers it.
+
+use serde::{Deserialize, Serialize};
+
+use super::stats::{NameStats, Stats};
+use crate::duration::{human, percent};
+use crate::Thresholds;
+
+/// How much an operation matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth a look.
+    Low,
+    /// Worth fixing.
+    Medium,
+    /// Fix this first.
+    High,
+}
+
+impl Severity {
+    /// `high`, `medium` or `low`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+/// One bottleneck, as in the summary's `bottlenecks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bottleneck {
+    /// The operation (span name).
+    pub name: String,
+    /// The highest severity any rule gave.
+    pub severity: Severity,
+    /// Every reason that applies, one sentence each.
+    pub reasons: Vec<String>,
+    /// Its self time.
+    #[serde(default)]
+    pub self_ns: u64,
+}
+
+fn level(value: f64, high: f64, medium: f64, low: f64) -> Option<Severity> {
+    if value >= high {
+        Some(Severity::High)
+    } else if value >= medium {
+        Some(Severity::Medium)
+    } else if value >= low {
+        Some(Severity::Low)
+    } else {
+        None
+    }
+}
+
+fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> {
+    let mut severity: Option<Severity> = None;
+    let mut reasons = Vec::new();
+    let mut raise = |s: Severity, reason: String| {
+        severity = Some(severity.map_or(s, |old| old.max(s)));
+        reasons.push(reason);
+    };
+    let share = percent(stats.self_ns, wall_ns);
+    if let Some(s) = level(share, t.share_high, t.share_medium, t.share_low) {
+        raise(
+            s,
+            format!(
+                "{share:.1}% of wall time in its own code ({} self)",
+                human(stats.self_ns)
+            ),
+        );
+    }
+    let mean = stats.mean_ns();
+    let mean_f = mean as f64;
+    if let Some(s) = level(
+        mean_f,
+        t.mean_high_ns as f64,
+        t.mean_medium_ns as f64,
+        t.mean_low_ns as f64,
+    ) {
+        raise(
+            s,
+            format!(
+                "mean duration {} (p95 {}, max {})",
+                human(mean),
+                human(stats.p95_ns()),
+                human(stats.max_ns)
+            ),
+        );
+    }
+    if stats.count >= t.frequent_min_count {
+        let sum_share = percent(stats.sum_ns, wall_ns);
+        if let Some(s) = level(sum_share, f64::INFINITY, t.share_medium, t.share_low) {
+            raise(
+                s,
+                format!(
+                    "called {} times x mean {} = {} ({sum_share:.1}% of wall time)",
+                    stats.count,
+                    human(mean),
+                    human(stats.sum_ns)
+                ),
+            );
+        }
+    }
+    Some(Bottleneck {
+        name: stats.name.to_string(),
+        severity: severity?,
+        reasons,
+        self_ns: stats.self_ns,
+    })
+}
+
+/// The bottlenecks among all operations, most severe first, then by self time.
+#[must_use]
+pub fn find(stats: &Stats, wall_ns: u64, t: &Thresholds) -> Vec<Bottleneck> {
+    let mut found: Vec<Bottleneck> = stats
+        .names()
+        .iter()
+        .filter_map(|s| judge(s, wall_ns, t))
+        .collect();
+    found.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| b.self_ns.cmp(&a.self_ns))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    found
+}

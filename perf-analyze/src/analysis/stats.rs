@@ -1,0 +1,202 @@
+//! Per-name time statistics, aggregated tree by tree.
+//!
+//! For each span name: how often it ran, its total time (a span nested inside
+//! another of the same name is counted once), its self time (duration minus the
+//! union of its children's intervals), mean, p50/p95 (from a bounded [`Sketch`])
+//! and max. On one thread self never exceeds total; spans of one name running
+//! concurrently inside a span of that name each keep their self time, so there
+//! the self time (work done) can exceed the total (wall time).
+//!
+//! ```
+//! use perf_analyze::{analysis::stats::Stats, input::TreeBuilder, Span};
+//!
+//! let mut parent = Span::example("turn", 0, 100);
+//! parent.id = 1;
+//! let mut child = Span::example("llm", 10, 90);
+//! child.id = 2;
+//! child.parent = Some(1);
+//! let mut stats = Stats::default();
+//! let mut builder = TreeBuilder::new("mem");
+//! builder.push(child, &mut |t| stats.add_tree(&t));
+//! builder.push(parent, &mut |t| stats.add_tree(&t));
+//! let turn = stats.get("turn").unwrap();
+//! assert_eq!((turn.total_ns, turn.self_ns), (100, 20));
+//! assert_eq!(stats.get("llm").unwrap().self_ns, 80);
+//! ```
+
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
+
+use perf_layer::record::Status;
+
+use super::intervals::union_len_sorted;
+use super::sketch::Sketch;
+use crate::input::Tree;
+
+/// Statistics of one span name.
+#[derive(Debug, Clone)]
+pub struct NameStats {
+    /// The span name.
+    pub name: Arc<str>,
+    /// The target of its first span.
+    pub target: Arc<str>,
+    /// How many spans.
+    pub count: u64,
+    /// Wall time, with same-name nesting counted once.
+    pub total_ns: u64,
+    /// Self time: durations minus the union of each span's children.
+    pub self_ns: u64,
+    /// The plain sum of durations (for the mean).
+    pub sum_ns: u64,
+    /// The longest span.
+    pub max_ns: u64,
+    /// Spans with status `error`.
+    pub errors: u64,
+    /// Spans still open at the flush.
+    pub open: u64,
+    /// The durations' distribution.
+    pub sketch: Sketch,
+    /// The first span's raw fields that say what kind of work it is, if any.
+    pub(crate) fields_hint: Option<Box<str>>,
+}
+
+impl NameStats {
+    fn new(name: Arc<str>, target: Arc<str>) -> NameStats {
+        NameStats {
+            name,
+            target,
+            count: 0,
+            total_ns: 0,
+            self_ns: 0,
+            sum_ns: 0,
+            max_ns: 0,
+            errors: 0,
+            open: 0,
+            sketch: Sketch::default(),
+            fields_hint: None,
+        }
+    }
+
+    /// The mean duration.
+    #[must_use]
+    pub fn mean_ns(&self) -> u64 {
+        self.sum_ns.checked_div(self.count).unwrap_or(0)
+    }
+
+    /// The median duration (within 1%).
+    #[must_use]
+    pub fn p50_ns(&self) -> u64 {
+        self.sketch.quantile(0.5)
+    }
+
+    /// The 95th percentile duration (within 1%).
+    #[must_use]
+    pub fn p95_ns(&self) -> u64 {
+        self.sketch.quantile(0.95)
+    }
+}
+
+/// Beyond this many distinct names, further names are counted under [`Stats::OTHER`].
+const NAME_LIMIT: usize = 50_000;
+
+/// Statistics of every span name, fed complete trees.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    index: HashMap<Arc<str>, usize>,
+    names: Vec<NameStats>,
+    /// Scratch: how many ancestors on the current path carry each name.
+    on_path: Vec<u32>,
+    path: Vec<(u32, usize)>,
+}
+
+impl Stats {
+    /// The name used for spans beyond the distinct-name limit.
+    pub const OTHER: &'static str = "(other names)";
+
+    fn slot(&mut self, span: &crate::input::Span) -> usize {
+        if let Some(&i) = self.index.get(&span.name) {
+            return i;
+        }
+        let name = if self.names.len() >= NAME_LIMIT {
+            Arc::from(Self::OTHER)
+        } else {
+            span.name.clone()
+        };
+        if let Some(&i) = self.index.get(&name) {
+            return i;
+        }
+        let i = self.names.len();
+        self.names
+            .push(NameStats::new(name.clone(), span.target.clone()));
+        self.index.insert(name, i);
+        self.on_path.push(0);
+        i
+    }
+
+    /// Adds every span of a complete tree.
+    pub fn add_tree(&mut self, tree: &Tree) {
+        self.path.clear();
+        for (index, node) in tree.nodes().iter().enumerate() {
+            while let Some(&(depth, slot)) = self.path.last() {
+                if depth < node.depth {
+                    break;
+                }
+                self.on_path[slot] -= 1;
+                self.path.pop();
+            }
+            let span = &node.span;
+            let slot = self.slot(span);
+            let duration = span.duration_ns();
+            let children = tree
+                .children(index)
+                .iter()
+                .map(|&c| tree.span(c as usize))
+                .map(|c| (c.start_ns, c.end_ns));
+            let covered = union_len_sorted(children, span.start_ns, span.end_ns);
+            let nested_in_same_name = self.on_path[slot] > 0;
+            let stats = &mut self.names[slot];
+            stats.count += 1;
+            stats.sum_ns += duration;
+            stats.self_ns += duration - covered;
+            if !nested_in_same_name {
+                stats.total_ns += duration;
+            }
+            stats.max_ns = stats.max_ns.max(duration);
+            stats.sketch.add(duration);
+            match span.status {
+                Status::Error => stats.errors += 1,
+                Status::Open => stats.open += 1,
+                Status::Ok => {}
+            }
+            if stats.fields_hint.is_none() && super::llm::has_llm_fields(span) {
+                stats.fields_hint.clone_from(&span.raw_fields);
+            }
+            self.on_path[slot] += 1;
+            self.path.push((node.depth, slot));
+        }
+        for &(_, slot) in &self.path {
+            self.on_path[slot] -= 1;
+        }
+        self.path.clear();
+    }
+
+    /// The statistics of one name.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&NameStats> {
+        self.index.get(name).map(|&i| &self.names[i])
+    }
+
+    /// All names, in first-seen order.
+    #[must_use]
+    pub fn names(&self) -> &[NameStats] {
+        &self.names
+    }
+
+    /// All names by self time, largest first (ties by name).
+    #[must_use]
+    pub fn by_self_time(&self) -> Vec<&NameStats> {
+        let mut all: Vec<&NameStats> = self.names.iter().collect();
+        all.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then_with(|| a.name.cmp(&b.name)));
+        all
+    }
+}

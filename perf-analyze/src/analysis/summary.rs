@@ -1,0 +1,121 @@
+//! The summary model: the `performance_summary.json` document an analysis ends in.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::advice::{Recommendation, ResourceRow};
+use super::background::AsyncSummary;
+use super::bottleneck::Bottleneck;
+use super::llm::LlmCall;
+use super::parallelism::Opportunity;
+use super::Analysis;
+use crate::Error;
+
+/// The name of the summary file written next to the data.
+pub const SUMMARY_FILE: &str = "performance_summary.json";
+
+/// The `performance_summary.json` document (format 1, described in
+/// `docs/summary-format.md`). The keys up to `llm_calls` are the promised core;
+/// the ones after are extras. Readers ignore keys they do not know.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The summary format, 1.
+    pub format: u32,
+    /// The session id.
+    pub session: String,
+    /// Per segment, first span start to last span end, summed over segments.
+    pub wall_ns: u64,
+    /// The length of the union of all span intervals.
+    pub active_ns: u64,
+    /// Spans read.
+    pub operations: u64,
+    /// Spans still open when the session was flushed.
+    pub open: u64,
+    /// Records the layer lost (from the `end` lines).
+    pub dropped: u64,
+    /// Per span name, by self time.
+    pub by_name: Vec<NameRow>,
+    /// Bottlenecks, most severe first.
+    pub bottlenecks: Vec<Bottleneck>,
+    /// Recommendations, largest estimated saving first.
+    pub recommendations: Vec<Recommendation>,
+    /// Parallelization opportunities, largest saving first.
+    pub parallelism: Vec<Opportunity>,
+    /// The critical path of the latest root, names in pre-order.
+    pub critical_path: Vec<String>,
+    /// LLM calls (the latest 1000), by start.
+    pub llm_calls: Vec<LlmCall>,
+    /// When the first segment started (RFC 3339), if known.
+    pub started_at: Option<String>,
+    /// Spans with status `error`.
+    pub errors: u64,
+    /// Segments (runs) in the file.
+    pub segments: u32,
+    /// A format-1 segment has no `end` line: the session is still running or ended abruptly.
+    pub ended_abruptly: bool,
+    /// Spans of operations still running: read, but their parents were not written yet
+    /// (a segment without an `end` line). Counted in every total, not as roots.
+    #[serde(default)]
+    pub in_flight: u64,
+    /// LLM calls in the session, including those beyond `llm_calls`.
+    pub llm_calls_total: u64,
+    /// Background work, waiting spans and batching candidates.
+    pub background: AsyncSummary,
+    /// Self time per category.
+    pub resources: Vec<ResourceRow>,
+    /// Problems read past (`file:line: message`), the first 200.
+    pub warnings: Vec<String>,
+}
+
+/// One span name's row in `by_name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NameRow {
+    /// The span name.
+    pub name: String,
+    /// How many spans.
+    pub count: u64,
+    /// Wall time, a span nested in another of the same name counted once.
+    pub total_ns: u64,
+    /// Duration minus the union of children's intervals, summed.
+    pub self_ns: u64,
+    /// Mean duration.
+    pub mean_ns: u64,
+    /// Median duration (within 1%).
+    pub p50_ns: u64,
+    /// 95th percentile duration (within 1%).
+    pub p95_ns: u64,
+    /// Longest duration.
+    pub max_ns: u64,
+    /// Self time as a percentage of wall time.
+    pub pct_of_wall: f64,
+    /// Spans with status `error`.
+    #[serde(default)]
+    pub errors: u64,
+    /// Spans still open at the flush.
+    #[serde(default)]
+    pub open: u64,
+}
+
+impl Analysis {
+    /// The summary document as pretty JSON, with a final newline.
+    #[must_use]
+    pub fn summary_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(&self.summary).unwrap_or_default();
+        json.push('\n');
+        json
+    }
+
+    /// Writes `performance_summary.json` into `dir` (atomically: a temporary file renamed) and returns its path.
+    pub fn save_summary(&self, dir: &Path) -> Result<PathBuf, Error> {
+        let path = dir.join(SUMMARY_FILE);
+        let tmp = dir.join(format!(".{SUMMARY_FILE}.tmp"));
+        let write_error = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::write(&tmp, self.summary_json()).map_err(write_error)?;
+        std::fs::rename(&tmp, &path).map_err(write_error)?;
+        Ok(path)
+    }
+}

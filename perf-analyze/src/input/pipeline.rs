@@ -1,0 +1,147 @@
+//! Reading on one thread; tree building and the [`Visitor`] on the calling one: spans
+//! cross between them in batches, in file order.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use perf_layer::record::DATA_FILE;
+
+use super::scan;
+use super::span::{Event, Segment, SegmentEnd, SourceFormat};
+use super::tree::{Tree, TreeBuilder};
+use crate::warning::Warnings;
+use crate::{Error, Options};
+
+/// Receives a session's complete root trees, in the order their roots closed.
+///
+/// Exports and custom analyses implement this and run with [`visit`] or [`visit_path`].
+///
+/// ```
+/// use perf_analyze::{visit, Options, Tree, Visitor};
+///
+/// #[derive(Debug, Default)]
+/// struct CountSpans(usize);
+/// impl Visitor for CountSpans {
+///     fn tree(&mut self, tree: Tree) {
+///         self.0 += tree.len();
+///     }
+/// }
+/// let data = concat!(
+///     r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#, "\n",
+///     r#"{"type":"span","id":2,"parent":1,"name":"child","target":"t","start_ns":1,"end_ns":5,"busy_ns":4,"enters":1,"thread":"main","status":"ok","fields":{}}"#, "\n",
+///     r#"{"type":"span","id":1,"parent":null,"name":"root","target":"t","start_ns":0,"end_ns":10,"busy_ns":10,"enters":1,"thread":"main","status":"ok","fields":{}}"#, "\n",
+///     r#"{"type":"end","end_ns":10,"spans":2,"open":0,"dropped":0}"#, "\n",
+/// );
+/// let mut count = CountSpans::default();
+/// let report = visit(data.as_bytes(), "mem", &Options::default(), &mut count)?;
+/// assert_eq!(count.0, 2);
+/// assert!(report.warnings.list().is_empty());
+/// # Ok::<(), perf_analyze::Error>(())
+/// ```
+pub trait Visitor {
+    /// A segment starts.
+    fn segment(&mut self, segment: &Segment) {
+        let _ = segment;
+    }
+    /// A complete root tree.
+    fn tree(&mut self, tree: Tree);
+    /// A segment ended (all its trees were delivered).
+    fn segment_end(&mut self, end: &SegmentEnd) {
+        let _ = end;
+    }
+}
+
+/// What a visit reports besides what the visitor saw.
+#[derive(Debug, Clone, Default)]
+pub struct VisitReport {
+    /// Lines read.
+    pub lines: u64,
+    /// The detected file format.
+    pub format: Option<SourceFormat>,
+    /// Problems read past: from the reader and from tree building, by line.
+    pub warnings: Warnings,
+}
+
+/// Events per batch: enough that the channel costs nothing per span.
+const BATCH: usize = 1024;
+
+/// Reads `input` (named `source` in messages) and hands each complete root tree to `visitor`.
+///
+/// The reading thread parses lines into spans; this thread assembles them into trees
+/// and runs the visitor, so a tree is allocated and freed on the same thread.
+pub fn visit<R: BufRead + Send>(
+    input: R,
+    source: &str,
+    options: &Options,
+    visitor: &mut impl Visitor,
+) -> Result<VisitReport, Error> {
+    let strict = options.strict;
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(16);
+        let reader = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let result = scan::read(input, source, strict, |event| {
+                batch.push(event);
+                if batch.len() == BATCH {
+                    // The receiver only goes away if the visitor panicked.
+                    let _ = tx.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
+            });
+            if !batch.is_empty() {
+                let _ = tx.send(batch);
+            }
+            result
+        });
+        let mut builder = TreeBuilder::new(source);
+        for batch in rx {
+            for event in batch {
+                match event {
+                    Event::Segment(segment) => visitor.segment(&segment),
+                    Event::Span(span) => builder.push(span, &mut |tree| visitor.tree(tree)),
+                    Event::SegmentEnd(end) => {
+                        builder.finish_segment(&mut |tree| visitor.tree(tree));
+                        visitor.segment_end(&end);
+                    }
+                }
+            }
+        }
+        let summary = match reader.join() {
+            Ok(result) => result?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let mut warnings = summary.warnings;
+        warnings.extend(builder.into_warnings());
+        warnings.sort_by_line();
+        Ok(VisitReport {
+            lines: summary.lines,
+            format: summary.format,
+            warnings,
+        })
+    })
+}
+
+/// The data file of a path: the path itself, or `performance_data.jsonl` inside a directory.
+#[must_use]
+pub fn data_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(DATA_FILE)
+    } else {
+        path.to_owned()
+    }
+}
+
+/// [`visit`] on a data file or a session directory.
+pub fn visit_path(
+    path: &Path,
+    options: &Options,
+    visitor: &mut impl Visitor,
+) -> Result<VisitReport, Error> {
+    let file_path = data_file(path);
+    let file = std::fs::File::open(&file_path).map_err(|source| Error::Io {
+        path: file_path.clone(),
+        source,
+    })?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    visit(reader, &file_path.to_string_lossy(), options, visitor)
+}

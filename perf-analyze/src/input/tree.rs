@@ -1,0 +1,593 @@
+//! Assembles spans into complete root trees: see [`TreeBuilder`].
+
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
+
+use super::span::Span;
+use crate::warning::{Warning, WarningKind, Warnings};
+
+/// A node of a [`Tree`]: a span, its parent's index and its depth.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The span.
+    pub span: Span,
+    /// The index of the parent node, `None` for the root.
+    pub parent: Option<u32>,
+    /// 0 for the root.
+    pub depth: u32,
+    children_at: u32,
+    children_len: u32,
+}
+
+/// A complete root tree: nodes in pre-order (node 0 is the root), children sorted by start.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    children: Vec<u32>,
+    missing_parent: Option<u64>,
+}
+
+impl Tree {
+    /// The parent id the root names if that parent never came in its segment: the tree
+    /// is then a fragment of an operation that was lost, or is still running.
+    #[must_use]
+    pub fn missing_parent(&self) -> Option<u64> {
+        self.missing_parent
+    }
+
+    /// The root span.
+    #[must_use]
+    pub fn root(&self) -> &Span {
+        &self.nodes[0].span
+    }
+
+    /// All nodes in pre-order.
+    #[must_use]
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The span of node `index`.
+    #[must_use]
+    pub fn span(&self, index: usize) -> &Span {
+        &self.nodes[index].span
+    }
+
+    /// The indices of node `index`'s children, sorted by start.
+    #[must_use]
+    pub fn children(&self, index: usize) -> &[u32] {
+        let node = &self.nodes[index];
+        &self.children[node.children_at as usize..(node.children_at + node.children_len) as usize]
+    }
+
+    /// The number of spans.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Always false: a tree has a root.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// A tree of nodes in pre-order, their children not yet linked.
+    fn from_preorder(mut nodes: Vec<Node>) -> Tree {
+        if nodes.len() == 1 {
+            return Tree {
+                nodes,
+                children: Vec::new(),
+                missing_parent: None,
+            };
+        }
+        for i in 1..nodes.len() {
+            if let Some(p) = nodes[i].parent {
+                nodes[p as usize].children_len += 1;
+            }
+        }
+        let mut next = 0u32;
+        for node in &mut nodes {
+            node.children_at = next;
+            next += node.children_len;
+            // Counts again while the children are filled in below.
+            node.children_len = 0;
+        }
+        // Pre-order visits each node's children in start order: appending keeps it.
+        let mut children = vec![0u32; next as usize];
+        for i in 1..nodes.len() {
+            if let Some(p) = nodes[i].parent {
+                let parent = &mut nodes[p as usize];
+                children[(parent.children_at + parent.children_len) as usize] = i as u32;
+                parent.children_len += 1;
+            }
+        }
+        Tree {
+            nodes,
+            children,
+            missing_parent: None,
+        }
+    }
+}
+
+impl Node {
+    fn new(span: Span, parent: Option<u32>, depth: u32) -> Node {
+        Node {
+            span,
+            parent,
+            depth,
+            children_at: 0,
+            children_len: 0,
+        }
+    }
+}
+
+/// No slot: the end of a sibling list.
+const NONE: u32 = u32::MAX;
+
+/// A closed span waiting for its root, in a slot of [`TreeBuilder::slots`].
+struct Held {
+    /// Its key in [`TreeBuilder::held`]: the span id, `None` for a duplicate of a held id
+    /// (no one can name it as parent apart from the first).
+    key: Option<u64>,
+    span: Span,
+    /// The slot of its latest child, then the siblings of that child: a list through
+    /// [`Held::next_sibling`].
+    first_child: u32,
+    next_sibling: u32,
+    /// Set once the span is placed in the tree being built (a cycle cannot place it twice).
+    placed: bool,
+}
+
+/// Holds closed spans until their root closes.
+///
+/// Spans arrive when they close, children before their parents. A builder
+/// holds them until their root closes, then hands over the complete [`Tree`].
+/// At the end of a segment, spans whose parent never came are handed over as trees
+/// of their own, marked with [`Tree::missing_parent`]: whether that parent was lost
+/// (the segment has an `end` line) or is still running (it has none yet) is for the
+/// receiver to say, as the builder does not see `end` lines. Parent cycles are broken,
+/// with a warning. Nothing here recurses, so nesting 100,000 deep is fine.
+///
+/// ```
+/// use perf_analyze::input::{Span, TreeBuilder};
+///
+/// let mut builder = TreeBuilder::new("mem");
+/// let mut child = Span::example("child", 2, 5);
+/// child.id = 2;
+/// child.parent = Some(1);
+/// let root = Span::example("root", 0, 10);
+/// let mut trees = Vec::new();
+/// builder.push(child, &mut |tree| trees.push(tree));
+/// assert!(trees.is_empty()); // the root is still open
+/// builder.push(root, &mut |tree| trees.push(tree));
+/// assert_eq!(trees[0].len(), 2);
+/// assert_eq!(&*trees[0].span(trees[0].children(0)[0] as usize).name, "child");
+/// ```
+///
+/// A span is moved once into a slot when it arrives and once into its tree when its
+/// root closes; the scratch lists for building are kept between trees.
+pub struct TreeBuilder {
+    source: Arc<str>,
+    /// Held spans; `None` is a free slot, listed in `free`.
+    slots: Vec<Option<Held>>,
+    free: Vec<u32>,
+    /// Span key -> its slot.
+    held: HashMap<u64, u32>,
+    /// Parent id -> the slot of its latest child, for parents not closed yet.
+    first_child: HashMap<u64, u32>,
+    /// The tree being built, in pre-order: (slot, parent's node index, depth).
+    order: Vec<(u32, u32, u32)>,
+    /// Slots still to visit, with their parent's node index and depth.
+    stack: Vec<(u32, u32, u32)>,
+    /// The children of one node, while they are sorted.
+    siblings: Vec<u32>,
+    warnings: Warnings,
+}
+
+impl std::fmt::Debug for TreeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TreeBuilder")
+            .field("source", &self.source)
+            .field("held", &self.held.len())
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TreeBuilder {
+    /// A builder; `source` names the input in warnings.
+    #[must_use]
+    pub fn new(source: &str) -> TreeBuilder {
+        TreeBuilder {
+            source: source.into(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            held: HashMap::default(),
+            first_child: HashMap::default(),
+            order: Vec::new(),
+            stack: Vec::new(),
+            siblings: Vec::new(),
+            warnings: Warnings::default(),
+        }
+    }
+
+    /// The warnings found so far (cycles, duplicate ids).
+    #[must_use]
+    pub fn into_warnings(self) -> Warnings {
+        self.warnings
+    }
+
+    fn warn(&mut self, span: &Span, kind: WarningKind, message: String) {
+        self.warnings.push(Warning {
+            source: self.source.clone(),
+            line: Some(span.line),
+            kind,
+            message,
+        });
+    }
+
+    /// Adds a closed span; calls `emit` with the tree if it completes one.
+    pub fn push(&mut self, span: Span, emit: &mut impl FnMut(Tree)) {
+        let original_id = span.id;
+        let mut key = Some(original_id);
+        if self.held.contains_key(&original_id) {
+            let message = format!(
+                "span id {original_id} ({}) appears twice while its tree is open: kept as a separate span",
+                span.name
+            );
+            self.warn(&span, WarningKind::DuplicateId, message);
+            key = None;
+        }
+        let first_child = self.first_child.remove(&original_id).unwrap_or(NONE);
+        let parent = match span.parent {
+            Some(p) if p == original_id => {
+                let message = format!(
+                    "span {p} ({}) names itself as parent: treated as a root",
+                    span.name
+                );
+                self.warn(&span, WarningKind::ParentCycle, message);
+                None
+            }
+            other => other,
+        };
+        let Some(parent) = parent else {
+            self.collect(first_child);
+            let tree = self.assemble(span);
+            emit(tree);
+            return;
+        };
+        let slot = self.hold(Held {
+            key,
+            span,
+            first_child,
+            next_sibling: NONE,
+            placed: false,
+        });
+        let next_sibling = match self.held.get(&parent) {
+            // The parent closed before this child (e.g. both flushed open): link directly.
+            Some(&p) => match &mut self.slots[p as usize] {
+                Some(parent) => std::mem::replace(&mut parent.first_child, slot),
+                None => NONE,
+            },
+            None => self.first_child.insert(parent, slot).unwrap_or(NONE),
+        };
+        if let Some(held) = &mut self.slots[slot as usize] {
+            held.next_sibling = next_sibling;
+        }
+        if let Some(key) = key {
+            self.held.insert(key, slot);
+        }
+    }
+
+    fn hold(&mut self, held: Held) -> u32 {
+        match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(held);
+                slot
+            }
+            None => {
+                self.slots.push(Some(held));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Takes a held span out of its slot.
+    fn release(&mut self, slot: u32) -> Option<Held> {
+        let held = self.slots.get_mut(slot as usize)?.take()?;
+        if let Some(key) = held.key {
+            self.held.remove(&key);
+        }
+        self.free.push(slot);
+        Some(held)
+    }
+
+    /// Ends a segment: spans still held are handed over as trees of their own. Those whose
+    /// parent never came are marked with [`Tree::missing_parent`] (no warning: see
+    /// [`TreeBuilder`]); parent cycles are broken with a warning.
+    pub fn finish_segment(&mut self, emit: &mut impl FnMut(Tree)) {
+        let mut orphans: Vec<(u64, u64, u32)> = Vec::new();
+        let mut rest: Vec<(u64, u32)> = Vec::new();
+        for (slot, held) in self.slots.iter().enumerate() {
+            let Some(held) = held else { continue };
+            let slot = slot as u32;
+            match held.span.parent {
+                Some(parent) if self.held.contains_key(&parent) => {
+                    rest.push((held.span.line, slot));
+                }
+                _ => orphans.push((held.span.start_ns, held.span.line, slot)),
+            }
+        }
+        orphans.sort_unstable();
+        for (_, _, slot) in orphans {
+            if let Some(mut tree) = self.build_held(slot) {
+                tree.missing_parent = tree.root().parent;
+                emit(tree);
+            }
+        }
+        // What is left is in parent cycles, or hangs off one: each cycle is broken at its
+        // earliest line, the spans hanging off it come with it.
+        rest.sort_unstable();
+        for (_, slot) in rest {
+            if self.slots[slot as usize].is_none() {
+                continue;
+            }
+            let (root, in_cycle) = self.cycle_root(slot);
+            let Some(span) = self.slots[root as usize].as_ref().map(|h| h.span.clone()) else {
+                continue;
+            };
+            if in_cycle {
+                let message = format!(
+                    "span {} ({}) is in a parent cycle: treated as a root",
+                    span.id, span.name
+                );
+                self.warn(&span, WarningKind::ParentCycle, message);
+            }
+            if let Some(mut tree) = self.build_held(root) {
+                if !in_cycle {
+                    tree.missing_parent = tree.root().parent;
+                }
+                emit(tree);
+            }
+        }
+        self.first_child.clear();
+        self.held.clear();
+        self.slots.clear();
+        self.free.clear();
+    }
+
+    /// Follows parents from a held span to the cycle they run into: the cycle's span with
+    /// the earliest line, and true. If they run out instead (nothing left to close the
+    /// chain), the last span reached, and false.
+    fn cycle_root(&self, from: u32) -> (u32, bool) {
+        let mut path: HashMap<u32, usize> = HashMap::default();
+        let mut order = Vec::new();
+        let mut slot = from;
+        loop {
+            if let Some(&at) = path.get(&slot) {
+                let line = |s: &u32| self.slots[*s as usize].as_ref().map(|h| h.span.line);
+                let root = order[at..].iter().copied().min_by_key(line).unwrap_or(slot);
+                return (root, true);
+            }
+            path.insert(slot, order.len());
+            order.push(slot);
+            let parent = self.slots[slot as usize]
+                .as_ref()
+                .and_then(|h| h.span.parent)
+                .and_then(|p| self.held.get(&p).copied())
+                .filter(|&p| self.slots[p as usize].is_some());
+            match parent {
+                Some(parent) => slot = parent,
+                None => return (slot, false),
+            }
+        }
+    }
+
+    /// Builds the tree of a span still held (its parent is missing, or it is in a cycle).
+    fn build_held(&mut self, slot: u32) -> Option<Tree> {
+        let held = self.slots.get_mut(slot as usize)?.as_mut()?;
+        held.placed = true;
+        let first_child = held.first_child;
+        self.collect(first_child);
+        let root = self.release(slot)?;
+        Some(self.assemble(root.span))
+    }
+
+    /// Lists the held descendants of a root whose first child is `first_child` in
+    /// [`Self::order`], in pre-order with children by start, without recursion.
+    fn collect(&mut self, first_child: u32) {
+        self.order.clear();
+        self.stack.clear();
+        self.push_children(first_child, 0, 1);
+        while let Some((slot, parent, depth)) = self.stack.pop() {
+            let index = self.order.len() as u32 + 1;
+            self.order.push((slot, parent, depth));
+            let first = self.slots[slot as usize]
+                .as_ref()
+                .map_or(NONE, |h| h.first_child);
+            self.push_children(first, index, depth + 1);
+        }
+    }
+
+    /// Pushes the children in the list starting at `first` on the stack, latest first so
+    /// that they pop in start order; a child already placed (a cycle) is passed over.
+    fn push_children(&mut self, first: u32, parent: u32, depth: u32) {
+        let Self {
+            slots,
+            stack,
+            siblings,
+            ..
+        } = self;
+        siblings.clear();
+        let mut cursor = first;
+        while let Some(held) = slots.get_mut(cursor as usize).and_then(Option::as_mut) {
+            if !held.placed {
+                held.placed = true;
+                siblings.push(cursor);
+            }
+            cursor = held.next_sibling;
+        }
+        let key = |slot: &u32| {
+            slots[*slot as usize]
+                .as_ref()
+                .map(|h| (h.span.start_ns, h.span.line))
+        };
+        siblings.sort_unstable_by_key(|slot| std::cmp::Reverse(key(slot)));
+        stack.extend(siblings.iter().map(|&slot| (slot, parent, depth)));
+    }
+
+    /// Moves the spans listed in [`Self::order`] out of their slots into `root`'s tree.
+    fn assemble(&mut self, root: Span) -> Tree {
+        let mut nodes = Vec::with_capacity(self.order.len() + 1);
+        nodes.push(Node::new(root, None, 0));
+        for i in 0..self.order.len() {
+            let (slot, parent, depth) = self.order[i];
+            if let Some(held) = self.release(slot) {
+                nodes.push(Node::new(held.span, Some(parent), depth));
+            }
+        }
+        Tree::from_preorder(nodes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(id: u64, parent: Option<u64>, start: u64, end: u64) -> Span {
+        let mut s = Span::example(&format!("s{id}"), start, end);
+        s.id = id;
+        s.parent = parent;
+        s.line = id;
+        s
+    }
+
+    fn run(spans: Vec<Span>) -> (Vec<Tree>, Warnings) {
+        let mut builder = TreeBuilder::new("t");
+        let mut trees = Vec::new();
+        for s in spans {
+            builder.push(s, &mut |t| trees.push(t));
+        }
+        builder.finish_segment(&mut |t| trees.push(t));
+        (trees, builder.into_warnings())
+    }
+
+    #[test]
+    fn children_are_sorted_by_start_and_preorder() {
+        let (trees, warnings) = run(vec![
+            span(3, Some(1), 5, 6),
+            span(4, Some(2), 1, 2),
+            span(2, Some(1), 0, 3),
+            span(1, None, 0, 10),
+        ]);
+        assert!(warnings.list().is_empty());
+        let t = &trees[0];
+        let ids: Vec<u64> = t.nodes().iter().map(|n| n.span.id).collect();
+        assert_eq!(ids, [1, 2, 4, 3]);
+        assert_eq!(t.children(0), &[1, 3]);
+        assert_eq!(t.nodes()[2].depth, 2);
+    }
+
+    #[test]
+    fn a_missing_parent_is_marked_on_the_tree_for_the_receiver_to_judge() {
+        let (trees, warnings) = run(vec![span(2, Some(99), 0, 1), span(3, Some(2), 0, 1)]);
+        assert_eq!(trees.len(), 1);
+        assert_eq!(trees[0].len(), 2);
+        assert_eq!(trees[0].missing_parent(), Some(99));
+        assert!(warnings.list().is_empty());
+    }
+
+    #[test]
+    fn cycles_are_broken_once() {
+        let (trees, warnings) = run(vec![
+            span(1, Some(2), 0, 1),
+            span(2, Some(1), 0, 1),
+            span(3, Some(3), 0, 1),
+        ]);
+        let total: usize = trees.iter().map(Tree::len).sum();
+        assert_eq!(total, 3);
+        assert_eq!(
+            warnings
+                .list()
+                .iter()
+                .filter(|w| w.kind == WarningKind::ParentCycle)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_duplicate_id_takes_no_other_span_s_place() {
+        // The second span 5 once got u64::MAX as its key and stole span MAX's child.
+        let (trees, warnings) = run(vec![
+            span(u64::MAX, Some(1), 0, 4),
+            span(5, Some(1), 0, 1),
+            span(5, Some(1), 1, 2),
+            span(6, Some(u64::MAX), 2, 3),
+            span(1, None, 0, 5),
+        ]);
+        assert_eq!(trees.len(), 1);
+        let t = &trees[0];
+        assert_eq!(t.len(), 5);
+        let six = t.nodes().iter().find(|n| n.span.id == 6).unwrap();
+        assert_eq!(t.span(six.parent.unwrap() as usize).id, u64::MAX);
+        let duplicates = warnings
+            .list()
+            .iter()
+            .filter(|w| w.kind == WarningKind::DuplicateId);
+        assert_eq!(duplicates.count(), 1);
+    }
+
+    #[test]
+    fn a_cycle_is_broken_inside_it_not_at_a_span_hanging_off_it() {
+        let mut tail = span(10, Some(1), 0, 1);
+        tail.line = 1;
+        let (mut one, mut two) = (span(1, Some(2), 0, 1), span(2, Some(1), 0, 1));
+        (one.line, two.line) = (2, 3);
+        let (trees, warnings) = run(vec![tail, one, two]);
+        assert_eq!(trees.len(), 1);
+        assert_eq!(trees[0].len(), 3);
+        assert_eq!(trees[0].root().id, 1);
+        let cycles: Vec<_> = warnings
+            .list()
+            .iter()
+            .filter(|w| w.kind == WarningKind::ParentCycle)
+            .collect();
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].line, Some(2));
+    }
+
+    #[test]
+    fn duplicate_ids_keep_both_spans() {
+        let (trees, warnings) = run(vec![
+            span(2, Some(1), 0, 1),
+            span(2, Some(1), 2, 3),
+            span(1, None, 0, 5),
+        ]);
+        assert_eq!(trees[0].len(), 3);
+        assert_eq!(warnings.list()[0].kind, WarningKind::DuplicateId);
+    }
+
+    #[test]
+    fn parent_written_before_child_still_links() {
+        let (trees, _) = run(vec![span(1, Some(9), 0, 10), span(2, Some(1), 1, 2)]);
+        assert_eq!(trees.len(), 1);
+        assert_eq!(trees[0].len(), 2);
+        assert_eq!(trees[0].missing_parent(), Some(9));
+    }
+
+    #[test]
+    fn nesting_100_000_deep_does_not_overflow() {
+        let n = 100_000u64;
+        let spans: Vec<Span> = (1..=n)
+            .rev()
+            .map(|i| span(i, (i > 1).then(|| i - 1), i, 2 * n - i))
+            .collect();
+        let (trees, warnings) = run(spans);
+        assert!(warnings.list().is_empty());
+        assert_eq!(trees.len(), 1);
+        assert_eq!(trees[0].nodes().last().unwrap().depth, (n - 1) as u32);
+        drop(trees); // dropping a deep tree must not recurse either
+    }
+}

@@ -1,0 +1,475 @@
+//! The report of one session, as blocks of the [document model](super::document).
+
+use super::document::{clip, Block, NAME, REASONS, SEQUENTIAL};
+use super::RenderOptions;
+use crate::analysis::llm::LlmCall;
+use crate::analysis::Analysis;
+use crate::duration::{human, percent};
+use crate::input::{SourceFormat, Span, Tree};
+use crate::warning::{Warning, WarningKind};
+
+const TOP_OPERATIONS: usize = 20;
+const TREE_LINES: usize = 40;
+const TREE_DEPTH: u32 = 12;
+const LLM_ROWS: usize = 20;
+const LIST_ROWS: usize = 10;
+
+fn opt(ns: Option<u64>) -> String {
+    ns.map_or_else(|| "-".to_owned(), human)
+}
+
+fn more(blocks: &mut Vec<Block>, shown: usize, total: usize, what: &str) {
+    if total > shown {
+        blocks.push(Block::Line(format!(
+            "... and {} more {what} (all in --format json)",
+            total - shown
+        )));
+    }
+}
+
+pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
+    let s = &a.summary;
+    let mut b = vec![Block::Title(format!(
+        "PERFORMANCE REPORT - Session: {}",
+        s.session
+    ))];
+    if let Some(started) = &s.started_at {
+        b.push(Block::Line(format!("Started at: {started}")));
+    }
+    b.push(Block::Line(format!(
+        "Wall time: {} (first start to last end)   Active: {} ({:.1}% of wall)",
+        human(s.wall_ns),
+        human(s.active_ns),
+        percent(s.active_ns, s.wall_ns)
+    )));
+    b.push(Block::Line(format!(
+        "Operations: {}   Open: {}   Dropped: {}   Errors: {}   Segments: {}",
+        s.operations, s.open, s.dropped, s.errors, s.segments
+    )));
+    if s.ended_abruptly {
+        // Said here once, so the WARNINGS section leaves these out.
+        let unended: Vec<String> = a
+            .segments
+            .iter()
+            .filter(|seg| seg.segment.format == SourceFormat::PerfLayer && seg.end.is_none())
+            .map(|seg| (seg.segment.index + 1).to_string())
+            .collect();
+        let which = match (a.segments.len(), unended.len()) {
+            (1, _) => String::new(),
+            (_, 1) => format!(" in segment {}", unended[0]),
+            _ => format!(" in segments {}", unended.join(", ")),
+        };
+        b.push(Block::Line(format!(
+            "Note: no end line{which}: the session is still running or ended abruptly (every complete line was read)."
+        )));
+    }
+    if s.in_flight > 0 {
+        let (spans, belong) = if s.in_flight == 1 {
+            ("span", "belongs")
+        } else {
+            ("spans", "belong")
+        };
+        b.push(Block::Line(format!(
+            "{} {spans} {belong} to operations still running (written when they close): counted in the totals, not as operations of their own.",
+            s.in_flight
+        )));
+    }
+    if s.dropped > 0 {
+        b.push(Block::Line(format!(
+            "Warning: {} records were dropped by the recorder: totals are lower bounds.",
+            s.dropped
+        )));
+    }
+
+    b.push(Block::Heading("TOP OPERATIONS BY TIME"));
+    b.push(Block::Line(
+        "Self = own time without children; % wall uses self time, so a parent and its child never double count."
+            .to_owned(),
+    ));
+    let rows = s
+        .by_name
+        .iter()
+        .take(TOP_OPERATIONS)
+        .map(|r| {
+            vec![
+                r.name.clone(),
+                r.count.to_string(),
+                human(r.total_ns),
+                human(r.self_ns),
+                format!("{:.1}%", r.pct_of_wall),
+                human(r.mean_ns),
+                human(r.p50_ns),
+                human(r.p95_ns),
+                human(r.max_ns),
+            ]
+        })
+        .collect();
+    b.push(Block::Table {
+        header: vec![
+            "Operation",
+            "Count",
+            "Total",
+            "Self",
+            "% wall",
+            "Mean",
+            "p50",
+            "p95",
+            "Max",
+        ],
+        rows,
+        right: (1..9).collect(),
+    });
+    more(&mut b, TOP_OPERATIONS, s.by_name.len(), "operations");
+    let pct_sum: f64 = s.by_name.iter().map(|r| r.pct_of_wall).sum();
+    if pct_sum > 100.05 {
+        b.push(Block::Line(format!(
+            "% wall sums to {pct_sum:.0}%: operations ran concurrently (foreground and background work, or several threads at once), so their self times overlap."
+        )));
+    }
+
+    if let Some(tree) = &a.latest {
+        b.push(Block::Heading("LATEST OPERATION BREAKDOWN"));
+        b.push(Block::Pre(breakdown(tree)));
+    }
+
+    if !s.llm_calls.is_empty() {
+        b.push(Block::Heading("LLM CALLS"));
+        let skip = s.llm_calls.len().saturating_sub(LLM_ROWS);
+        b.push(Block::Table {
+            header: vec![
+                "Called from",
+                "Model",
+                "Wall",
+                "Load",
+                "Prompt",
+                "Gen",
+                "Tok in/out",
+                "Tok/s",
+                "Overhead",
+            ],
+            rows: s.llm_calls.iter().skip(skip).map(llm_row).collect(),
+            right: (2..9).collect(),
+        });
+        if s.llm_calls_total > LLM_ROWS as u64 {
+            b.push(Block::Line(format!(
+                "(the latest {} of {} calls)",
+                s.llm_calls.len().min(LLM_ROWS),
+                s.llm_calls_total
+            )));
+        }
+    }
+
+    if options.detailed {
+        detailed(a, &mut b);
+    }
+
+    let warnings: Vec<&Warning> = a
+        .warnings
+        .list()
+        .iter()
+        .filter(|w| w.kind != WarningKind::NoEndLine)
+        .collect();
+    if !warnings.is_empty() {
+        b.push(Block::Heading("WARNINGS"));
+        for w in warnings.iter().take(LIST_ROWS) {
+            b.push(Block::Bullet(0, w.to_string()));
+        }
+        let total = warnings.len() as u64 + a.warnings.suppressed();
+        if total > LIST_ROWS as u64 {
+            b.push(Block::Line(format!(
+                "... and {} more warnings",
+                total - LIST_ROWS as u64
+            )));
+        }
+    }
+    b.push(Block::End);
+    b
+}
+
+fn llm_row(c: &LlmCall) -> Vec<String> {
+    let tokens = match (c.input_tokens, c.output_tokens) {
+        (None, None) => "-".to_owned(),
+        (i, o) => format!(
+            "{}/{}",
+            i.map_or("-".into(), |v| v.to_string()),
+            o.map_or("-".into(), |v| v.to_string())
+        ),
+    };
+    vec![
+        c.caller
+            .clone()
+            .unwrap_or_else(|| format!("{} (root)", c.name)),
+        c.model.clone().unwrap_or_else(|| "-".into()),
+        human(c.wall_ns),
+        opt(c.load_ns),
+        opt(c.prompt_eval_ns),
+        opt(c.eval_ns),
+        tokens,
+        c.tokens_per_s.map_or("-".into(), |t| format!("{t:.1}")),
+        opt(c.overhead_ns),
+    ]
+}
+
+/// The useful fields of a span, for the breakdown: prompt size, tokens, speed, status.
+fn annotation(span: &Span) -> String {
+    let mut parts = Vec::new();
+    if span.raw_fields.is_some() {
+        let f = span.fields();
+        if let Some(chars) = f.get("prompt_chars").and_then(|v| v.as_u64()) {
+            parts.push(format!("prompt: {chars} chars"));
+        }
+        if let Some(call) = LlmCall::from_span(span) {
+            if let (Some(i), Some(o)) = (call.input_tokens, call.output_tokens) {
+                parts.push(format!("tokens: {i} in / {o} out"));
+            }
+            if let Some(t) = call.tokens_per_s {
+                parts.push(format!("{t:.1} tokens/s"));
+            }
+        }
+    }
+    match span.status {
+        perf_layer::record::Status::Ok => {}
+        other => parts.push(other.as_str().to_owned()),
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+fn tree_line(depth: u32, name: &str, value: &str, extra: &str) -> String {
+    let indent = 2 * depth.min(TREE_DEPTH) as usize;
+    let width = 32usize.saturating_sub(indent).max(1);
+    let name = clip(name, NAME);
+    format!("{:indent$}{name:<width$} {value:>9}{extra}", "")
+}
+
+fn breakdown(tree: &Tree) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut hidden = 0usize;
+    for node in tree.nodes() {
+        if lines.len() >= TREE_LINES || node.depth > TREE_DEPTH {
+            hidden += 1;
+            continue;
+        }
+        let span = &node.span;
+        lines.push(tree_line(
+            node.depth,
+            &span.name,
+            &human(span.duration_ns()),
+            &annotation(span),
+        ));
+    }
+    if hidden > 0 {
+        lines.push(format!("... {hidden} more spans in this tree"));
+    }
+    lines
+}
+
+fn detailed(a: &Analysis, b: &mut Vec<Block>) {
+    let s = &a.summary;
+    b.push(Block::Heading("BOTTLENECKS"));
+    if s.bottlenecks.is_empty() {
+        b.push(Block::Line("None above the thresholds.".into()));
+    } else {
+        b.push(Block::Table {
+            header: vec!["Severity", "Operation", REASONS],
+            rows: s
+                .bottlenecks
+                .iter()
+                .take(LIST_ROWS)
+                .map(|x| {
+                    vec![
+                        x.severity.as_str().to_owned(),
+                        x.name.clone(),
+                        x.reasons.join("; "),
+                    ]
+                })
+                .collect(),
+            right: vec![],
+        });
+        more(b, LIST_ROWS, s.bottlenecks.len(), "bottlenecks");
+    }
+
+    b.push(Block::Heading("RECOMMENDATIONS"));
+    if s.recommendations.is_empty() {
+        b.push(Block::Line("Nothing stands out.".into()));
+    }
+    for (i, r) in s.recommendations.iter().take(LIST_ROWS).enumerate() {
+        b.push(Block::Line(format!(
+            "{}. [{}] {} (estimated saving {})",
+            i + 1,
+            r.category.as_str(),
+            r.title,
+            human(r.estimated_saving_ns)
+        )));
+        for suggestion in &r.suggestions {
+            b.push(Block::Bullet(1, suggestion.clone()));
+        }
+    }
+    more(b, LIST_ROWS, s.recommendations.len(), "recommendations");
+
+    b.push(Block::Heading("PARALLELIZATION OPPORTUNITIES"));
+    if s.parallelism.is_empty() {
+        b.push(Block::Line(
+            "No sequential siblings with a material saving.".into(),
+        ));
+    } else {
+        b.push(Block::Table {
+            header: vec![
+                "Parent",
+                SEQUENTIAL,
+                "Times",
+                "Sequential",
+                "Parallel",
+                "Saving",
+            ],
+            rows: s
+                .parallelism
+                .iter()
+                .take(LIST_ROWS)
+                .map(|p| {
+                    vec![
+                        p.parent.clone(),
+                        p.operations.join(", "),
+                        p.occurrences.to_string(),
+                        human(p.sequential_ns),
+                        human(p.parallel_ns),
+                        human(p.saving_ns),
+                    ]
+                })
+                .collect(),
+            right: vec![2, 3, 4, 5],
+        });
+        more(b, LIST_ROWS, s.parallelism.len(), "opportunities");
+    }
+
+    b.push(Block::Heading("CRITICAL PATH (LATEST OPERATION)"));
+    let mut lines: Vec<String> = a
+        .critical_path
+        .iter()
+        .take(TREE_LINES)
+        .map(|step| {
+            tree_line(
+                step.depth,
+                &step.name,
+                &human(step.duration_ns),
+                &format!("  self {}", human(step.self_ns)),
+            )
+        })
+        .collect();
+    if a.critical_path.len() > TREE_LINES {
+        lines.push(format!(
+            "... {} more steps",
+            a.critical_path.len() - TREE_LINES
+        ));
+    }
+    if lines.is_empty() {
+        b.push(Block::Line("No spans.".into()));
+    } else {
+        b.push(Block::Pre(lines));
+    }
+
+    let bg = &s.background;
+    b.push(Block::Heading("ASYNC ANALYSIS"));
+    b.push(Block::Line(format!(
+        "Foreground roots: {}   Background roots: {} (follows_from, or started while foreground work ran)",
+        bg.foreground_roots, bg.background_roots
+    )));
+    if bg.background_roots > 0 {
+        b.push(Block::Line(format!(
+            "Background time overlapping foreground work: {}   running alone (serialized): {}",
+            human(bg.overlapped_ns),
+            human(bg.serialized_ns)
+        )));
+        b.push(Block::Table {
+            header: vec![
+                "Background operation",
+                "Count",
+                "Total",
+                "Overlapped",
+                "Serialized",
+            ],
+            rows: bg
+                .background
+                .iter()
+                .take(LIST_ROWS)
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.count.to_string(),
+                        human(r.total_ns),
+                        human(r.overlapped_ns),
+                        human(r.serialized_ns),
+                    ]
+                })
+                .collect(),
+            right: vec![1, 2, 3, 4],
+        });
+    }
+    if !bg.idle.is_empty() {
+        b.push(Block::Line(
+            "Waiting, not working (idle far longer than busy):".into(),
+        ));
+        b.push(Block::Table {
+            header: vec!["Operation", "Count", "Idle", "Busy"],
+            rows: bg
+                .idle
+                .iter()
+                .take(LIST_ROWS)
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.count.to_string(),
+                        human(r.idle_ns),
+                        human(r.busy_ns),
+                    ]
+                })
+                .collect(),
+            right: vec![1, 2, 3],
+        });
+    }
+    if !bg.batching.is_empty() {
+        b.push(Block::Line(
+            "Many small repeated calls under one parent (batch them):".into(),
+        ));
+        b.push(Block::Table {
+            header: vec!["Parent", "Operation", "Parents", "Calls", "Total", "Mean"],
+            rows: bg
+                .batching
+                .iter()
+                .take(LIST_ROWS)
+                .map(|r| {
+                    vec![
+                        r.parent.clone(),
+                        r.operation.clone(),
+                        r.occurrences.to_string(),
+                        r.calls.to_string(),
+                        human(r.total_ns),
+                        human(r.mean_ns),
+                    ]
+                })
+                .collect(),
+            right: vec![2, 3, 4, 5],
+        });
+    }
+
+    b.push(Block::Heading("RESOURCE USE BY CATEGORY"));
+    b.push(Block::Table {
+        header: vec!["Category", "Spans", "Self", "% of active"],
+        rows: s
+            .resources
+            .iter()
+            .map(|r| {
+                vec![
+                    r.category.as_str().to_owned(),
+                    r.count.to_string(),
+                    human(r.self_ns),
+                    format!("{:.1}%", r.pct_of_active),
+                ]
+            })
+            .collect(),
+        right: vec![1, 2, 3],
+    });
+}

@@ -50,10 +50,9 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::otel::{hex_id, lenient_u64, raw_fields, span_key, Sink, Special};
-use super::scan::LoadSummary;
-use super::span::Event;
-use super::span::{SourceFormat, Span, Status};
+use super::otel::{emit_batch, hex_id, lenient_u64, raw_fields, span_key, Special};
+use super::scan::{LoadSummary, Scanner};
+use super::span::{Event, SourceFormat, Span, Status};
 use crate::warning::WarningKind;
 use crate::Error;
 
@@ -70,7 +69,10 @@ pub fn read<R: BufRead>(
         newlines: newlines.clone(),
     };
     let mut state = State {
-        sink: Sink::new(source, strict, SourceFormat::Jaeger, &mut emit),
+        s: Scanner::new(source),
+        strict,
+        error: None,
+        emit: &mut emit,
         newlines,
         traces: 0,
         spans: Vec::new(),
@@ -80,7 +82,7 @@ pub fn read<R: BufRead>(
     let result = Document(&mut state)
         .deserialize(&mut de)
         .and_then(|()| de.end());
-    if let Some(error) = state.sink.take_error() {
+    if let Some(error) = state.error.take() {
         return Err(error);
     }
     if let Err(error) = result {
@@ -88,11 +90,12 @@ pub fn read<R: BufRead>(
         state.flush_trace();
         state.document_error(error)?;
     }
-    state.sink.finish();
+    let lines = state.line();
+    state.s.close_segment(None, &mut state.emit);
     Ok(LoadSummary {
-        lines: state.line(),
+        lines,
         format: Some(SourceFormat::Jaeger),
-        warnings: std::mem::take(&mut state.sink.warnings),
+        warnings: std::mem::take(&mut state.s.warnings),
     })
 }
 
@@ -121,7 +124,12 @@ impl<R: BufRead> Read for Counting<R> {
 }
 
 struct State<'e> {
-    sink: Sink<'e>,
+    /// Segments, interning and warnings, shared with the line formats.
+    s: Scanner,
+    strict: bool,
+    /// The first malformed span when `strict`.
+    error: Option<Error>,
+    emit: &'e mut dyn FnMut(Event),
     newlines: Rc<Cell<u64>>,
     traces: u64,
     /// The spans of the trace being read, with their `processID` or inline process's service.
@@ -149,26 +157,58 @@ impl State<'_> {
                 let service = inline
                     .or_else(|| process.and_then(|p| self.services.get(&p).cloned()))
                     .unwrap_or_else(|| "unknown_service".to_owned());
-                span.thread = self.sink.names.get(&service);
+                span.thread = self.s.intern(&service);
                 program.get_or_insert(service);
                 span
             })
             .collect();
         self.services.clear();
+        self.s.line = self.line();
+        let format = SourceFormat::Jaeger;
+        emit_batch(
+            &mut self.s,
+            spans,
+            format,
+            program.as_deref(),
+            None,
+            &mut self.emit,
+        );
+    }
+
+    /// A malformed part at `line`: a warning, or with `strict` an error.
+    fn malformed(&mut self, line: u64, reason: String) -> Result<(), Error> {
+        if self.strict {
+            return Err(Error::Malformed {
+                path: PathBuf::from(&*self.s.source),
+                line,
+                reason,
+            });
+        }
+        self.s.line = line;
+        self.s
+            .warn(WarningKind::Malformed, format!("skipped: {reason}"));
+        Ok(())
+    }
+
+    /// A malformed span or process list, read past: a warning, or with `strict` the
+    /// error [`read`] returns.
+    fn malformed_span(&mut self, reason: String) {
         let line = self.line();
-        self.sink.batch(spans, program.as_deref(), None, line);
+        if let Err(error) = self.malformed(line, reason) {
+            self.error.get_or_insert(error);
+        }
     }
 
     fn document_error(&mut self, error: serde_json::Error) -> Result<(), Error> {
         let at = format!("line {} column {}", error.line(), error.column());
         match error.classify() {
             serde_json::error::Category::Io => Err(Error::Io {
-                path: PathBuf::from(&*self.sink.source),
+                path: PathBuf::from(&*self.s.source),
                 source: error.into(),
             }),
             serde_json::error::Category::Eof => {
-                self.sink.warn(
-                    error.line() as u64,
+                self.s.line = error.line() as u64;
+                self.s.warn(
                     WarningKind::TruncatedLastLine,
                     format!("the document ends early (still being written, or cut off) at {at}: what came before is read"),
                 );
@@ -177,18 +217,18 @@ impl State<'_> {
             _ => {
                 let reason =
                     format!("not a Jaeger JSON document at {at}: {error}; reading stopped there");
-                self.sink.malformed(error.line() as u64, reason)
+                self.malformed(error.line() as u64, reason)
             }
         }
     }
 
     fn span(&mut self, raw: &RawValue, index: u64) {
-        let line = self.line();
-        match to_span(raw.get(), line, &mut self.sink) {
+        self.s.line = self.line();
+        match to_span(raw.get(), &mut self.s) {
             Ok(span) => self.spans.push(span),
             Err(reason) => {
                 let reason = format!("trace {} span {index}: {reason}", self.traces);
-                self.sink.malformed_span(line, reason);
+                self.malformed_span(reason);
             }
         }
     }
@@ -273,11 +313,11 @@ impl<'de> Visitor<'de> for Trace<'_, '_> {
                             .services
                             .extend(processes.into_iter().map(|(id, p)| (id, p.service_name))),
                         Err(e) => {
-                            let (line, trace) = (state.line(), state.traces);
+                            let trace = state.traces;
                             let reason = format!(
                                 "trace {trace}: processes: {e}: its spans' services are unknown"
                             );
-                            state.sink.malformed_span(line, reason);
+                            state.malformed_span(reason);
                         }
                     }
                 }
@@ -368,7 +408,7 @@ struct Tag<'a> {
 
 type Pending = (Span, Option<String>, Option<String>);
 
-fn to_span(raw: &str, line: u64, sink: &mut Sink<'_>) -> Result<Pending, String> {
+fn to_span(raw: &str, s: &mut Scanner) -> Result<Pending, String> {
     let span: JaegerSpan<'_> = serde_json::from_str(raw).map_err(|e| e.to_string())?;
     let trace = hex_id(&span.trace_id)?;
     let id = hex_id(&span.span_id)?.ok_or("empty spanID")?;
@@ -411,21 +451,21 @@ fn to_span(raw: &str, line: u64, sink: &mut Sink<'_>) -> Result<Pending, String>
         id: span_key(trace, id),
         parent,
         follows_from,
-        name: sink.names.get(&span.operation_name),
-        target: sink.names.get(special.target.as_deref().unwrap_or("")),
+        name: s.intern(&span.operation_name),
+        target: s.intern(special.target.as_deref().unwrap_or("")),
         start_ns,
         end_ns,
         busy_ns: special.busy_ns.unwrap_or(duration_ns).min(duration_ns),
         idle_ns: special.idle_ns,
         enters: 1,
-        thread: sink.names.get(""),
+        thread: s.intern(""),
         status: if special.error {
             Status::Error
         } else {
             Status::Ok
         },
         raw_fields: raw_fields(&fields),
-        line,
+        line: s.line,
     };
     Ok((
         span_out,
@@ -460,16 +500,11 @@ fn tag_value(tag: &Tag<'_>) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::read as read_any;
+    use crate::warning::WarningKind;
+    use crate::Error;
 
-    fn read_str(data: &str, strict: bool) -> Result<(Vec<Span>, LoadSummary), Error> {
-        let mut spans = Vec::new();
-        let summary = read_any(data.as_bytes(), "trace.json", strict, |e| {
-            if let Event::Span(s) = e {
-                spans.push(s);
-            }
-        })?;
-        Ok((spans, summary))
+    fn read_str(data: &str, strict: bool) -> Result<(Vec<Span>, crate::input::LoadSummary), Error> {
+        super::super::otel::read_spans(data, "trace.json", strict)
     }
 
     fn span(id: &str, refs: &str, start: u64, extra: &str) -> String {

@@ -8,37 +8,34 @@
 //! span further on that started earlier is still placed right, as every consumer takes the
 //! earliest of the segment's origin and its spans' starts.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use rustc_hash::FxHashSet as HashSet;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
-use super::span::Event;
-use super::span::{Segment, SegmentEnd, SourceFormat, Span};
-use crate::warning::{Warning, WarningKind, Warnings};
-use crate::Error;
+use super::scan::Scanner;
+use super::span::{Event, Segment, SourceFormat, Span};
 
-/// The format of a file starting with `prefix`, if it is an OpenTelemetry one: told by the
-/// first key of its first object (`resourceSpans` for OTLP JSON; Jaeger's `data`, `total`,
-/// `limit`, `offset` or `errors`).
-pub(crate) fn detect(prefix: &[u8]) -> Option<SourceFormat> {
+/// True if a file starting with `prefix` is a Jaeger JSON document: the first key of its
+/// first object is one of Jaeger's `data`, `total`, `limit`, `offset` or `errors`.
+/// (OTLP JSON lines are told apart line by line, by their `resourceSpans` key.)
+pub(super) fn is_jaeger(prefix: &[u8]) -> bool {
     let rest = prefix
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(prefix);
-    let rest = rest.trim_ascii_start().strip_prefix(b"{")?;
-    let rest = rest.trim_ascii_start().strip_prefix(b"\"")?;
-    let key = &rest[..memchr::memchr(b'"', rest)?];
-    match key {
-        b"resourceSpans" => Some(SourceFormat::Otlp),
-        b"data" | b"total" | b"limit" | b"offset" | b"errors" => Some(SourceFormat::Jaeger),
-        _ => None,
-    }
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"{") else {
+        return false;
+    };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"\"") else {
+        return false;
+    };
+    let key = memchr::memchr(b'"', rest).map(|end| &rest[..end]);
+    matches!(
+        key,
+        Some(b"data" | b"total" | b"limit" | b"offset" | b"errors")
+    )
 }
 
 /// A 64-bit integer written as a JSON number or a decimal string (both are valid OTLP JSON).
-pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(super) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Int<'a> {
@@ -56,7 +53,7 @@ pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Err
 }
 
 /// A span or trace id in hex as a 64-bit key (a 128-bit trace id folded), `None` if empty.
-pub(crate) fn hex_id(text: &str) -> Result<Option<u64>, String> {
+pub(super) fn hex_id(text: &str) -> Result<Option<u64>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
@@ -71,33 +68,13 @@ pub(crate) fn hex_id(text: &str) -> Result<Option<u64>, String> {
 
 /// A span's key in the analyzer: its span id mixed with its trace id, so that spans of
 /// different traces that reuse span ids stay apart (and the same pair always meets).
-pub(crate) fn span_key(trace: Option<u64>, span: u64) -> u64 {
+pub(super) fn span_key(trace: Option<u64>, span: u64) -> u64 {
     span ^ trace.unwrap_or(0).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// Interns the names, targets and services of spans (up to [`Names::LIMIT`] distinct ones).
-#[derive(Default)]
-pub(crate) struct Names(HashSet<Arc<str>>);
-
-impl Names {
-    /// Above this many distinct strings, new ones are no longer interned.
-    const LIMIT: usize = 100_000;
-
-    pub(crate) fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(found) = self.0.get(s) {
-            return found.clone();
-        }
-        let arc: Arc<str> = s.into();
-        if self.0.len() < Self::LIMIT {
-            self.0.insert(arc.clone());
-        }
-        arc
-    }
 }
 
 /// What attributes or tags say besides plain fields.
 #[derive(Debug, Default)]
-pub(crate) struct Special {
+pub(super) struct Special {
     /// `busy_ns` (tracing-opentelemetry's time entered).
     pub busy_ns: Option<u64>,
     /// `idle_ns`.
@@ -129,7 +106,7 @@ impl Special {
 }
 
 /// The raw JSON text of fields (`None` when empty), as [`Span::raw_fields`] holds them.
-pub(crate) fn raw_fields(fields: &Map<String, Value>) -> Option<Box<str>> {
+pub(super) fn raw_fields(fields: &Map<String, Value>) -> Option<Box<str>> {
     if fields.is_empty() {
         return None;
     }
@@ -138,139 +115,43 @@ pub(crate) fn raw_fields(fields: &Map<String, Value>) -> Option<Box<str>> {
         .map(String::into_boxed_str)
 }
 
-/// A source file's name for messages, and the session name taken from it (its stem).
-pub(crate) fn session_name(source: &str) -> String {
-    std::path::Path::new(source)
-        .file_stem()
-        .map(|s| s.to_string_lossy().trim_matches(['<', '>']).to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "otel".to_owned())
-}
-
-/// The state both readers keep: the one segment, names, warnings, and `strict`.
-pub(crate) struct Sink<'e> {
-    pub source: Arc<str>,
-    pub strict: bool,
-    pub format: SourceFormat,
-    pub names: Names,
-    pub warnings: Warnings,
-    pub spans: u64,
-    segment_open: bool,
-    /// The first malformed span when `strict`, until [`Sink::take_error`].
-    error: Option<Error>,
-    emit: &'e mut dyn FnMut(Event),
-}
-
-impl<'e> Sink<'e> {
-    pub(crate) fn new(
-        source: &str,
-        strict: bool,
-        format: SourceFormat,
-        emit: &'e mut dyn FnMut(Event),
-    ) -> Sink<'e> {
-        Sink {
-            source: source.into(),
-            strict,
+/// Hands on one batch of spans, children before their parents (the order the tree
+/// builder needs), opening the file's one segment first if this is the first batch:
+/// its origin is the batch's earliest start, and `program` and `pid` describe the producer.
+pub(super) fn emit_batch(
+    s: &mut Scanner,
+    spans: Vec<Span>,
+    format: SourceFormat,
+    program: Option<&str>,
+    pid: Option<u32>,
+    emit: &mut impl FnMut(Event),
+) {
+    if spans.is_empty() {
+        return;
+    }
+    if s.segment.is_none() {
+        let origin_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+        let started_at = i64::try_from(origin_ns)
+            .ok()
+            .map(chrono::DateTime::from_timestamp_nanos)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
+        let segment = Segment {
+            index: s.segments,
+            session: s.default_session(),
+            started_at,
+            origin_ns,
+            pid,
+            program: program.map(str::to_owned),
             format,
-            names: Names::default(),
-            warnings: Warnings::default(),
-            spans: 0,
-            segment_open: false,
-            error: None,
-            emit,
-        }
+            line: s.line,
+        };
+        s.open_segment(segment, emit);
     }
-
-    /// A malformed part at `line`: a warning, or with `strict` an error.
-    pub(crate) fn malformed(&mut self, line: u64, reason: String) -> Result<(), Error> {
-        if self.strict {
-            return Err(Error::Malformed {
-                path: PathBuf::from(&*self.source),
-                line,
-                reason,
-            });
-        }
-        self.warn(line, WarningKind::Malformed, format!("skipped: {reason}"));
-        Ok(())
-    }
-
-    /// A malformed span at `line`, read past: a warning, or with `strict` the error
-    /// [`Sink::take_error`] returns.
-    pub(crate) fn malformed_span(&mut self, line: u64, reason: String) {
-        if let Err(error) = self.malformed(line, reason) {
-            self.error.get_or_insert(error);
-        }
-    }
-
-    /// The error of the first malformed span, when `strict`.
-    pub(crate) fn take_error(&mut self) -> Option<Error> {
-        self.error.take()
-    }
-
-    pub(crate) fn warn(&mut self, line: u64, kind: WarningKind, message: String) {
-        self.warnings.push(Warning {
-            source: self.source.clone(),
-            line: Some(line),
-            kind,
-            message,
-        });
-    }
-
-    pub(crate) fn io_error(&self, source: std::io::Error) -> Error {
-        Error::Io {
-            path: PathBuf::from(&*self.source),
-            source,
-        }
-    }
-
-    /// Hands on one batch of spans, children before their parents (the order the tree
-    /// builder needs), opening the segment first if this is the first batch.
-    /// `program` and `pid` describe the producer, for the segment.
-    pub(crate) fn batch(
-        &mut self,
-        spans: Vec<Span>,
-        program: Option<&str>,
-        pid: Option<u32>,
-        line: u64,
-    ) {
-        if spans.is_empty() {
-            return;
-        }
-        if !self.segment_open {
-            self.segment_open = true;
-            let origin_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
-            let started_at = i64::try_from(origin_ns)
-                .ok()
-                .map(chrono::DateTime::from_timestamp_nanos)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
-            (self.emit)(Event::Segment(Segment {
-                index: 0,
-                session: session_name(&self.source),
-                started_at,
-                origin_ns,
-                pid,
-                program: program.map(str::to_owned),
-                format: self.format,
-                line,
-            }));
-        }
-        let spans = children_first(spans);
-        self.spans += spans.len() as u64;
-        for span in spans {
-            (self.emit)(Event::Span(span));
-        }
-    }
-
-    /// Ends the segment, if one was opened.
-    pub(crate) fn finish(&mut self) {
-        if self.segment_open {
-            self.segment_open = false;
-            (self.emit)(Event::SegmentEnd(SegmentEnd {
-                index: 0,
-                end: None,
-                end_ns: None,
-            }));
-        }
+    let index = s.segment.as_ref().map_or(0, |open| open.index);
+    for mut span in children_first(spans) {
+        span.segment = index;
+        s.last_end_ns = s.last_end_ns.max(span.end_ns);
+        emit(Event::Span(span));
     }
 }
 
@@ -318,21 +199,35 @@ fn children_first(spans: Vec<Span>) -> Vec<Span> {
         .collect()
 }
 
+/// Reads `data` (named `source`) with the whole scanner, keeping its spans: for the
+/// readers' tests.
+#[cfg(test)]
+pub(super) fn read_spans(
+    data: &str,
+    source: &str,
+    strict: bool,
+) -> Result<(Vec<Span>, super::LoadSummary), crate::Error> {
+    let mut spans = Vec::new();
+    let summary = super::read(data.as_bytes(), source, strict, |event| {
+        if let Event::Span(span) = event {
+            spans.push(span);
+        }
+    })?;
+    Ok((spans, summary))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn detects_by_the_first_key() {
-        assert_eq!(
-            detect(b"\xEF\xBB\xBF {\"resourceSpans\":[]}"),
-            Some(SourceFormat::Otlp)
-        );
-        assert_eq!(detect(b"{\n  \"data\": ["), Some(SourceFormat::Jaeger));
-        assert_eq!(detect(br#"{"type":"session"}"#), None);
-        assert_eq!(detect(br#"{"operation_name":"x"}"#), None);
-        assert_eq!(detect(b"{\"resourceSp"), None);
-        assert_eq!(detect(b""), None);
+    fn jaeger_is_told_by_the_first_key() {
+        assert!(is_jaeger(b"\xEF\xBB\xBF {\n  \"data\": ["));
+        assert!(is_jaeger(br#"{"total":0,"data":[]}"#));
+        assert!(!is_jaeger(br#"{"resourceSpans":[]}"#));
+        assert!(!is_jaeger(br#"{"type":"session"}"#));
+        assert!(!is_jaeger(b"{\"dat"));
+        assert!(!is_jaeger(b""));
     }
 
     #[test]

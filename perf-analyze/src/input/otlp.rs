@@ -16,9 +16,11 @@
 //!   the LLM analysis; a kind other than internal is the field `otel.kind`, an error's
 //!   message `otel.status_description`.
 //!
-//! A line is read whole (as for format 1, memory is bounded by the longest line and the
-//! open work); a malformed line or span is skipped with a warning naming the file, line
-//! and span, and is an error with `strict` (except a truncated last line). Spans are
+//! A line is a record of the scanner, told by its `resourceSpans` key, and read whole
+//! (as for format 1, memory is bounded by the longest line and the open work). Its spans
+//! are handed on together, children first. A line with malformed spans gives its other
+//! spans and one warning naming the file, the line and the first malformed span (an
+//! error with `strict`); a malformed line is skipped as in every format. Spans are
 //! expected in the order producers write them: a span in a line after its parent's line
 //! is read as a tree of its own (SDKs and the Collector write a batch when its spans end,
 //! so children come in the same line as their parents or before).
@@ -49,67 +51,16 @@
 //! ```
 
 use std::borrow::Cow;
-use std::io::BufRead;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::otel::{hex_id, lenient_u64, raw_fields, span_key, Sink, Special};
-use super::scan::LoadSummary;
-use super::span::Event;
-use super::span::{SourceFormat, Span, Status};
-use crate::warning::WarningKind;
-use crate::Error;
+use std::sync::Arc;
 
-/// Reads an OTLP JSON lines file, calling `emit` for every event (see the [module docs](self)).
-pub fn read<R: BufRead>(
-    mut input: R,
-    source: &str,
-    strict: bool,
-    mut emit: impl FnMut(Event),
-) -> Result<LoadSummary, Error> {
-    let mut sink = Sink::new(source, strict, SourceFormat::Otlp, &mut emit);
-    let mut line = Vec::new();
-    let mut number = 0;
-    loop {
-        line.clear();
-        let n = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| sink.io_error(e))?;
-        if n == 0 {
-            break;
-        }
-        number += 1;
-        let complete = line.last() == Some(&b'\n');
-        let text = line.trim_ascii();
-        let text = text
-            .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-            .unwrap_or(text);
-        if text.is_empty() {
-            continue;
-        }
-        match read_line(text, number, &mut sink) {
-            Ok(()) => {}
-            Err(reason) if !complete => sink.warn(
-                number,
-                WarningKind::TruncatedLastLine,
-                format!("the last line is incomplete (still being written, or cut off): {reason}"),
-            ),
-            Err(reason) => sink.malformed(number, reason)?,
-        }
-        // A malformed span, when strict, is an error too.
-        if let Some(error) = sink.take_error() {
-            return Err(error);
-        }
-    }
-    sink.finish();
-    Ok(LoadSummary {
-        lines: number,
-        format: Some(SourceFormat::Otlp),
-        warnings: std::mem::take(&mut sink.warnings),
-    })
-}
+use super::otel::{emit_batch, hex_id, lenient_u64, raw_fields, span_key, Special};
+use super::scan::{LineError, Scanner};
+use super::span::{Event, SourceFormat, Span, Status};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -198,58 +149,59 @@ struct OtlpStatus<'a> {
     message: Cow<'a, str>,
 }
 
-/// Reads one line; `Err` if the line as a whole is malformed (a malformed span is reported
-/// through the sink and the rest of the line read on).
-fn read_line(text: &[u8], number: u64, sink: &mut Sink<'_>) -> Result<(), String> {
-    let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
-    let data: TracesData<'_> =
-        serde_json::from_str(text).map_err(|e| {
-            // A pretty-printed request starts with a line holding only its brace.
-            let hint = if text == "{" {
-                " (OTLP JSON files hold one object per line: `jq -c .` puts a pretty-printed one on one line)"
-            } else {
-                ""
-            };
-            format!("not an OTLP JSON object: {e}{hint}")
-        })?;
+/// Reads one OTLP JSON line (see the [module docs](self)). Its spans are handed on
+/// together, children first; malformed spans are left out, and the line then reported
+/// as malformed (a warning naming the first of them, an error with `strict`).
+pub(super) fn line(
+    s: &mut Scanner,
+    line: &str,
+    emit: &mut impl FnMut(Event),
+) -> Result<(), LineError> {
+    let data: TracesData<'_> = serde_json::from_str(line)?;
+    let mut batch = Vec::new();
+    let mut program = None;
+    let mut pid = None;
+    let (mut first_bad, mut bad) = (None, 0);
     for (r, resource) in data.resource_spans.iter().enumerate() {
         let mut service = None;
-        let mut pid = None;
         for attribute in resource.resource.iter().flat_map(|r| &r.attributes) {
             match (&*attribute.key, any_value(&attribute.value)) {
-                ("service.name", Ok(Value::String(s))) => service = Some(s),
-                ("process.pid", Ok(v)) => pid = v.as_u64().and_then(|p| u32::try_from(p).ok()),
+                ("service.name", Ok(Value::String(name))) => service = Some(name),
+                ("process.pid", Ok(v)) if pid.is_none() => {
+                    pid = v.as_u64().and_then(|p| u32::try_from(p).ok());
+                }
                 _ => {}
             }
         }
-        let thread = sink
-            .names
-            .get(service.as_deref().unwrap_or("unknown_service"));
-        let mut batch = Vec::new();
-        for (s, scope) in resource.scope_spans.iter().enumerate() {
-            let scope_name = scope.scope.as_ref().map_or("", |s| &*s.name);
+        let thread = s.intern(service.as_deref().unwrap_or("unknown_service"));
+        program = program.or(service);
+        for (c, scope) in resource.scope_spans.iter().enumerate() {
+            let scope_name = scope.scope.as_ref().map_or("", |scope| &*scope.name);
             for (i, raw) in scope.spans.iter().enumerate() {
-                match to_span(raw.get(), scope_name, &thread, number, sink) {
+                match to_span(raw.get(), scope_name, &thread, s) {
                     Ok(span) => batch.push(span),
                     Err(reason) => {
-                        let at = format!("resourceSpans[{r}].scopeSpans[{s}].spans[{i}]");
-                        sink.malformed_span(number, format!("span {at}: {reason}"));
+                        bad += 1;
+                        first_bad.get_or_insert_with(|| {
+                            format!("span resourceSpans[{r}].scopeSpans[{c}].spans[{i}]: {reason}")
+                        });
                     }
                 }
             }
         }
-        sink.batch(batch, service.as_deref(), pid, number);
     }
-    Ok(())
+    emit_batch(s, batch, SourceFormat::Otlp, program.as_deref(), pid, emit);
+    match first_bad {
+        None => Ok(()),
+        Some(first) if bad == 1 => Err(LineError::Malformed(first)),
+        Some(first) => Err(LineError::Malformed(format!(
+            "{first}; and {} more malformed spans",
+            bad - 1
+        ))),
+    }
 }
 
-fn to_span(
-    raw: &str,
-    scope: &str,
-    thread: &std::sync::Arc<str>,
-    line: u64,
-    sink: &mut Sink<'_>,
-) -> Result<Span, String> {
+fn to_span(raw: &str, scope: &str, thread: &Arc<str>, s: &mut Scanner) -> Result<Span, String> {
     let span: OtlpSpan<'_> = serde_json::from_str(raw).map_err(|e| e.to_string())?;
     let trace = hex_id(&span.trace_id)?;
     let id = hex_id(&span.span_id)?.ok_or("empty spanId")?;
@@ -294,8 +246,8 @@ fn to_span(
         id: span_key(trace, id),
         parent: parent.map(|p| span_key(trace, p)),
         follows_from,
-        name: sink.names.get(&span.name),
-        target: sink.names.get(special.target.as_deref().unwrap_or(scope)),
+        name: s.intern(&span.name),
+        target: s.intern(special.target.as_deref().unwrap_or(scope)),
         start_ns: span.start_time_unix_nano,
         end_ns: span.end_time_unix_nano,
         busy_ns: special.busy_ns.unwrap_or(duration).min(duration),
@@ -304,7 +256,7 @@ fn to_span(
         thread: thread.clone(),
         status: if error { Status::Error } else { Status::Ok },
         raw_fields: raw_fields(&fields),
-        line,
+        line: s.line,
     })
 }
 
@@ -384,16 +336,11 @@ fn status_is_error(code: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::read as read_any;
+    use crate::warning::WarningKind;
+    use crate::Error;
 
-    fn read_str(data: &str, strict: bool) -> Result<(Vec<Span>, LoadSummary), Error> {
-        let mut spans = Vec::new();
-        let summary = read_any(data.as_bytes(), "dir/traces.jsonl", strict, |e| {
-            if let Event::Span(s) = e {
-                spans.push(s);
-            }
-        })?;
-        Ok((spans, summary))
+    fn read_str(data: &str, strict: bool) -> Result<(Vec<Span>, crate::input::LoadSummary), Error> {
+        super::super::otel::read_spans(data, "dir/traces.jsonl", strict)
     }
 
     const TRACE: &str = "5b8efff798038103d269b633813fc60c";
@@ -473,7 +420,10 @@ mod tests {
             warnings[0].starts_with("dir/traces.jsonl:1: skipped: span resourceSpans[0].scopeSpans[0].spans[0]: kind \"weird\""),
             "{warnings:?}"
         );
-        assert!(warnings[1].starts_with("dir/traces.jsonl:2: skipped: not an OTLP JSON object"));
+        assert!(
+            warnings[1].starts_with("dir/traces.jsonl:2: skipped: "),
+            "{warnings:?}"
+        );
         match read_str(&data, true) {
             Err(Error::Malformed {
                 line: 1, reason, ..
@@ -489,13 +439,6 @@ mod tests {
         let (spans, summary) = read_str(&data, true).unwrap();
         assert_eq!(spans.len(), 1);
         assert!(summary.warnings.has(WarningKind::TruncatedLastLine));
-    }
-
-    #[test]
-    fn a_pretty_printed_request_gets_a_hint() {
-        let (_, summary) = read_str("{\n  \"resourceSpans\": []\n}\n", false).unwrap();
-        let first = summary.warnings.list()[0].to_string();
-        assert!(first.contains("one object per line: `jq -c .`"), "{first}");
     }
 
     #[test]

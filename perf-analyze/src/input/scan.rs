@@ -1,12 +1,12 @@
 //! The line scanner: a session file line by line into [`Event`]s, whatever its format.
 //!
-//! OTLP JSON and Jaeger JSON files, told by their first key, are read whole by their
-//! own modules ([`otlp`](super::otlp), [`jaeger`](super::jaeger)). Otherwise the
-//! format is detected from the first record and every line is handed
-//! to that format's module ([`format1`](super::format1), [`python`](super::python)),
+//! Each file's format is detected from its first record and every line is handed
+//! to that format's module ([`format1`](super::format1), [`python`](super::python),
+//! [`otlp`](super::otlp)),
 //! which reads it through the [`Scanner`]: the shared state of segments, string
 //! interning and warnings. Malformed lines become [`Warning`]s naming file and
-//! line (errors with `strict`), and a truncated last line is read past.
+//! line (errors with `strict`), and a truncated last line is read past. A Jaeger JSON
+//! document, one JSON value told by its first key, goes to [`jaeger`](super::jaeger).
 //!
 //! ```
 //! use perf_analyze::input::{read, Event};
@@ -37,7 +37,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::span::{Event, Segment, SegmentEnd, SourceFormat};
-use super::{format1, python};
+use super::{format1, otlp, python};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::Error;
 
@@ -66,10 +66,8 @@ pub fn read<R: BufRead>(
         path: PathBuf::from(source),
         source: e,
     })?;
-    match super::otel::detect(start) {
-        Some(SourceFormat::Otlp) => return super::otlp::read(input, source, strict, emit),
-        Some(SourceFormat::Jaeger) => return super::jaeger::read(input, source, strict, emit),
-        _ => {}
+    if super::otel::is_jaeger(start) {
+        return super::jaeger::read(input, source, strict, emit);
     }
     let mut reader = Scanner::new(source);
     // Only a line that straddles the input's buffer is copied, into `long`.
@@ -148,6 +146,9 @@ pub(super) struct Probe<'a> {
     /// Only the Python tracker's lines have it.
     #[serde(borrow, default)]
     operation_name: Option<&'a RawValue>,
+    /// Only OTLP JSON lines have it.
+    #[serde(rename = "resourceSpans", borrow, default)]
+    resource_spans: Option<&'a RawValue>,
 }
 
 /// The segment lines are read into.
@@ -173,14 +174,14 @@ pub(super) struct Scanner {
     names: HashSet<Arc<str>>,
     /// The latest interned string of each length modulo the array size.
     recent: [Option<Arc<str>>; 16],
-    warnings: Warnings,
+    pub(super) warnings: Warnings,
 }
 
 /// Above this many distinct strings, new ones are no longer interned.
 const INTERN_LIMIT: usize = 100_000;
 
 impl Scanner {
-    fn new(source: &str) -> Scanner {
+    pub(super) fn new(source: &str) -> Scanner {
         Scanner {
             source: source.into(),
             line: 0,
@@ -299,13 +300,18 @@ impl Scanner {
             self.format = Some(SourceFormat::PerfLayer);
             return Ok(());
         }
+        // OTLP lines are long: not parsed twice once the file is known to hold them.
+        if self.format == Some(SourceFormat::Otlp) {
+            return otlp::line(self, line, emit);
+        }
         let probe: Probe<'_> = serde_json::from_str(line)?;
-        let format = match (&probe.kind, &probe.operation_name) {
-            (Some(_), _) => SourceFormat::PerfLayer,
-            (None, Some(_)) => SourceFormat::Python,
-            (None, None) => {
+        let format = match (&probe.kind, &probe.operation_name, &probe.resource_spans) {
+            (Some(_), _, _) => SourceFormat::PerfLayer,
+            (None, Some(_), _) => SourceFormat::Python,
+            (None, None, Some(_)) => SourceFormat::Otlp,
+            (None, None, None) => {
                 return Err(LineError::Malformed(
-                    "neither a format-1 record (no \"type\") nor a Python tracker record (no \"operation_name\")"
+                    "neither a format-1 record (no \"type\"), a Python tracker record (no \"operation_name\") nor OTLP JSON (no \"resourceSpans\")"
                         .to_owned(),
                 ))
             }
@@ -324,8 +330,9 @@ impl Scanner {
             Some(_) => {}
         }
         match format {
-            // Whole files of these are read by their own modules, from `read`.
-            SourceFormat::Otlp | SourceFormat::Jaeger => Ok(()),
+            SourceFormat::Otlp => otlp::line(self, line, emit),
+            // A Jaeger document is read whole by its own module, from `read`.
+            SourceFormat::Jaeger => Ok(()),
             SourceFormat::Python => python::line(self, line, emit),
             SourceFormat::PerfLayer => format1::line(self, line, &probe, emit),
         }

@@ -41,6 +41,12 @@ fn by_name(summary: &Value) -> ByName {
         .collect()
 }
 
+/// The `by_name` row of `name` in a summary.
+fn row<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    let rows = summary["by_name"].as_array().unwrap();
+    rows.iter().find(|r| r["name"] == name).unwrap()
+}
+
 /// The agent-turn fixture exported as OTLP JSON into `dir`.
 fn exported(dir: &Path) -> String {
     let out_path = dir.join("exported.jsonl");
@@ -77,13 +83,11 @@ fn a_jaeger_document_is_read_with_the_totals_computed_by_hand() {
     .collect();
     assert_eq!(by_name(&summary), expected);
     assert_eq!(summary["wall_ns"], 2_600_000);
-    let sql = summary["by_name"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "SQL SELECT")
-        .unwrap();
-    assert_eq!(sql["errors"], 1, "the error tag makes an error");
+    assert_eq!(
+        row(&summary, "SQL SELECT")["errors"],
+        1,
+        "the error tag makes an error"
+    );
     let text = stdout(&run(&["report", &path, "--detailed"]));
     // A file that names no session is named by its directory, as Python files are.
     assert!(text.contains("Session: otel"), "{text}");
@@ -356,13 +360,11 @@ fn files_of_the_opentelemetry_python_sdk_are_read_with_its_counts_and_times() {
     let summary: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(by_name(&summary), expected);
     assert_eq!(expected["fetch_price"].0, 6);
-    let payment = summary["by_name"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "payment")
-        .unwrap();
-    assert_eq!(payment["errors"], 1, "status code 2 is an error");
+    assert_eq!(
+        row(&summary, "payment")["errors"],
+        1,
+        "status code 2 is an error"
+    );
     let calls = summary["llm_calls"].as_array().unwrap();
     assert_eq!(calls.len(), 3, "gen_ai attributes make LLM calls");
     assert_eq!(calls[0]["model"], "gemma3");

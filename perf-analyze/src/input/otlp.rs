@@ -433,6 +433,27 @@ mod tests {
     }
 
     #[test]
+    fn one_warning_counts_the_malformed_spans_of_a_line() {
+        let bad = |id: &str| span_json(id, "", "bad", 9, 2, "");
+        let good = span_json("00000000000000a1", "", "ok", 1, 2, "");
+        let data = format!(
+            "{}\n",
+            line(&[bad("0000000000000001"), good, bad("0000000000000002")])
+        );
+        let (spans, summary) = read_str(&data, false).unwrap();
+        assert_eq!(spans.len(), 1);
+        let warnings = summary.warnings.list();
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0]
+                .message
+                .ends_with("is before startTimeUnixNano 9; and 1 more malformed spans"),
+            "{}",
+            warnings[0]
+        );
+    }
+
+    #[test]
     fn a_truncated_last_line_is_read_past_even_when_strict() {
         let good = line(&[span_json("00000000000000a1", "", "ok", 1, 2, "")]);
         let data = format!("{good}\n{}", &good[..good.len() / 2]);

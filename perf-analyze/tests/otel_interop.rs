@@ -89,8 +89,8 @@ fn a_jaeger_document_is_read_with_the_totals_computed_by_hand() {
         "the error tag makes an error"
     );
     let text = stdout(&run(&["report", &path, "--detailed"]));
-    // A file that names no session is named by its directory, as Python files are.
-    assert!(text.contains("Session: otel"), "{text}");
+    // A file that names no session is named by its stem.
+    assert!(text.contains("Session: jaeger_trace"), "{text}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! span further on that started earlier is still placed right, as every consumer takes the
 //! earliest of the segment's origin and its spans' starts.
 
+use perf_layer::record::DATA_FILE;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
@@ -137,7 +138,7 @@ pub(super) fn emit_batch(
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true));
         let segment = Segment {
             index: s.segments,
-            session: s.default_session(),
+            session: session_name(s),
             started_at,
             origin_ns,
             pid,
@@ -152,6 +153,18 @@ pub(super) fn emit_batch(
         span.segment = index;
         s.last_end_ns = s.last_end_ns.max(span.end_ns);
         emit(Event::Span(span));
+    }
+}
+
+/// The session name of a file that names none: its stem (a Collector's file is named by
+/// whoever configured it), or its directory for a file in a session directory.
+fn session_name(s: &Scanner) -> String {
+    let path = std::path::Path::new(&*s.source);
+    match path.file_stem() {
+        Some(stem) if path.file_name() != Some(DATA_FILE.as_ref()) => {
+            stem.to_string_lossy().into_owned()
+        }
+        _ => s.default_session(),
     }
 }
 

@@ -39,6 +39,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use perf_layer::record::Record;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Identity, Layer as _, SubscriberExt};
 
@@ -137,6 +138,9 @@ struct Round {
     other_cpu_s: f64,
     peak_kib: u64,
     output_bytes: u64,
+    /// perf-layer only: span lines its `end` line counts, and records it dropped.
+    spans: u64,
+    dropped: u64,
 }
 
 impl Round {
@@ -151,14 +155,16 @@ impl Round {
 
     fn to_line(&self) -> String {
         format!(
-            "requests={} secs={:.6} timed_out={} worker_cpu_s={:.2} other_cpu_s={:.2} peak_kib={} output_bytes={}",
+            "requests={} secs={:.6} timed_out={} worker_cpu_s={:.2} other_cpu_s={:.2} peak_kib={} output_bytes={} spans={} dropped={}",
             self.requests,
             self.secs,
             self.timed_out,
             self.worker_cpu_s,
             self.other_cpu_s,
             self.peak_kib,
-            self.output_bytes
+            self.output_bytes,
+            self.spans,
+            self.dropped
         )
     }
 
@@ -174,6 +180,8 @@ impl Round {
                 "other_cpu_s" => r.other_cpu_s = v.parse()?,
                 "peak_kib" => r.peak_kib = v.parse()?,
                 "output_bytes" => r.output_bytes = v.parse()?,
+                "spans" => r.spans = v.parse()?,
+                "dropped" => r.dropped = v.parse()?,
                 _ => {}
             }
         }
@@ -262,6 +270,19 @@ fn parent(opts: &Options) -> Result<(), Error> {
     }
 
     // perf-layer's cost over the floor, and as a share of tracing-chrome's.
+    if let Some(pl) = idx("perf-layer") {
+        let rs = &results[pl];
+        // The untimed fill made KEYS requests a round.
+        let requests: u64 = rs.iter().map(|r| r.requests + KEYS).sum();
+        let spans: u64 = rs.iter().map(|r| r.spans).sum();
+        println!(
+            "\nperf-layer wrote {spans} span lines over its rounds ({:.2} a request) and \
+             dropped {}",
+            spans as f64 / requests as f64,
+            rs.iter().map(|r| r.dropped).sum::<u64>()
+        );
+    }
+
     // perf-layer's cost over the floor, and as a share of tracing-chrome's: by throughput
     // (the goal's measure), and by CPU per request (steadier when other work shares the
     // cores; the throughput a CPU-bound server would lose), each a median over rounds.
@@ -381,6 +402,18 @@ fn child_round(sub: &str, opts: &Options) -> Result<(), Error> {
     drop(guard); // flushes the subscriber's file
     round.peak_kib = peak_kib().unwrap_or(0);
     round.output_bytes = dir_bytes(dir.path())?;
+    if sub == "perf-layer" {
+        let data = dir
+            .path()
+            .join("mini-redis")
+            .join(perf_layer::record::DATA_FILE);
+        let text = std::fs::read_to_string(&data)?;
+        let last = text.lines().last().unwrap_or_default();
+        let Ok(Record::End(end)) = serde_json::from_str(last) else {
+            return Err(format!("{} does not end with an end line", data.display()).into());
+        };
+        (round.spans, round.dropped) = (end.spans, end.dropped);
+    }
     println!("{}", round.to_line());
     Ok(())
 }

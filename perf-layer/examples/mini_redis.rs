@@ -202,6 +202,7 @@ fn parent(opts: &Options) -> Result<(), Error> {
          16-1024 byte values), {} rounds, one child process per round",
         opts.clients, opts.requests, opts.rounds
     );
+    println!("load average at the start: {}", load_average());
     let mut results: Vec<Vec<Round>> = vec![Vec::new(); subs.len()];
     for round in 0..opts.rounds {
         let mut line = format!("round {}:", round + 1);
@@ -219,6 +220,7 @@ fn parent(opts: &Options) -> Result<(), Error> {
         }
         println!("{line}");
     }
+    println!("load average at the end: {}", load_average());
 
     let idx = |name: &str| subs.iter().position(|s| s == name);
     // Each subscriber's throughput over `none`'s in the same round, median over rounds.
@@ -269,7 +271,6 @@ fn parent(opts: &Options) -> Result<(), Error> {
         );
     }
 
-    // perf-layer's cost over the floor, and as a share of tracing-chrome's.
     if let Some(pl) = idx("perf-layer") {
         let rs = &results[pl];
         // The untimed fill made KEYS requests a round.
@@ -341,6 +342,17 @@ fn run_child(exe: &Path, sub: &str, opts: &Options) -> Result<Round, Error> {
         return Err(format!("the {sub} round failed ({status})").into());
     }
     Round::from_line(out.trim())
+}
+
+/// The 1, 5 and 15-minute load averages: other work on the cores skews throughput.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| {
+            let v: Vec<&str> = l.split_whitespace().take(3).collect();
+            (v.len() == 3).then(|| v.join(" "))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {

@@ -564,3 +564,58 @@ fn dir_bytes(dir: &Path) -> Result<u64, Error> {
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(requests: u64, max_seconds: u64) -> Options {
+        Options {
+            rounds: 1,
+            requests,
+            clients: 3,
+            max_seconds,
+            only: Vec::new(),
+        }
+    }
+
+    /// Runs a round; fails the test if it does not end within 20 s.
+    fn run_load(opts: &Options) -> Round {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let round = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_secs(20), load(opts)).await });
+        runtime.shutdown_background();
+        round.expect("the round ends by itself").unwrap()
+    }
+
+    #[test]
+    fn a_round_makes_exactly_its_requests_and_reports_them() {
+        let round = run_load(&options(100, 60));
+        assert_eq!(round.requests, 100);
+        assert!(!round.timed_out);
+        let back = Round::from_line(&round.to_line()).unwrap();
+        assert_eq!(
+            (back.requests, back.timed_out, back.secs > 0.0),
+            (100, false, true)
+        );
+    }
+
+    #[test]
+    fn a_round_stops_at_its_time_bound() {
+        let started = Instant::now();
+        let round = run_load(&options(u64::MAX / 2, 1));
+        assert!(round.timed_out);
+        assert!(round.requests > 0);
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_round_line_without_requests_is_an_error() {
+        assert!(Round::from_line("requests=0 secs=1.0").is_err());
+        assert!(Round::from_line("garbage").is_err());
+    }
+}

@@ -3,8 +3,8 @@
 //! server and 16 clients in one process on loopback, throughput compared in one run.
 //!
 //! ```sh
-//! cargo run --release -p perf-layer --example mini_redis                 # 5 rounds, ~2 min
-//! cargo run --release -p perf-layer --example mini_redis -- --rounds 3 --requests 20000
+//! cargo run --release -p perf-layer --example mini_redis                 # 5 rounds, 1-5 min
+//! cargo run --release -p perf-layer --example mini_redis -- --rounds 9 --only floor,perf-layer
 //! ```
 //!
 //! Subscribers: `none`; `floor` (registry + an empty layer: a bare `registry()` never
@@ -20,7 +20,8 @@
 //! dispatcher exists, every span and event looks its dispatcher up in a thread-local,
 //! and tracing's per-callsite interest and maximum level are cached process-wide, so a
 //! `none` round after a `perf-layer` round would still pay for enabled callsites. A
-//! fresh process also gives every subscriber a fresh allocator and page cache state.
+//! fresh process also gives every subscriber a fresh allocator and no memory left over
+//! from the round before.
 //! The parent runs the rounds interleaved (every subscriber once per round, the order
 //! rotated each round), kills a child that outlives its time bound, and prints medians.
 //!
@@ -32,6 +33,9 @@
 //! bound passes, whichever comes first. Throughput is requests completed over the timed
 //! window; CPU is read from `/proc/self/task/*/stat` over the same window, split into
 //! the runtime's workers and every other thread (the subscribers' writer threads).
+//! Throughput follows the share of the cores the round got, so when other work shares
+//! them, CPU per request is the steadier measure of what a subscriber costs; the parent
+//! prints both, and the load average at the start and the end.
 
 use std::fmt::Write as _;
 use std::io::Read as _;

@@ -8,10 +8,13 @@
 #   3. writer throughput to a real file, and the delay from a span's close to its line on disk;
 #   4. the analyzer's full report on generated 1M- and 10M-line sessions, against
 #      `cat file > /dev/null` and a group-by-name with jq;
-#   5. agent-demo in sim mode with and without recording (hyperfine).
+#   5. agent-demo in sim mode with and without recording (hyperfine);
+#   6. a real async server: mini-redis's throughput under no subscriber, the floor, fmt,
+#      tracing-chrome and perf-layer, in interleaved rounds.
 #
 # Usage: scripts/bench.sh [--quick]
-#   --quick   1 million spans and lines only, shorter criterion runs, fewer demo runs (~4 min)
+#   --quick   1 million spans and lines only, shorter criterion runs, fewer demo and
+#             mini-redis runs (~5 min)
 # Environment:
 #   BENCH_TARGET_DIR  cargo target dir for the release builds (default: target/bench)
 #   BENCH_WORK        generated sessions, logs and raw results (default: $BENCH_TARGET_DIR/bench-work)
@@ -24,7 +27,7 @@ quick=0
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
-        -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument '$arg' (try --quick)" >&2; exit 2 ;;
     esac
 done
@@ -44,6 +47,7 @@ if ((quick)); then
     criterion_args=(--warm-up-time 0.5 --measurement-time 1)
     demo_runs=1
     worst_runs=5
+    redis_args=(--rounds 3 --requests 50000)
 else
     flood_spans=10000000
     writer_spans=3000000
@@ -51,6 +55,7 @@ else
     criterion_args=()
     demo_runs=3
     worst_runs=10
+    redis_args=(--rounds 5 --requests 200000)
 fi
 
 say() { printf '\n== %s\n' "$*"; }
@@ -223,9 +228,13 @@ run_demo worst "$turns" 0 "$worst_runs" 1
     done
 } | tee "$results/demo.txt"
 
+# --- 6. mini-redis ----------------------------------------------------------------------------
+say "6. mini-redis server and 16 clients on loopback (perf-layer/examples/mini_redis.rs)"
+"$bin/examples/mini_redis" "${redis_args[@]}" | tee "$results/mini-redis.txt"
+
 # --- summary ---------------------------------------------------------------------------------
 say "summary (raw outputs in $results)"
-for part in machine overhead flood writer analyzer demo; do
+for part in machine overhead flood writer analyzer demo mini-redis; do
     echo "-- $part"
     cat "$results/$part.txt"
 done >"$results/summary.txt"

@@ -10,5 +10,5 @@ pub mod sessions;
 pub use config::DomainConfig;
 pub use llm::{Llm, LlmError};
 pub use memory::{MemoryError, MemoryManager, Turn};
-pub use perf::{Perf, PerfOptions};
+pub use perf::{InstallError, Perf, PerfOptions};
 pub use repl::{Input, Session};

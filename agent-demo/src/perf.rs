@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use perf_analyze::{Format, Options, RenderOptions};
 use perf_layer::{FlushGuard, PerfHandle, PerfLayer};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::util::{SubscriberInitExt, TryInitError};
 use tracing_subscriber::{EnvFilter, Layer};
 
 /// How to record the session.
@@ -39,18 +39,38 @@ pub struct FinalReport {
 
 const WIDTH: u16 = 100;
 
+/// Why recording could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The perf layer could not be built (session directory, file).
+    #[error(transparent)]
+    Layer(#[from] perf_layer::Error),
+    /// Another global tracing subscriber was installed first.
+    #[error("another global tracing subscriber is already installed; this one would see no spans or events")]
+    AlreadyInstalled(#[source] Option<TryInitError>),
+}
+
 impl Perf {
     /// Installs the global subscriber: the perf layer (unless disabled) and, when
-    /// `RUST_LOG` is set, log lines on stderr.
-    pub fn install(options: &PerfOptions) -> Result<Perf, perf_layer::Error> {
+    /// `RUST_LOG` is set, log lines on stderr. Fails, writing nothing, if another global
+    /// subscriber is already installed: it would get every span and event instead.
+    pub fn install(options: &PerfOptions) -> Result<Perf, InstallError> {
         let log = std::env::var_os("RUST_LOG").map(|_| {
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_filter(EnvFilter::from_default_env())
         });
+        if !options.enabled && log.is_none() {
+            return Ok(Perf { active: None });
+        }
+        if tracing::dispatcher::has_been_set() {
+            return Err(InstallError::AlreadyInstalled(None));
+        }
         if !options.enabled {
-            // A second install (in tests) keeps the first subscriber.
-            let _ = tracing_subscriber::registry().with(log).try_init();
+            tracing_subscriber::registry()
+                .with(log)
+                .try_init()
+                .map_err(|e| InstallError::AlreadyInstalled(Some(e)))?;
             return Ok(Perf { active: None });
         }
         // The environment first (DEV_MODE, PERF_LOGS_DIR), then what was given explicitly:
@@ -65,10 +85,11 @@ impl Perf {
         }
         let (layer, guard) = builder.build()?;
         let handle = guard.handle();
-        let _ = tracing_subscriber::registry()
+        tracing_subscriber::registry()
             .with(log)
             .with(layer)
-            .try_init();
+            .try_init()
+            .map_err(|e| InstallError::AlreadyInstalled(Some(e)))?;
         Ok(Perf {
             active: Some((guard, handle)),
         })

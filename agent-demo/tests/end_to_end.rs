@@ -191,6 +191,11 @@ fn piped_session_records_the_promised_span_tree() {
             );
             let children = named_children(&spans, root.id);
             assert_eq!(children[0], "async_digest_generation");
+            let digest = named(&spans, "async_digest_generation")
+                .into_iter()
+                .find(|s| s.parent == Some(root.id))
+                .unwrap();
+            assert_eq!(named_children(&spans, digest.id), ["llm_digest"]);
             let mut rest = children[1..].to_vec();
             rest.sort_unstable();
             assert_eq!(
@@ -215,6 +220,29 @@ fn piped_session_records_the_promised_span_tree() {
             s.name
         );
         assert_eq!(grandparent.name, "async_graph_memory_update");
+    }
+
+    // `llm_generation` is a turn's answer only; background calls have names of their
+    // own and the same GenAI fields.
+    for s in named(&spans, "llm_generation") {
+        assert_eq!(spans[&s.parent.unwrap()].name, "memory_query_total");
+    }
+    let graph_calls = named(&spans, "llm_graph_extraction");
+    assert!(!graph_calls.is_empty());
+    for s in &graph_calls {
+        assert_eq!(
+            spans[&s.parent.unwrap()].name,
+            "graph_conversation_level_processing"
+        );
+    }
+    for (name, purpose) in [("llm_digest", "digest"), ("llm_graph_extraction", "graph")] {
+        for s in named(&spans, name) {
+            assert_eq!(s.fields["purpose"], purpose, "{name}");
+            assert_eq!(s.fields["gen_ai.operation.name"], "generate", "{name}");
+            assert_eq!(s.fields["gen_ai.request.model"], "simulated", "{name}");
+            assert!(s.fields["gen_ai.usage.output_tokens"].as_u64().unwrap() > 0);
+            assert!(s.fields.contains_key("ollama.total_duration_ns"), "{name}");
+        }
     }
 
     // Memory files.
@@ -246,10 +274,21 @@ fn piped_session_records_the_promised_span_tree() {
         .collect();
     assert_eq!(by_name["memory_query_total"], 4);
     assert_eq!(by_name["async_process_entry_agent"], 4);
-    assert_eq!(
-        by_name["llm_generation"],
-        named(&spans, "llm_generation").len() as u64
-    );
+    assert_eq!(by_name["llm_generation"], 4, "one answer a turn");
+    // The analyzer counts the background calls as LLM calls too.
+    let llm_calls: Vec<&str> = summary["llm_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    for name in ["llm_generation", "llm_digest", "llm_graph_extraction"] {
+        assert_eq!(
+            llm_calls.iter().filter(|&&n| n == name).count(),
+            named(&spans, name).len(),
+            "{name}: {llm_calls:?}"
+        );
+    }
 }
 
 /// The names of a span's children, in start order.

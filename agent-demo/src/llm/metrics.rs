@@ -184,7 +184,8 @@ impl Accumulator {
     }
 }
 
-/// What kind of work a generation does. Only the simulated model looks at it.
+/// What kind of work a generation does: it names the generation's span, and the
+/// simulated model answers by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     /// Answer the user.
@@ -203,6 +204,16 @@ impl Purpose {
             Purpose::Chat => "chat",
             Purpose::Digest => "digest",
             Purpose::Graph => "graph",
+        }
+    }
+
+    /// The name of the generation's span: only a turn's answer is `llm_generation`.
+    #[must_use]
+    pub const fn span_name(self) -> &'static str {
+        match self {
+            Purpose::Chat => "llm_generation",
+            Purpose::Digest => "llm_digest",
+            Purpose::Graph => "llm_graph_extraction",
         }
     }
 }

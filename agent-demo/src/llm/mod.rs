@@ -1,7 +1,8 @@
 //! The language models: a real Ollama client and a simulated model, behind one [`Llm`].
 //!
-//! Every call is one span, `llm_generation` or `llm_embedding`, carrying the
-//! OpenTelemetry GenAI attributes and Ollama's own timings, recorded once known.
+//! Every call is one span carrying the OpenTelemetry GenAI attributes and Ollama's own
+//! timings, recorded once known: `llm_generation` for a turn's answer, `llm_digest` and
+//! `llm_graph_extraction` for the background work, `llm_embedding` for embeddings.
 
 mod error;
 mod metrics;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use perf_layer::record::llm;
 use tracing::field::Empty;
-use tracing::{instrument, Span};
+use tracing::{instrument, Instrument, Span};
 
 pub use error::LlmError;
 pub use metrics::{
@@ -69,35 +70,53 @@ impl Llm {
         }
     }
 
-    /// Generates text. The span records the GenAI usage and Ollama timings when the
-    /// call ends, and gets status error if the call fails.
-    #[instrument(
-        name = "llm_generation",
-        skip_all,
-        err(Display),
-        fields(
-            purpose = request.purpose.as_str(),
-            prompt_chars = request.prompt.chars().count(),
-            gen_ai.system = self.system(),
-            gen_ai.operation.name = "generate",
-            gen_ai.request.model = self.model(),
-            gen_ai.usage.input_tokens = Empty,
-            gen_ai.usage.output_tokens = Empty,
-            ollama.total_duration_ns = Empty,
-            ollama.load_duration_ns = Empty,
-            ollama.prompt_eval_duration_ns = Empty,
-            ollama.eval_duration_ns = Empty,
-            llm.time_to_first_token_ns = Empty,
-            response_chars = Empty,
-        )
-    )]
+    /// Generates text, in a span named for the call's purpose (see [`Purpose::span_name`]).
+    /// The span records the GenAI usage and Ollama timings when the call ends, and gets
+    /// status error if the call fails.
     pub async fn generate(&self, request: &GenerateRequest) -> Result<Generation, LlmError> {
-        let generation = match self {
-            Llm::Ollama(c) => c.generate(request).await?,
-            Llm::Sim(s) => s.generate(request).await?,
+        let call = async {
+            let generation = match self {
+                Llm::Ollama(c) => c.generate(request).await,
+                Llm::Sim(s) => s.generate(request).await,
+            };
+            match &generation {
+                Ok(g) => record_generation(&Span::current(), g),
+                // An ERROR event inside the span marks it as failed.
+                Err(e) => tracing::error!(error = %e),
+            }
+            generation
         };
-        record_generation(&Span::current(), &generation);
-        Ok(generation)
+        call.instrument(self.generation_span(request)).await
+    }
+
+    /// The span of one generation: a span's name is fixed where it is created, so one
+    /// call site per purpose, each with the same fields.
+    fn generation_span(&self, request: &GenerateRequest) -> Span {
+        macro_rules! generation_span {
+            ($name:expr) => {
+                tracing::info_span!(
+                    $name,
+                    purpose = request.purpose.as_str(),
+                    prompt_chars = request.prompt.chars().count(),
+                    gen_ai.system = self.system(),
+                    gen_ai.operation.name = "generate",
+                    gen_ai.request.model = self.model(),
+                    gen_ai.usage.input_tokens = Empty,
+                    gen_ai.usage.output_tokens = Empty,
+                    ollama.total_duration_ns = Empty,
+                    ollama.load_duration_ns = Empty,
+                    ollama.prompt_eval_duration_ns = Empty,
+                    ollama.eval_duration_ns = Empty,
+                    llm.time_to_first_token_ns = Empty,
+                    response_chars = Empty,
+                )
+            };
+        }
+        match request.purpose {
+            Purpose::Chat => generation_span!(Purpose::Chat.span_name()),
+            Purpose::Digest => generation_span!(Purpose::Digest.span_name()),
+            Purpose::Graph => generation_span!(Purpose::Graph.span_name()),
+        }
     }
 
     /// Embeds texts, one vector each.

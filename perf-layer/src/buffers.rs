@@ -28,8 +28,11 @@ use crate::table::SpanState;
 /// How long a blocking close waits while the writer makes no progress at all.
 pub(crate) const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Room a thread reserves from the budget at a time (and the batch that wakes the writer).
+/// Room a thread reserves from the budget at a time.
 const CHUNK: usize = 32 * 1024;
+/// A thread wakes the writer when it has reserved this much since it last did (the
+/// writer also wakes on its own timer, so most closes never make a system call).
+const WAKE: usize = 256 * 1024;
 
 /// The largest emptied batch (its vectors' capacity, in bytes) the writer hands back to
 /// a thread for reuse; bigger ones, left by bursts, are freed.
@@ -109,11 +112,11 @@ impl Batch {
 #[derive(Debug, Default)]
 struct Pending {
     batch: Batch,
-    /// An emptied batch handed back by the writer, ready to be swapped in.
-    spare: Option<Batch>,
     /// Budget bytes this thread holds, and how many of them its batch uses.
     reserved: usize,
     used: usize,
+    /// Budget bytes reserved since the writer was last woken.
+    unwoken: usize,
 }
 
 /// One thread's buffer.
@@ -250,8 +253,11 @@ impl Buffers {
                     pushed = Pushed::KeptOverBudget;
                 }
                 p.reserved += more;
-                // A chunk's worth is waiting: wake the writer.
-                self.wake_writer();
+                p.unwoken += more;
+                if p.unwoken >= WAKE || pushed == Pushed::KeptOverBudget {
+                    p.unwoken = 0;
+                    self.wake_writer();
+                }
             }
             p.used += p.batch.push(state, end, status);
             pushed
@@ -297,29 +303,42 @@ impl Buffers {
         );
     }
 
-    /// Takes the slot's batch, gives it to `write`, and hands it back emptied for reuse.
-    /// False when the batch was empty.
-    pub(crate) fn drain(&self, slot: &Slot, write: impl FnOnce(&Batch)) -> bool {
+    /// Takes the slot's batch in exchange for `spare` (an emptied batch) and gives it to
+    /// `write`; returns the written batch, emptied, to be the slot's next spare if it is
+    /// small enough to keep. `wait` says whether to wait for the thread's lock: without
+    /// it a busy slot is skipped (and `spare` handed back), so the writer never makes
+    /// a program thread wake it from a lock.
+    pub(crate) fn drain(
+        &self,
+        slot: &Slot,
+        spare: Option<Batch>,
+        wait: bool,
+        write: impl FnOnce(&Batch),
+    ) -> Result<Option<Batch>, Option<Batch>> {
         let (mut batch, reserved) = {
-            let mut p = slot.lock();
+            let mut p = if wait {
+                slot.lock()
+            } else {
+                match slot.pending.try_lock() {
+                    Ok(p) => p,
+                    Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                    Err(std::sync::TryLockError::WouldBlock) => return Err(spare),
+                }
+            };
             if p.batch.recs.is_empty() {
-                return false;
+                return Err(spare);
             }
-            let spare = p.spare.take().unwrap_or_default();
-            let batch = std::mem::replace(&mut p.batch, spare);
+            let batch = std::mem::replace(&mut p.batch, spare.unwrap_or_default());
             p.used = 0;
             (batch, std::mem::take(&mut p.reserved))
         };
         self.release(reserved);
         write(&batch);
-        if batch.capacity_bytes() <= RETAIN {
-            batch.clear();
-            let mut p = slot.lock();
-            if p.spare.is_none() {
-                p.spare = Some(batch);
-            }
+        if batch.capacity_bytes() > RETAIN {
+            return Ok(None);
         }
-        true
+        batch.clear();
+        Ok(Some(batch))
     }
 
     /// Whether a thread's buffer is gone with its thread and has nothing left to write.

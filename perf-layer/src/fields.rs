@@ -47,44 +47,59 @@ impl Fields {
     }
 
     /// Sets `name` to what `encode` appends (`"name":value`, or the value only when
-    /// `whole` is false).
+    /// `whole` is false). A new name is encoded straight into the text.
     fn set(&mut self, name: &'static str, encode: impl FnOnce(&mut Vec8), whole: bool) {
         let found = self
             .index
             .iter()
             .position(|&(n, _)| std::ptr::eq(n, name) || n == name);
+        let Some(i) = found else {
+            if !self.text.is_empty() {
+                self.text.push(b',');
+            }
+            if !whole {
+                key(&mut self.text, name);
+            }
+            encode(&mut self.text);
+            self.index.push((name, self.text.len() as u32));
+            return;
+        };
         let mut entry = Vec8::new();
         if !whole {
-            string(&mut entry, name);
-            entry.push(b':');
+            key(&mut entry, name);
         }
         encode(&mut entry);
-        match found {
-            None => {
-                if !self.text.is_empty() {
-                    self.text.push(b',');
-                }
-                self.text.extend_from_slice(&entry);
-                self.index.push((name, self.text.len() as u32));
-            }
-            Some(i) => {
-                let start = if i == 0 {
-                    0
-                } else {
-                    self.index[i - 1].1 as usize + 1
-                };
-                let end = self.index[i].1 as usize;
-                let mut text: SmallVec<[u8; INLINE]> = SmallVec::new();
-                text.extend_from_slice(&self.text[..start]);
-                text.extend_from_slice(&entry);
-                text.extend_from_slice(&self.text[end..]);
-                let grown = (entry.len() as i64) - (end - start) as i64;
-                for slot in &mut self.index[i..] {
-                    slot.1 = (i64::from(slot.1) + grown) as u32;
-                }
-                self.text = text;
-            }
+        let start = if i == 0 {
+            0
+        } else {
+            self.index[i - 1].1 as usize + 1
+        };
+        let end = self.index[i].1 as usize;
+        let mut text = Vec8::new();
+        text.extend_from_slice(&self.text[..start]);
+        text.extend_from_slice(&entry);
+        text.extend_from_slice(&self.text[end..]);
+        let grown = (entry.len() as i64) - (end - start) as i64;
+        for slot in &mut self.index[i..] {
+            slot.1 = (i64::from(slot.1) + grown) as u32;
         }
+        self.text = text;
+    }
+}
+
+/// `"name":`, escaped only when the name needs it (field names rarely do).
+#[inline]
+fn key(out: &mut Vec8, name: &str) {
+    if name
+        .bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+    {
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+    } else {
+        string(out, name);
+        out.push(b':');
     }
 }
 

@@ -56,8 +56,8 @@ const MIN_PARK: Duration = Duration::from_micros(50);
 pub(crate) struct Writer {
     control: Receiver<Msg>,
     buffers: Arc<Buffers>,
-    /// Every thread buffer this writer drains.
-    slots: Vec<Arc<Slot>>,
+    /// Every thread buffer this writer drains, with the emptied batch it will swap in.
+    slots: Vec<(Arc<Slot>, Option<Batch>)>,
     out: Out,
 }
 
@@ -138,13 +138,13 @@ impl Writer {
                     }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
-                        self.drain_all();
+                        self.drain_all(true);
                         self.out.write_out();
                         return;
                     }
                 }
             }
-            park = if self.drain_all() > 0 {
+            park = if self.drain_all(false) > 0 {
                 MIN_PARK
             } else {
                 (park * 2).min(max_park)
@@ -162,18 +162,28 @@ impl Writer {
         }
     }
 
-    /// Formats every thread's batch; returns how many batches there were.
-    fn drain_all(&mut self) -> usize {
-        self.buffers.take_new_slots(&mut self.slots);
+    /// Formats every thread's batch; returns how many batches there were. Unless
+    /// `wait`, a thread busy closing a span is left for the next round.
+    fn drain_all(&mut self, wait: bool) -> usize {
+        let mut new = Vec::new();
+        self.buffers.take_new_slots(&mut new);
+        self.slots.extend(new.into_iter().map(|slot| (slot, None)));
         let out = &mut self.out;
         let mut batches = 0;
-        for slot in &self.slots {
-            if self.buffers.drain(slot, |batch| out.batch(batch)) {
-                batches += 1;
+        for (slot, spare) in &mut self.slots {
+            match self
+                .buffers
+                .drain(slot, spare.take(), wait, |batch| out.batch(batch))
+            {
+                Ok(emptied) => {
+                    batches += 1;
+                    *spare = emptied;
+                }
+                Err(unused) => *spare = unused,
             }
         }
         let buffers = &self.buffers;
-        self.slots.retain(|slot| !buffers.is_abandoned(slot));
+        self.slots.retain(|(slot, _)| !buffers.is_abandoned(slot));
         batches
     }
 
@@ -181,13 +191,13 @@ impl Writer {
     fn handle(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::Flush(done) => {
-                self.drain_all();
+                self.drain_all(true);
                 self.out.write_out();
                 let _ = done.send(());
                 false
             }
             Msg::Shutdown { open, end, done } => {
-                self.drain_all();
+                self.drain_all(true);
                 self.out.batch(&open);
                 self.out.open += open.recs.len() as u64;
                 self.out.write_out();

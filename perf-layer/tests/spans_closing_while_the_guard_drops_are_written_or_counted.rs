@@ -40,6 +40,8 @@ fn one_race() {
             });
         }
         barrier.wait();
+        // Let the threads get going: the guard drops while they are half way.
+        std::thread::sleep(std::time::Duration::from_millis(10));
         drop(guard);
     });
     let records = support::read(&path);

@@ -56,6 +56,8 @@ pub(crate) struct Rec {
     pub(crate) busy: u64,
     pub(crate) enters: u64,
     pub(crate) status: Status,
+    /// The writer's round when the record was buffered (see [`Buffers::take`]).
+    pub(crate) round: u64,
     /// Bytes of `1,2,3` (the follows-from ids) in the text.
     pub(crate) follows_len: u32,
     /// Bytes of `"a":1,"b":"x"` in the text, right after the follows-from ids.
@@ -71,7 +73,13 @@ pub(crate) struct Batch {
 
 impl Batch {
     /// Appends a span's record; returns the bytes it takes.
-    pub(crate) fn push(&mut self, state: &mut SpanState, end: u64, status: Status) -> usize {
+    pub(crate) fn push(
+        &mut self,
+        state: &mut SpanState,
+        end: u64,
+        status: Status,
+        round: u64,
+    ) -> usize {
         let before = self.text.len();
         for (i, id) in state.follows_from().iter().enumerate() {
             if i > 0 {
@@ -93,17 +101,18 @@ impl Batch {
             busy: state.timings.busy_at(end),
             enters: state.timings.enters,
             status,
+            round,
             follows_len: follows_len as u32,
             fields_len: fields_len as u32,
         });
         std::mem::size_of::<Rec>() + follows_len + fields_len
     }
 
-    fn capacity_bytes(&self) -> usize {
+    pub(crate) fn capacity_bytes(&self) -> usize {
         self.recs.capacity() * std::mem::size_of::<Rec>() + self.text.capacity()
     }
 
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.recs.clear();
         self.text.clear();
     }
@@ -151,6 +160,7 @@ pub(crate) struct Buffers {
     /// For closes that happen while the thread's locals are being destroyed.
     orphan: Arc<Slot>,
     budget: Budget,
+    round: Round,
     limit: usize,
     chunk: usize,
     lossy: bool,
@@ -174,6 +184,12 @@ struct Budget {
     room_changed: Condvar,
 }
 
+/// The writer's round number, read by every close (written once a round: the line stays
+/// shared in the readers' caches).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Round(AtomicU64);
+
 thread_local! {
     static SLOTS: RefCell<Vec<(u64, Arc<Slot>)>> = const { RefCell::new(Vec::new()) };
 }
@@ -188,6 +204,7 @@ impl Buffers {
             new_slots: Mutex::new(vec![Arc::clone(&orphan)]),
             orphan,
             budget: Budget::default(),
+            round: Round::default(),
             limit,
             chunk: (limit / 8).clamp(1, CHUNK),
             lossy,
@@ -259,7 +276,8 @@ impl Buffers {
                     self.wake_writer();
                 }
             }
-            p.used += p.batch.push(state, end, status);
+            let round = self.round.0.load(Ordering::Relaxed);
+            p.used += p.batch.push(state, end, status, round);
             pushed
         })
     }
@@ -303,42 +321,45 @@ impl Buffers {
         );
     }
 
-    /// Takes the slot's batch in exchange for `spare` (an emptied batch) and gives it to
-    /// `write`; returns the written batch, emptied, to be the slot's next spare if it is
-    /// small enough to keep. `wait` says whether to wait for the thread's lock: without
-    /// it a busy slot is skipped (and `spare` handed back), so the writer never makes
-    /// a program thread wake it from a lock.
-    pub(crate) fn drain(
-        &self,
-        slot: &Slot,
-        spare: Option<Batch>,
-        wait: bool,
-        write: impl FnOnce(&Batch),
-    ) -> Result<Option<Batch>, Option<Batch>> {
-        let (mut batch, reserved) = {
-            let mut p = if wait {
-                slot.lock()
-            } else {
-                match slot.pending.try_lock() {
-                    Ok(p) => p,
-                    Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                    Err(std::sync::TryLockError::WouldBlock) => return Err(spare),
+    /// Starts the writer's round `round`: closes buffered from now on carry `round + 1`.
+    ///
+    /// Why rounds: a parent closes after its children (the registry keeps it alive until
+    /// they have closed), so a child's record is buffered before its parent's. But the
+    /// writer takes the threads' buffers one after another, and may take a child's
+    /// buffer just before the child's record lands in it, then the parent's buffer with
+    /// the parent's record. Such a child was buffered after the round began, so it
+    /// carries the next round, and so does its parent: the writer writes only records
+    /// of rounds up to its own, merged by close time, and keeps the rest for the next
+    /// round. A child's line thus always comes before its parent's.
+    pub(crate) fn begin_round(&self, round: u64) {
+        self.round.0.store(round + 1, Ordering::Relaxed);
+    }
+
+    /// Takes the slot's batch in exchange for `spare` (an emptied batch); `None` (and
+    /// `spare` back) when it is empty. The thread's lock is held only for the swap; a
+    /// thread busy closing a span is waited for (it holds the lock for a few stores).
+    pub(crate) fn take(&self, slot: &Slot, spare: Option<Batch>) -> Result<Batch, Option<Batch>> {
+        let mut spins = 0;
+        let mut p = loop {
+            match slot.pending.try_lock() {
+                Ok(p) => break p,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) if spins < 100 => {
+                    spins += 1;
+                    std::hint::spin_loop();
                 }
-            };
-            if p.batch.recs.is_empty() {
-                return Err(spare);
+                Err(std::sync::TryLockError::WouldBlock) => break slot.lock(),
             }
-            let batch = std::mem::replace(&mut p.batch, spare.unwrap_or_default());
-            p.used = 0;
-            (batch, std::mem::take(&mut p.reserved))
         };
-        self.release(reserved);
-        write(&batch);
-        if batch.capacity_bytes() > RETAIN {
-            return Ok(None);
+        if p.batch.recs.is_empty() {
+            return Err(spare);
         }
-        batch.clear();
-        Ok(Some(batch))
+        let batch = std::mem::replace(&mut p.batch, spare.unwrap_or_default());
+        p.used = 0;
+        let reserved = std::mem::take(&mut p.reserved);
+        drop(p);
+        self.release(reserved);
+        Ok(batch)
     }
 
     /// Whether a thread's buffer is gone with its thread and has nothing left to write.

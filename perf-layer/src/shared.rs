@@ -105,7 +105,7 @@ impl Shared {
         // (a close removes and buffers under the shard lock); the rest are open.
         let mut open = Batch::default();
         for mut state in self.table.drain() {
-            open.push(&mut state, end, Status::Open);
+            open.push(&mut state, end, Status::Open, 0);
         }
         let (done, answer) = crossbeam_channel::bounded(1);
         let sent = self.control.send(Msg::Shutdown { open, end, done }).is_ok();

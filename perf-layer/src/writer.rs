@@ -13,7 +13,8 @@
 //! A write that fails part-way (a full disk) is cut back to its last whole line, so the
 //! `end` line's counts agree with the lines in the file.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::hash::BuildHasherDefault;
 use std::io::{self, Write};
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::buffers::{Batch, Buffers, Rec, Slot};
+use crate::buffers::{Batch, Buffers, Rec, Slot, RETAIN};
 use crate::fields::string;
 use crate::record::{EndRecord, Record};
 use crate::session::DataFile;
@@ -56,9 +57,41 @@ const MIN_PARK: Duration = Duration::from_micros(50);
 pub(crate) struct Writer {
     control: Receiver<Msg>,
     buffers: Arc<Buffers>,
-    /// Every thread buffer this writer drains, with the emptied batch it will swap in.
-    slots: Vec<(Arc<Slot>, Option<Batch>)>,
+    /// Every thread buffer this writer drains.
+    slots: Vec<Entry>,
+    /// The current round (see [`Buffers::begin_round`]).
+    round: u64,
     out: Out,
+}
+
+/// A thread's buffer as the writer sees it.
+#[derive(Debug)]
+struct Entry {
+    slot: Arc<Slot>,
+    /// The emptied batch the writer swaps in at the next take.
+    spare: Option<Batch>,
+    /// Records taken and not yet written (those of a later round wait here).
+    taken: Option<Taken>,
+}
+
+/// A taken batch and how far it is written.
+#[derive(Debug)]
+struct Taken {
+    batch: Batch,
+    /// The next record to write, and where its text starts.
+    next: usize,
+    at: usize,
+}
+
+impl Taken {
+    /// The close time of the next record, if it belongs to a round up to `round`.
+    fn next_end(&self, round: u64) -> Option<u64> {
+        self.batch
+            .recs
+            .get(self.next)
+            .filter(|r| r.round <= round)
+            .map(|r| r.end)
+    }
 }
 
 /// The formatted lines and the file they go to.
@@ -118,6 +151,7 @@ impl Writer {
             },
             buffers,
             slots: Vec::new(),
+            round: 0,
         }
     }
 
@@ -138,13 +172,13 @@ impl Writer {
                     }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
-                        self.drain_all(true);
+                        self.drain_everything();
                         self.out.write_out();
                         return;
                     }
                 }
             }
-            park = if self.drain_all(false) > 0 {
+            park = if self.drain_all() > 0 {
                 MIN_PARK
             } else {
                 (park * 2).min(max_park)
@@ -162,42 +196,94 @@ impl Writer {
         }
     }
 
-    /// Formats every thread's batch; returns how many batches there were. Unless
-    /// `wait`, a thread busy closing a span is left for the next round.
-    fn drain_all(&mut self, wait: bool) -> usize {
+    /// One round: takes every thread's batch and writes the records of this round and
+    /// earlier ones, merged by close time, so that a child's line comes before its
+    /// parent's; returns how many batches were taken.
+    fn drain_all(&mut self) -> usize {
+        self.round += 1;
+        let round = self.round;
+        self.buffers.begin_round(round);
         let mut new = Vec::new();
         self.buffers.take_new_slots(&mut new);
-        self.slots.extend(new.into_iter().map(|slot| (slot, None)));
-        let out = &mut self.out;
+        self.slots.extend(new.into_iter().map(|slot| Entry {
+            slot,
+            spare: None,
+            taken: None,
+        }));
         let mut batches = 0;
-        for (slot, spare) in &mut self.slots {
-            match self
-                .buffers
-                .drain(slot, spare.take(), wait, |batch| out.batch(batch))
-            {
-                Ok(emptied) => {
+        let mut heap = BinaryHeap::new();
+        for (i, entry) in self.slots.iter_mut().enumerate() {
+            match self.buffers.take(&entry.slot, entry.spare.take()) {
+                Ok(mut batch) => {
                     batches += 1;
-                    *spare = emptied;
+                    match &mut entry.taken {
+                        None => {
+                            entry.taken = Some(Taken {
+                                batch,
+                                next: 0,
+                                at: 0,
+                            });
+                        }
+                        Some(held) => {
+                            held.batch.recs.append(&mut batch.recs);
+                            held.batch.text.extend_from_slice(&batch.text);
+                            batch.clear();
+                            entry.spare = Some(batch);
+                        }
+                    }
                 }
-                Err(unused) => *spare = unused,
+                Err(spare) => entry.spare = spare,
+            }
+            if let Some(end) = entry.taken.as_ref().and_then(|t| t.next_end(round)) {
+                heap.push(Reverse((end, i)));
+            }
+        }
+        while let Some(Reverse((_, i))) = heap.pop() {
+            let Some(taken) = self.slots[i].taken.as_mut() else {
+                continue;
+            };
+            self.out.record(taken);
+            if let Some(end) = taken.next_end(round) {
+                heap.push(Reverse((end, i)));
+            }
+        }
+        for entry in &mut self.slots {
+            if entry
+                .taken
+                .as_ref()
+                .is_some_and(|t| t.next == t.batch.recs.len())
+            {
+                let mut batch = entry.taken.take().map(|t| t.batch).unwrap_or_default();
+                if batch.capacity_bytes() <= RETAIN && entry.spare.is_none() {
+                    batch.clear();
+                    entry.spare = Some(batch);
+                }
             }
         }
         let buffers = &self.buffers;
-        self.slots.retain(|(slot, _)| !buffers.is_abandoned(slot));
+        self.slots
+            .retain(|e| e.taken.is_some() || !buffers.is_abandoned(&e.slot));
         batches
+    }
+
+    /// Two rounds: everything buffered before this call is written (the first round
+    /// may keep back records buffered while it ran).
+    fn drain_everything(&mut self) {
+        self.drain_all();
+        self.drain_all();
     }
 
     /// Handles one message; true when the writer must stop.
     fn handle(&mut self, msg: Msg) -> bool {
         match msg {
             Msg::Flush(done) => {
-                self.drain_all(true);
+                self.drain_everything();
                 self.out.write_out();
                 let _ = done.send(());
                 false
             }
             Msg::Shutdown { open, end, done } => {
-                self.drain_all(true);
+                self.drain_everything();
                 self.out.batch(&open);
                 self.out.open += open.recs.len() as u64;
                 self.out.write_out();
@@ -222,6 +308,23 @@ impl Writer {
 }
 
 impl Out {
+    /// Formats a taken batch's next record, writing the buffer out when it is full.
+    fn record(&mut self, taken: &mut Taken) {
+        let rec = &taken.batch.recs[taken.next];
+        let follows_end = taken.at + rec.follows_len as usize;
+        let fields_end = follows_end + rec.fields_len as usize;
+        self.span_line(
+            rec,
+            &taken.batch.text[taken.at..follows_end],
+            &taken.batch.text[follows_end..fields_end],
+        );
+        taken.next += 1;
+        taken.at = fields_end;
+        if self.buf.len() >= BUF_CAPACITY {
+            self.write_out();
+        }
+    }
+
     /// Formats a batch's lines, writing the buffer out whenever it is full.
     fn batch(&mut self, batch: &Batch) {
         let mut at = 0;
@@ -451,7 +554,7 @@ mod tests {
         let timings = state.timings;
         let end = clock.now() + 1_000_000;
         let mut batch = Batch::default();
-        batch.push(&mut state, end, Status::Error);
+        batch.push(&mut state, end, Status::Error, 0);
         writer.out.batch(&batch);
         let parsed: Record = serde_json::from_slice(&writer.out.buf).unwrap();
         let (start_ns, end_ns) = (clock.since_start(start), clock.since_start(end));
@@ -489,7 +592,7 @@ mod tests {
         let start = clock.now();
         let mut state = SpanState::new(1, None, metadata(), "\"main\"", start, Fields::default());
         let mut batch = Batch::default();
-        batch.push(&mut state, start + 10, Status::Ok);
+        batch.push(&mut state, start + 10, Status::Ok, 0);
         writer.out.batch(&batch);
         let line = std::str::from_utf8(&writer.out.buf).unwrap();
         assert!(line.contains(r#""parent":null"#), "{line}");

@@ -26,5 +26,8 @@ fn a_failing_debug_field_is_marked_not_a_panic() {
     let span = records.span("odd");
     assert_eq!(span.fields["value"], "half…[fmt error]");
     assert_eq!(span.fields["long"], "01234567…[truncated]");
-    assert_eq!(span.fields["n"], 12_345_678_901_u64, "numbers are never cut");
+    assert_eq!(
+        span.fields["n"], 12_345_678_901_u64,
+        "numbers are never cut"
+    );
 }

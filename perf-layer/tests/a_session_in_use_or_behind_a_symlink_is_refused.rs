@@ -18,8 +18,14 @@ fn a_session_being_written_is_refused_until_its_writer_ends() {
         .build()
         .expect_err("the session is being written");
     let path = dir.path().join("test_session").join(DATA_FILE);
-    assert!(matches!(&error, Error::SessionInUse { path: p } if *p == path), "{error:?}");
-    assert!(error.to_string().contains(&*path.to_string_lossy()), "{error}");
+    assert!(
+        matches!(&error, Error::SessionInUse { path: p } if *p == path),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(&*path.to_string_lossy()),
+        "{error}"
+    );
     drop(guard);
     let (_second, guard) = support::builder(dir.path())
         .build()
@@ -39,7 +45,9 @@ fn a_planted_symlink_is_refused() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::os::unix::fs::symlink(&target, logs.join("test_session")).unwrap();
-    let error = support::builder(&logs).build().expect_err("a linked directory");
+    let error = support::builder(&logs)
+        .build()
+        .expect_err("a linked directory");
     assert!(
         matches!(&error, Error::Symlink { path } if *path == logs.join("test_session")),
         "{error:?}"
@@ -52,7 +60,10 @@ fn a_planted_symlink_is_refused() {
     let data = logs.join("test_session").join(DATA_FILE);
     std::os::unix::fs::symlink(target.join(DATA_FILE), &data).unwrap();
     let error = support::builder(&logs).build().expect_err("a linked file");
-    assert!(matches!(&error, Error::Symlink { path } if *path == data), "{error:?}");
+    assert!(
+        matches!(&error, Error::Symlink { path } if *path == data),
+        "{error:?}"
+    );
 
     assert_eq!(
         std::fs::read_to_string(target.join(DATA_FILE)).unwrap(),

@@ -30,14 +30,27 @@ fn blocking_mode_loses_nothing_under_512_threads() {
                 .expect("spawn");
         }
     });
-    assert_eq!(session.handle.dropped(), 0, "nothing dropped while the writer moves");
+    assert_eq!(
+        session.handle.dropped(),
+        0,
+        "nothing dropped while the writer moves"
+    );
     let records = session.finish();
     let end = records.end();
     assert_eq!((end.spans, end.dropped), (THREADS * PER_THREAD, 0));
     let keys: HashSet<(u64, u64)> = records
         .spans()
         .iter()
-        .map(|s| (s.fields["t"].as_u64().unwrap(), s.fields["i"].as_u64().unwrap()))
+        .map(|s| {
+            (
+                s.fields["t"].as_u64().unwrap(),
+                s.fields["i"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(keys.len() as u64, THREADS * PER_THREAD, "each span exactly once");
+    assert_eq!(
+        keys.len() as u64,
+        THREADS * PER_THREAD,
+        "each span exactly once"
+    );
 }

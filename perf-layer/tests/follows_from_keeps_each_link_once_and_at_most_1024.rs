@@ -37,7 +37,12 @@ fn follows_from_keeps_each_link_once_and_at_most_1024() {
     let records = session.finish();
     let few = records.span("few");
     let many = records.span("many");
-    assert_eq!(few.follows_from.len(), 10, "each cause once: {:?}", few.follows_from);
+    assert_eq!(
+        few.follows_from.len(),
+        10,
+        "each cause once: {:?}",
+        few.follows_from
+    );
     assert_eq!(many.follows_from.len(), 1024, "at most 1024 links");
     let mut sorted = many.follows_from.clone();
     sorted.dedup();

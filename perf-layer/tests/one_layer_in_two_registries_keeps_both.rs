@@ -30,6 +30,9 @@ fn one_layer_in_two_registries_keeps_both() {
     let (job, inner_step) = (records.span("inner_job"), records.span("inner_step"));
     assert_eq!(step.parent, Some(request.id));
     assert_eq!(inner_step.parent, Some(job.id));
-    assert_eq!(job.parent, None, "the inner registry knows nothing of the outer span");
+    assert_eq!(
+        job.parent, None,
+        "the inner registry knows nothing of the outer span"
+    );
     assert_eq!(request.parent, None);
 }

@@ -49,7 +49,12 @@ fn one_race() {
     let keys: HashSet<(u64, u64)> = records
         .spans()
         .iter()
-        .map(|s| (s.fields["t"].as_u64().unwrap(), s.fields["i"].as_u64().unwrap()))
+        .map(|s| {
+            (
+                s.fields["t"].as_u64().unwrap(),
+                s.fields["i"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(keys.len() as u64, end.spans, "each span once");
     assert_eq!(end.dropped, handle.dropped());

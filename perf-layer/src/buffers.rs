@@ -382,3 +382,59 @@ impl Buffers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fields::{Encoder, Fields};
+    use tracing::field::Visit;
+
+    /// A span state whose one field holds `len` bytes of text.
+    fn state(len: usize) -> SpanState {
+        let meta = tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            tracing::info_span!("s", v = tracing::field::Empty)
+                .metadata()
+                .expect("enabled")
+        });
+        let field = meta.fields().field("v").unwrap();
+        let mut fields = Fields::default();
+        Encoder {
+            fields: &mut fields,
+            max_len: usize::MAX,
+            cut: false,
+        }
+        .record_str(&field, &"x".repeat(len));
+        SpanState::new(1, None, meta, "\"main\"", 0, fields)
+    }
+
+    #[test]
+    fn the_buffer_holds_at_most_its_bytes_whatever_the_record_size() {
+        for len in [10, 1000, 100_000] {
+            let limit = 256 * 1024;
+            let tries = 2 * limit / len + 20;
+            let mut span = state(len);
+            let lossy = Buffers::new(limit, true);
+            let (mut kept, mut dropped) = (0usize, 0);
+            for _ in 0..tries {
+                match lossy.push(&mut span, 1, Status::Ok) {
+                    Pushed::Dropped => dropped += 1,
+                    _ => kept += std::mem::size_of::<Rec>() + len + 6,
+                }
+            }
+            assert!(kept <= limit, "{len}-byte fields: {kept} bytes kept");
+            assert!(dropped > 0, "{len}-byte fields: nothing dropped");
+            assert_eq!(lossy.dropped.load(Ordering::Relaxed), dropped);
+
+            // Blocking: the first record past the budget is kept and the caller told to wait.
+            let blocking = Buffers::new(limit, false);
+            let pushes = (0..tries)
+                .map(|_| blocking.push(&mut span, 1, Status::Ok))
+                .position(|p| p == Pushed::KeptOverBudget)
+                .expect("the budget runs out");
+            assert!(
+                pushes * (std::mem::size_of::<Rec>() + len) <= limit,
+                "{len}: {pushes}"
+            );
+        }
+    }
+}

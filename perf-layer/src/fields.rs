@@ -145,7 +145,8 @@ impl Encoder<'_> {
         SCRATCH.with(|s| match s.try_borrow_mut() {
             Ok(mut scratch) => {
                 encode(&mut scratch);
-                if scratch.capacity() > 4 * INLINE && scratch.capacity() > max_len * 2 {
+                if scratch.capacity() > 4 * INLINE && scratch.capacity() > max_len.saturating_mul(2)
+                {
                     *scratch = String::new();
                 }
             }

@@ -162,6 +162,9 @@ pub(crate) struct Buffers {
     budget: Budget,
     round: Round,
     limit: usize,
+    /// The most one thread's buffer holds before it waits for the writer (or drops):
+    /// its vectors' capacity stays near this, however long the burst.
+    per_thread: usize,
     chunk: usize,
     lossy: bool,
     /// Set once the writer thread has started.
@@ -206,6 +209,7 @@ impl Buffers {
             budget: Budget::default(),
             round: Round::default(),
             limit,
+            per_thread: (limit / 8).max(CHUNK.min(limit)),
             chunk: (limit / 8).clamp(1, CHUNK),
             lossy,
             writer: OnceLock::new(),
@@ -258,8 +262,9 @@ impl Buffers {
             let mut pushed = Pushed::Kept;
             if p.used + need > p.reserved {
                 let more = self.chunk.max(need);
+                let own_full = p.reserved + more > self.per_thread;
                 let total = self.budget.used.fetch_add(more, Ordering::Relaxed) + more;
-                if total > self.limit {
+                if total > self.limit || own_full {
                     if self.lossy || self.budget.stalled.load(Ordering::Relaxed) {
                         self.budget.used.fetch_sub(more, Ordering::Relaxed);
                         drop(p);
@@ -282,16 +287,18 @@ impl Buffers {
         })
     }
 
-    /// Waits until the buffers are back under budget, or the writer has made no progress
-    /// for [`BLOCK_TIMEOUT`] (then later closes drop their records until it moves).
+    /// Waits until the writer has taken this thread's buffer and the buffers are back under budget, or until the writer has
+    /// made no progress for [`BLOCK_TIMEOUT`] (then later closes drop their records
+    /// until it moves).
     #[cold]
     pub(crate) fn wait_for_room(&self) {
         let budget = &self.budget;
+        let taken = || self.with_slot(|slot| slot.lock().reserved == 0);
         budget.waiting.fetch_add(1, Ordering::SeqCst);
         let mut seen = budget.progress.load(Ordering::Acquire);
         let mut since = Instant::now();
         let mut room = budget.room.lock().unwrap_or_else(PoisonError::into_inner);
-        while budget.used.load(Ordering::Acquire) > self.limit
+        while (budget.used.load(Ordering::Acquire) > self.limit || !taken())
             && !budget.stalled.load(Ordering::Relaxed)
         {
             self.wake_writer();

@@ -58,14 +58,16 @@ fn main() -> Result<(), Error> {
     let run = one(&which, spans, &workload)?;
     println!(
         "{which}: {workload}: {spans} spans, {:.0} ns/span, all written after {:.2} s, \
-         peak {} kB, growth {} kB",
-        run.ns_per_span, run.secs, run.peak_kib, run.growth_kib
+         cpu {:.0} ns/span, peak {} kB, growth {} kB",
+        run.ns_per_span, run.secs, run.cpu_ns_per_span, run.peak_kib, run.growth_kib
     );
     Ok(())
 }
 
 struct Run {
     ns_per_span: f64,
+    /// CPU time of all the process's threads (user and system) per span.
+    cpu_ns_per_span: f64,
     secs: f64,
     peak_kib: u64,
     growth_kib: u64,
@@ -79,6 +81,7 @@ fn one(which: &str, spans: u64, workload: &str) -> Result<Run, Error> {
     let dir = tempfile::tempdir()?;
     let before_kib = status_kib("VmRSS:").unwrap_or(0);
     let (dispatch, guard) = subscriber(which, dir.path())?;
+    let cpu_before = cpu_ns();
     let start = Instant::now();
     match workload {
         "two_threads" => std::thread::scope(|scope| {
@@ -129,9 +132,11 @@ fn one(which: &str, spans: u64, workload: &str) -> Result<Run, Error> {
     }
     drop(guard);
     let elapsed = start.elapsed();
+    let cpu = cpu_ns().saturating_sub(cpu_before);
     let peak_kib = status_kib("VmHWM:").unwrap_or(0);
     Ok(Run {
         ns_per_span: elapsed.as_nanos() as f64 / spans as f64,
+        cpu_ns_per_span: cpu as f64 / spans as f64,
         secs: elapsed.as_secs_f64(),
         peak_kib,
         growth_kib: peak_kib.saturating_sub(before_kib),
@@ -145,6 +150,21 @@ struct Key(String);
 #[instrument]
 fn get(shard: u64, key: &Key) -> usize {
     black_box(key.0.len())
+}
+
+/// The process's CPU time so far, all threads, user and system, in ns (Linux
+/// `/proc/self/stat`, in clock ticks of 10 ms).
+fn cpu_ns() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the command name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<u64>() * 10_000_000
 }
 
 /// A `/proc/self/status` value in kB (Linux).
@@ -249,36 +269,48 @@ fn compare(spans: u64, rounds: usize) -> Result<(), Error> {
                 }
                 let line = String::from_utf8_lossy(&out.stdout);
                 let ns = number_before(&line, " ns/span").ok_or("no ns/span")?;
+                let cpu = line
+                    .split("cpu ")
+                    .nth(1)
+                    .and_then(|c| number_before(c, " ns/span"))
+                    .ok_or("no cpu")?;
                 let growth = line
                     .rsplit("growth ")
                     .next()
                     .and_then(|g| number_before(g, " kB"));
-                results[w][p].push((ns, growth.unwrap_or(0.0)));
+                results[w][p].push((ns, growth.unwrap_or(0.0), cpu));
                 eprintln!("round {}: {}", round + 1, line.trim());
             }
         }
     }
     println!(
         "{spans} spans per burst, {rounds} interleaved rounds, median ns per span \
-         (whole process, guard drop included); growth: the largest RSS growth in kB"
+         (whole process, guard drop included); CPU: median CPU time of all threads per \
+         span; growth: the largest RSS growth in kB"
     );
     println!(
         "| workload | floor | tracing-chrome | perf-layer | perf-layer ÷ chrome | \
-         perf-layer − floor | growth floor | growth chrome | growth perf-layer |"
+         perf-layer − floor | CPU floor | CPU chrome | CPU perf-layer | \
+         growth floor | growth chrome | growth perf-layer |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (w, workload) in WORKLOADS.iter().enumerate() {
-        let median = |p: usize| {
-            let mut ns: Vec<f64> = results[w][p].iter().map(|r| r.0).collect();
+        let median_of = |p: usize, pick: fn(&(f64, f64, f64)) -> f64| {
+            let mut ns: Vec<f64> = results[w][p].iter().map(pick).collect();
             ns.sort_by(f64::total_cmp);
             ns[ns.len() / 2]
         };
+        let median = |p: usize| median_of(p, |r| r.0);
+        let cpu = |p: usize| median_of(p, |r| r.2);
         let growth = |p: usize| results[w][p].iter().map(|r| r.1).fold(0.0, f64::max);
         let (floor, chrome, perf) = (median(0), median(1), median(2));
         println!(
-            "| {workload} | {floor:.0} | {chrome:.0} | {perf:.0} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            "| {workload} | {floor:.0} | {chrome:.0} | {perf:.0} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             perf / chrome,
             perf - floor,
+            cpu(0),
+            cpu(1),
+            cpu(2),
             growth(0),
             growth(1),
             growth(2),

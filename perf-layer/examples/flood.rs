@@ -293,7 +293,9 @@ fn compare(spans: u64, rounds: usize) -> Result<(), Error> {
          perf-layer − floor | CPU floor | CPU chrome | CPU perf-layer | \
          growth floor | growth chrome | growth perf-layer |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     for (w, workload) in WORKLOADS.iter().enumerate() {
         let median_of = |p: usize, pick: fn(&(f64, f64, f64)) -> f64| {
             let mut ns: Vec<f64> = results[w][p].iter().map(pick).collect();

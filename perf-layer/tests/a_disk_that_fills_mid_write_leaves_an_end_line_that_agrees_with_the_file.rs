@@ -20,13 +20,10 @@ const AFTER: u64 = 30;
 
 #[test]
 fn a_disk_that_fills_mid_write_leaves_an_end_line_that_agrees_with_the_file() {
-    if let Some(dir) = std::env::var_os(support::CHILD) {
-        return child(dir.into());
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let out = support::rerun_as_child(NAME, dir.path());
+    let Some((dir, out)) = support::in_child(NAME, child) else {
+        return;
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the program goes on: {stderr}");
     let records = support::read(
         &dir.path()
             .join("test_session")

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::HashSet;
 use std::sync::Barrier;
 
 const THREADS: u64 = 512;
@@ -38,16 +37,7 @@ fn blocking_mode_loses_nothing_under_512_threads() {
     let records = session.finish();
     let end = records.end();
     assert_eq!((end.spans, end.dropped), (THREADS * PER_THREAD, 0));
-    let keys: HashSet<(u64, u64)> = records
-        .spans()
-        .iter()
-        .map(|s| {
-            (
-                s.fields["t"].as_u64().unwrap(),
-                s.fields["i"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let keys = support::field_pairs(&records, "t", "i");
     assert_eq!(
         keys.len() as u64,
         THREADS * PER_THREAD,

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::collections::HashSet;
 use std::sync::Barrier;
 
 const THREADS: usize = 4;
@@ -46,16 +45,7 @@ fn one_race() {
     });
     let records = support::read(&path);
     let end = records.end();
-    let keys: HashSet<(u64, u64)> = records
-        .spans()
-        .iter()
-        .map(|s| {
-            (
-                s.fields["t"].as_u64().unwrap(),
-                s.fields["i"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let keys = support::field_pairs(&records, "t", "i");
     assert_eq!(keys.len() as u64, end.spans, "each span once");
     assert_eq!(end.dropped, handle.dropped());
     assert_eq!(

@@ -87,13 +87,52 @@ impl Fields {
     }
 }
 
+impl Fields {
+    /// The common case in one copy: a name not recorded yet and needing no escapes, with
+    /// a short value. False (and nothing done) otherwise.
+    #[inline]
+    fn append_plain(&mut self, name: &'static str, value: &[u8]) -> bool {
+        const MAX: usize = 64;
+        let len = usize::from(!self.text.is_empty()) + name.len() + 3 + value.len();
+        if len > MAX
+            || !plain(name)
+            || self
+                .index
+                .iter()
+                .any(|&(n, _)| std::ptr::eq(n, name) || n == name)
+        {
+            return false;
+        }
+        let mut entry = [0u8; MAX];
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            entry[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        if !self.text.is_empty() {
+            put(b",");
+        }
+        put(b"\"");
+        put(name.as_bytes());
+        put(b"\":");
+        put(value);
+        self.text.extend_from_slice(&entry[..at]);
+        self.index.push((name, self.text.len() as u32));
+        true
+    }
+}
+
+/// Whether a name goes into JSON as it is (field names nearly always do).
+#[inline]
+fn plain(name: &str) -> bool {
+    name.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
 /// `"name":`, escaped only when the name needs it (field names rarely do).
 #[inline]
 fn key(out: &mut Vec8, name: &str) {
-    if name
-        .bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-    {
+    if plain(name) {
         out.push(b'"');
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":");
@@ -116,8 +155,10 @@ pub(crate) struct Encoder<'a> {
 
 impl Encoder<'_> {
     fn raw(&mut self, field: &Field, value: &[u8]) {
-        self.fields
-            .set(field.name(), |t| t.extend_from_slice(value), false);
+        if !self.fields.append_plain(field.name(), value) {
+            self.fields
+                .set(field.name(), |t| t.extend_from_slice(value), false);
+        }
     }
 
     fn text(&mut self, field: &Field, write: impl FnOnce(&mut Capped<'_>) -> fmt::Result) {

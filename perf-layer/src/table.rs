@@ -162,14 +162,15 @@ impl SpanTable {
             .sum()
     }
 
-    /// Removes and returns every open span.
+    /// Removes and returns every open span, the deepest first (a child's line before
+    /// its parent's, as for closed spans), then by id.
     pub(crate) fn drain(&self) -> Vec<SpanState> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
             let mut map = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
             all.extend(map.drain().map(|(_, state)| state));
         }
-        all.sort_unstable_by_key(|s| s.id);
+        all.sort_unstable_by_key(|s| (std::cmp::Reverse(s.depth), s.id));
         all
     }
 }

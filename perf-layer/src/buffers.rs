@@ -36,7 +36,10 @@ const WAKE: usize = 256 * 1024;
 
 /// The largest emptied batch (its vectors' capacity, in bytes) the writer hands back to
 /// a thread for reuse; bigger ones, left by bursts, are freed.
-pub(crate) const RETAIN: usize = 64 * 1024;
+pub(crate) const RETAIN: usize = 512 * 1024;
+/// The most the writer keeps in emptied batches over all threads; past it, an emptied
+/// batch is freed (its thread grows a new one).
+pub(crate) const RETAIN_ALL: usize = 4 << 20;
 
 /// A closed span as its thread's buffer holds it; its follows-from list and fields are
 /// JSON text in [`Batch::text`], one record after another.

@@ -124,8 +124,8 @@ impl Builder {
     /// wait for the writer, over all threads. Default [`DEFAULT_BUFFER_BYTES`] (8 MiB),
     /// at least 4 KiB. This bounds the layer's memory whatever the span rate, the number
     /// of threads and the size of field values; when it is full, [`Backpressure`] says
-    /// what happens. Each thread that closes spans also keeps up to 64 KiB of emptied
-    /// buffer for reuse.
+    /// what happens. Emptied buffers are kept for reuse: at most 512 KiB for one thread
+    /// and 4 MiB in all.
     pub fn buffer_bytes(mut self, bytes: usize) -> Self {
         self.buffer_bytes = bytes.max(MIN_BUFFER_BYTES);
         self

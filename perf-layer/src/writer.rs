@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::buffers::{Batch, Buffers, Rec, Slot, RETAIN};
+use crate::buffers::{Batch, Buffers, Rec, Slot, RETAIN, RETAIN_ALL};
 use crate::fields::string;
 use crate::record::{EndRecord, Record};
 use crate::session::DataFile;
@@ -61,6 +61,8 @@ pub(crate) struct Writer {
     slots: Vec<Entry>,
     /// The current round (see [`Buffers::begin_round`]).
     round: u64,
+    /// Bytes held in the entries' spare batches.
+    spare_bytes: usize,
     out: Out,
 }
 
@@ -152,6 +154,7 @@ impl Writer {
             buffers,
             slots: Vec::new(),
             round: 0,
+            spare_bytes: 0,
         }
     }
 
@@ -213,7 +216,11 @@ impl Writer {
         let mut batches = 0;
         let mut heap = BinaryHeap::new();
         for (i, entry) in self.slots.iter_mut().enumerate() {
-            match self.buffers.take(&entry.slot, entry.spare.take()) {
+            let spare = entry.spare.take();
+            self.spare_bytes = self
+                .spare_bytes
+                .saturating_sub(spare.as_ref().map_or(0, Batch::capacity_bytes));
+            match self.buffers.take(&entry.slot, spare) {
                 Ok(mut batch) => {
                     batches += 1;
                     match &mut entry.taken {
@@ -228,11 +235,15 @@ impl Writer {
                             held.batch.recs.append(&mut batch.recs);
                             held.batch.text.extend_from_slice(&batch.text);
                             batch.clear();
+                            self.spare_bytes += batch.capacity_bytes();
                             entry.spare = Some(batch);
                         }
                     }
                 }
-                Err(spare) => entry.spare = spare,
+                Err(spare) => {
+                    self.spare_bytes += spare.as_ref().map_or(0, Batch::capacity_bytes);
+                    entry.spare = spare;
+                }
             }
             if let Some(end) = entry.taken.as_ref().and_then(|t| t.next_end(round)) {
                 heap.push(Reverse((end, i)));
@@ -254,15 +265,26 @@ impl Writer {
                 .is_some_and(|t| t.next == t.batch.recs.len())
             {
                 let mut batch = entry.taken.take().map(|t| t.batch).unwrap_or_default();
-                if batch.capacity_bytes() <= RETAIN && entry.spare.is_none() {
+                let bytes = batch.capacity_bytes();
+                if bytes <= RETAIN
+                    && self.spare_bytes + bytes <= RETAIN_ALL
+                    && entry.spare.is_none()
+                {
                     batch.clear();
+                    self.spare_bytes += bytes;
                     entry.spare = Some(batch);
                 }
             }
         }
-        let buffers = &self.buffers;
-        self.slots
-            .retain(|e| e.taken.is_some() || !buffers.is_abandoned(&e.slot));
+        let (buffers, spare_bytes) = (&self.buffers, &mut self.spare_bytes);
+        self.slots.retain(|e| {
+            let keep = e.taken.is_some() || !buffers.is_abandoned(&e.slot);
+            if !keep {
+                *spare_bytes =
+                    spare_bytes.saturating_sub(e.spare.as_ref().map_or(0, Batch::capacity_bytes));
+            }
+            keep
+        });
         batches
     }
 

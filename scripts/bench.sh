@@ -4,7 +4,9 @@
 #
 #   1. layer overhead per span (criterion): floor, perf-layer, tracing-chrome, tracing-flame,
 #      fmt CLOSE to a sink and through tracing-appender to a file;
-#   2. peak memory of each over 10 million spans;
+#   2. whole-process bursts of 1 million spans with one integer field (six workloads), the
+#      floor, tracing-chrome and perf-layer in interleaved rounds: time per span including
+#      the guard's drop, and memory growth;
 #   3. writer throughput to a real file, and the delay from a span's close to its line on disk;
 #   4. the analyzer's full report on generated 1M- and 10M-line sessions, against
 #      `cat file > /dev/null` and a group-by-name with jq;
@@ -41,7 +43,7 @@ mkdir -p "$work" "$results"
 bin="$CARGO_TARGET_DIR/release"
 
 if ((quick)); then
-    flood_spans=1000000
+    flood_rounds=3
     writer_spans=1000000
     analyzer_sizes=(1000000)
     criterion_args=(--warm-up-time 0.5 --measurement-time 1)
@@ -49,7 +51,7 @@ if ((quick)); then
     worst_runs=5
     redis_args=(--rounds 3 --requests 50000)
 else
-    flood_spans=10000000
+    flood_rounds=5
     writer_spans=3000000
     analyzer_sizes=(1000000 10000000)
     criterion_args=()
@@ -127,24 +129,9 @@ subs=(floor perf-layer tracing-chrome tracing-flame fmt-close fmt-close-file)
     done
 } | tee "$results/overhead.txt"
 
-# --- 2. peak memory ---------------------------------------------------------------------------
-say "2. peak memory over $flood_spans spans (perf-layer/examples/flood.rs)"
-{
-    printf '%-16s %12s %16s %14s\n' subscriber "ns/span" "all written (s)" "peak RSS (MB)"
-    for sub in "${subs[@]}"; do
-        line=$("$bin/examples/flood" "$sub" "$flood_spans")
-        echo "$line" >>"$results/flood-raw.txt"
-        # "<sub>: N spans, X ns/span, all written after Y s, peak Z kB"
-        awk -v sub_="$sub" '{
-            for (i = 1; i <= NF; i++) {
-                if ($i == "ns/span,") ns = $(i - 1)
-                if ($i == "after") secs = $(i + 1)
-                if ($i == "peak") kb = $(i + 1)
-            }
-            printf "%-16s %12s %16s %14.1f\n", sub_, ns, secs, kb / 1000
-        }' <<<"$line"
-    done
-} | tee "$results/flood.txt"
+# --- 2. whole-process bursts ---------------------------------------------------------------
+say "2. whole-process bursts, $flood_rounds interleaved rounds (perf-layer/examples/flood.rs compare)"
+"$bin/examples/flood" compare 1000000 "$flood_rounds" 2>"$results/flood-raw.txt" | tee "$results/flood.txt"
 
 # --- 3. writer ---------------------------------------------------------------------------------
 say "3. writer throughput and close-to-disk delay (perf-layer/examples/writer.rs)"

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use perf_layer::{FlushGuard, PerfLayer, DEFAULT_CAPACITY};
+use perf_layer::{FlushGuard, PerfLayer, DEFAULT_BUFFER_BYTES};
 use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -123,7 +123,8 @@ fn throughput(dir: &Path, spans: u64) -> Result<(), Error> {
 
 fn guard_with_a_full_buffer(dir: &Path) -> Result<(), Error> {
     let (dispatch, guard) = layer(dir, "guard")?;
-    let spans = DEFAULT_CAPACITY as u64 * 4;
+    // More spans than the default buffer holds at once (about 100 bytes each).
+    let spans = (DEFAULT_BUFFER_BYTES / 32) as u64;
     tracing::dispatcher::with_default(&dispatch, || {
         for _ in 0..spans {
             tracing::info_span!("record").in_scope(|| {});

@@ -2,10 +2,10 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::buffers::Buffers;
 use crate::echo::EchoSink;
 use crate::handle::FlushGuard;
 use crate::record::DATA_FILE;
@@ -18,17 +18,23 @@ use crate::{Error, PerfLayer};
 /// What the layer does when the writer falls behind and its buffer is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backpressure {
-    /// Wait for room: nothing is lost (the default). A close never waits more than one
-    /// second: if the writer is stuck that long, records are dropped (and counted)
-    /// until it catches up.
+    /// Wait for room: nothing is lost while the writer makes progress (the default).
+    /// Only a writer that has written nothing for a whole second makes closes drop
+    /// their records (counted), until it moves again.
     #[default]
     Block,
     /// Drop the record and count it in the `end` line's `dropped`.
     Lossy,
 }
 
-/// The default channel capacity, in span records.
-pub const DEFAULT_CAPACITY: usize = 64 * 1024;
+/// The default bound on closed spans waiting for the writer, in bytes: 8 MiB.
+pub const DEFAULT_BUFFER_BYTES: usize = 8 << 20;
+
+/// The default cap on a field value's text, in bytes: 1 KiB.
+pub const DEFAULT_MAX_FIELD_LEN: usize = 1024;
+
+/// The smallest buffer [`Builder::buffer_bytes`] accepts.
+const MIN_BUFFER_BYTES: usize = 4096;
 
 /// The default flush interval.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -44,7 +50,8 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 ///     .session_id("nightly-run.42")
 ///     .logs_dir(dir.path())
 ///     .program("my-tool")
-///     .capacity(4096)
+///     .buffer_bytes(1 << 20)
+///     .max_field_len(256)
 ///     .backpressure(Backpressure::Lossy)
 ///     .flush_interval(Duration::from_millis(50))
 ///     .build()?;
@@ -58,7 +65,8 @@ pub struct Builder {
     logs_dir: PathBuf,
     echo: bool,
     echo_sink: Option<EchoSink>,
-    capacity: usize,
+    buffer_bytes: usize,
+    max_field_len: usize,
     backpressure: Backpressure,
     flush_interval: Duration,
     program: Option<String>,
@@ -71,7 +79,8 @@ impl Default for Builder {
             logs_dir: PathBuf::from("logs"),
             echo: false,
             echo_sink: None,
-            capacity: DEFAULT_CAPACITY,
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
+            max_field_len: DEFAULT_MAX_FIELD_LEN,
             backpressure: Backpressure::Block,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             program: None,
@@ -111,11 +120,23 @@ impl Builder {
         self
     }
 
-    /// How many closed spans may wait for the writer. Default [`DEFAULT_CAPACITY`]
-    /// (65,536 records of 120 bytes: 7.5 MiB, plus the text of their fields). This
-    /// bounds the layer's memory whatever the span rate.
-    pub fn capacity(mut self, records: usize) -> Self {
-        self.capacity = records.max(1);
+    /// How many bytes of closed spans (about 90 bytes each plus their fields' text) may
+    /// wait for the writer, over all threads. Default [`DEFAULT_BUFFER_BYTES`] (8 MiB),
+    /// at least 4 KiB. This bounds the layer's memory whatever the span rate, the number
+    /// of threads and the size of field values; when it is full, [`Backpressure`] says
+    /// what happens. Emptied buffers are kept for reuse: at most 512 KiB for one thread
+    /// and 4 MiB in all.
+    pub fn buffer_bytes(mut self, bytes: usize) -> Self {
+        self.buffer_bytes = bytes.max(MIN_BUFFER_BYTES);
+        self
+    }
+
+    /// The longest text a field value keeps, in bytes (of the text before JSON
+    /// escaping). Longer strings and `Debug` values are cut at a character boundary and
+    /// end with `…[truncated]`; numbers and booleans are never cut. Default
+    /// [`DEFAULT_MAX_FIELD_LEN`] (1 KiB).
+    pub fn max_field_len(mut self, bytes: usize) -> Self {
+        self.max_field_len = bytes;
         self
     }
 
@@ -158,8 +179,9 @@ impl Builder {
     ///
     /// # Errors
     /// [`Error::InvalidSessionId`] for a bad id; [`Error::Io`] naming the path when the
-    /// directory or file cannot be created or written; [`Error::WriterThread`] when the
-    /// thread cannot be started.
+    /// directory or file cannot be created or opened; [`Error::Symlink`] when either is
+    /// a symbolic link; [`Error::SessionInUse`] when another program is writing the same
+    /// session now; [`Error::WriterThread`] when the thread cannot be started.
     pub fn build(self) -> Result<(PerfLayer, FlushGuard), Error> {
         // The clock first: its one-time calibration must not fall between the two reads
         // that anchor the segment's ticks to the wall clock.
@@ -179,52 +201,36 @@ impl Builder {
             session::session_record(&id, &program, started_at),
         )?;
 
-        let (tx, rx) = crossbeam_channel::bounded::<Msg>(self.capacity);
-        let dropped = Arc::new(AtomicU64::new(0));
-        let writer = Writer::new(
-            rx,
-            data,
-            Arc::clone(&dropped),
-            clock.clone(),
-            self.flush_interval,
-        );
+        let (control, requests) = crossbeam_channel::unbounded::<Msg>();
+        let buffers = Arc::new(Buffers::new(
+            self.buffer_bytes,
+            self.backpressure == Backpressure::Lossy,
+        ));
+        let writer = Writer::new(requests, Arc::clone(&buffers), data, clock.clone());
+        let flush_interval = self.flush_interval;
         let thread = std::thread::Builder::new()
             .name("perf-layer-writer".into())
-            .spawn(move || writer.run())
+            .spawn(move || writer.run(flush_interval))
             .map_err(Error::WriterThread)?;
+        let _ = buffers.writer.set(thread.thread().clone());
 
         let shared = Arc::new(Shared::new(SharedParts {
             clock,
             echo: self
                 .echo
                 .then(|| self.echo_sink.unwrap_or(EchoSink::Stderr)),
-            tx,
+            buffers,
+            max_field_len: self.max_field_len,
+            control,
             writer: thread.thread().clone(),
-            backpressure: self.backpressure,
-            dropped,
             data_path: session_dir.join(DATA_FILE),
             session_dir,
         }));
-        let layer = PerfLayer {
-            shared: Arc::clone(&shared),
-        };
+        let layer = PerfLayer::new(Arc::clone(&shared));
         let guard = FlushGuard {
             shared,
             writer: Some(thread),
         };
         Ok((layer, guard))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_default_buffer_stays_under_16_mib() {
-        // crossbeam's array channel keeps one stamp word beside each message.
-        let slot = std::mem::size_of::<Msg>() + std::mem::size_of::<usize>();
-        let bytes = DEFAULT_CAPACITY * slot;
-        assert!(bytes <= 8 << 20, "{bytes} bytes");
     }
 }

@@ -1,5 +1,6 @@
 //! Live `PERF_START` / `PERF_END` lines, for watching a program while it runs.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -41,7 +42,19 @@ impl EchoSink {
     }
 
     /// Writes one line in one call; echo failures are ignored (echo is a convenience).
+    /// A writer that itself makes spans does not echo those (nor deadlock on itself).
     fn line(&self, args: fmt::Arguments<'_>) {
+        thread_local! {
+            static ECHOING: Cell<bool> = const { Cell::new(false) };
+        }
+        if ECHOING.try_with(|e| e.replace(true)).unwrap_or(true) {
+            return;
+        }
+        self.write(args);
+        let _ = ECHOING.try_with(|e| e.set(false));
+    }
+
+    fn write(&self, args: fmt::Arguments<'_>) {
         let line = args.to_string();
         let _ = match self {
             EchoSink::Stderr => io::stderr().lock().write_all(line.as_bytes()),

@@ -22,6 +22,19 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The session directory or the data file is a symbolic link, which the layer does
+    /// not follow.
+    #[error("refusing to open {path}: it is a symbolic link")]
+    Symlink {
+        /// The path that is a link.
+        path: PathBuf,
+    },
+    /// Another program (or layer) is writing this session's data file now.
+    #[error("{path} is being written by another program (it is locked): use another session id")]
+    SessionInUse {
+        /// The data file.
+        path: PathBuf,
+    },
     /// The writer thread could not be started.
     #[error("cannot start the perf-layer writer thread: {0}")]
     WriterThread(#[source] std::io::Error),

@@ -75,10 +75,11 @@ impl PerfHandle {
         self.shared.table.len()
     }
 
-    /// How many span records were lost so far: dropped in lossy mode, or after a
-    /// blocking send timed out, or not written because of an I/O error.
+    /// How many span records were lost so far: dropped in lossy mode when the buffer was
+    /// full, or while the writer made no progress, or not written because of an I/O
+    /// error or a deleted data file.
     pub fn dropped(&self) -> u64 {
-        self.shared.dropped.load(Ordering::Relaxed)
+        self.shared.buffers.dropped.load(Ordering::Relaxed)
     }
 
     /// The session directory, `<logs_dir>/<session_id>`.

@@ -1,11 +1,13 @@
 //! The `tracing_subscriber::Layer` itself: the hot path.
 //!
-//! Each callback takes one shard lock of the [`SpanTable`] and reads the clock at most
-//! once; a close moves the span's state into the bounded channel. No I/O, no
-//! allocation for spans without fields, no lock or counter shared by all threads.
+//! A span's state lives in a shard of the [`SpanTable`](crate::table::SpanTable), with
+//! its fields already encoded as JSON text; a close moves it into the thread's own
+//! buffer. Each callback takes one shard lock and reads the clock at most once; no I/O,
+//! no heap allocation for spans whose fields fit the inline buffer, no lock or counter
+//! shared by all threads.
 
 use std::num::NonZeroU64;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tracing::span::{Attributes, Id, Record};
@@ -14,27 +16,75 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-use crate::fields::FieldValues;
+use crate::buffers::Pushed;
+use crate::fields::{Encoder, Fields};
 use crate::local;
 use crate::record::Status;
-use crate::shared::Shared;
-use crate::table::SpanState;
-use crate::writer::Closed;
+use crate::shared::{warn_once, Shared};
+use crate::table::{Key, SpanState, MAX_FOLLOWS};
 use crate::Builder;
 
 /// A `tracing_subscriber::Layer` that records span timings into a session file.
 ///
 /// Built with [`PerfLayer::builder`], together with the [`FlushGuard`](crate::FlushGuard)
-/// that ends the session.
+/// that ends the session. A clone added to a second subscriber records that
+/// subscriber's spans into the same session: each subscriber's spans are kept apart.
 #[derive(Debug, Clone)]
 pub struct PerfLayer {
     pub(crate) shared: Arc<Shared>,
+    /// Which subscriber this instance was added to (registries reuse each other's ids).
+    tag: u64,
+}
+
+/// A fresh tag for a layer instance.
+fn next_tag() -> u64 {
+    static TAGS: AtomicU64 = AtomicU64::new(1);
+    TAGS.fetch_add(1, Ordering::Relaxed)
 }
 
 impl PerfLayer {
     /// Starts configuring a layer.
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        PerfLayer {
+            shared,
+            tag: next_tag(),
+        }
+    }
+
+    #[inline]
+    fn key(&self, id: &Id) -> Key {
+        Key {
+            tag: self.tag,
+            id: id.into_u64(),
+        }
+    }
+
+    /// Encodes a span's field values, cut at the configured length.
+    #[inline]
+    fn encode(&self, record: impl FnOnce(&mut Encoder<'_>)) -> Fields {
+        let mut fields = Fields::default();
+        let mut encoder = Encoder {
+            fields: &mut fields,
+            max_len: self.shared.max_field_len,
+            cut: false,
+        };
+        record(&mut encoder);
+        if encoder.cut {
+            warn_once(
+                &self.shared.warned_field_cut,
+                format_args!(
+                    "a field value is longer than {} bytes: it is cut and ends with `{}` \
+                     (see Builder::max_field_len)",
+                    self.shared.max_field_len,
+                    crate::fields::TRUNCATED
+                ),
+            );
+        }
+        fields
     }
 
     /// The parent's layer id and depth. Fast path: the explicit parent, or the
@@ -51,7 +101,7 @@ impl PerfLayer {
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let table = &self.shared.table;
-        let known = |span: &Id| table.with(span, |p| (NonZeroU64::new(p.id), p.depth));
+        let known = |span: &Id| table.with(self.key(span), |p| (NonZeroU64::new(p.id), p.depth));
         let direct = if attrs.is_root() {
             return None;
         } else if let Some(parent) = attrs.parent() {
@@ -76,14 +126,17 @@ impl<S> Layer<S> for PerfLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        self.tag = next_tag();
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let shared = &*self.shared;
         if shared.stopped.load(Ordering::Relaxed) {
             return;
         }
         let start = shared.clock.now();
-        let mut fields = FieldValues::default();
-        attrs.record(&mut fields);
+        let fields = self.encode(|encoder| attrs.record(encoder));
         let parent = self.parent(attrs, id, &ctx);
         let state = SpanState::new(
             shared.ids.next(),
@@ -96,50 +149,73 @@ where
         if let Some(echo) = &shared.echo {
             echo.start(state.depth, state.meta.name(), state.id);
         }
-        shared.table.insert(id, state);
+        shared.table.insert(self.key(id), state, || {
+            shared.stopped.load(Ordering::Relaxed)
+        });
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
         let shared = &*self.shared;
-        shared.table.with(id, |s| s.timings.enter(&shared.clock));
+        shared
+            .table
+            .with(self.key(id), |s| s.timings.enter(&shared.clock));
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
         let shared = &*self.shared;
-        shared.table.with(id, |s| s.timings.exit(&shared.clock));
+        shared
+            .table
+            .with(self.key(id), |s| s.timings.exit(&shared.clock));
     }
 
     fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
         let shared = &*self.shared;
-        let Some(state) = shared.table.remove(&id) else {
+        let end = shared.clock.now();
+        // Buffered under the shard lock: the guard's drain of open spans cannot miss it.
+        let Some((pushed, echo)) = shared.table.remove_with(self.key(&id), |mut state| {
+            let status = if state.error {
+                Status::Error
+            } else {
+                Status::Ok
+            };
+            let pushed = shared.buffers.push(&mut state, end, status);
+            let start = state.timings.start;
+            (pushed, (state.depth, state.meta.name(), state.id, start))
+        }) else {
             return;
         };
-        let end = shared.clock.now();
-        if let Some(echo) = &shared.echo {
-            let duration = shared.clock.nanos(end.saturating_sub(state.timings.start));
-            echo.end(state.depth, state.meta.name(), state.id, duration);
+        if pushed == Pushed::KeptOverBudget {
+            shared.buffers.wait_for_room();
         }
-        let status = if state.error {
-            Status::Error
-        } else {
-            Status::Ok
-        };
-        shared.send(Closed { state, end, status });
+        if let Some(sink) = &shared.echo {
+            let (depth, name, id, start) = echo;
+            let duration = shared.clock.nanos(end.saturating_sub(start));
+            sink.end(depth, name, id, duration);
+        }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
-        // Visit outside the shard lock: a field's Debug impl may itself use tracing.
-        let mut later = FieldValues::default();
-        values.record(&mut later);
+        // Encode outside the shard lock: a field's Debug impl may itself use tracing.
+        let later = self.encode(|encoder| values.record(encoder));
         if !later.is_empty() {
-            self.shared.table.with(id, |s| s.record(later));
+            self.shared
+                .table
+                .with(self.key(id), |s| s.fields.merge(&later));
         }
     }
 
     fn on_follows_from(&self, id: &Id, follows: &Id, _ctx: Context<'_, S>) {
         let table = &self.shared.table;
-        if let Some(cause) = table.with(follows, |s| s.id) {
-            table.with(id, |s| s.follow(cause));
+        let Some(cause) = table.with(self.key(follows), |s| s.id) else {
+            return;
+        };
+        if table.with(self.key(id), |s| s.follow(cause)) == Some(false) {
+            warn_once(
+                &self.shared.warned_follows_cut,
+                format_args!(
+                    "a span follows from more than {MAX_FOLLOWS} spans: later links are not recorded"
+                ),
+            );
         }
     }
 
@@ -148,7 +224,9 @@ where
             return;
         }
         if let Some(span) = ctx.event_span(event) {
-            self.shared.table.with(&span.id(), |s| s.error = true);
+            self.shared
+                .table
+                .with(self.key(&span.id()), |s| s.error = true);
         }
     }
 }

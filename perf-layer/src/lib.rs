@@ -2,6 +2,7 @@
 
 pub mod record;
 
+mod buffers;
 mod builder;
 mod echo;
 mod error;
@@ -15,7 +16,9 @@ mod table;
 mod timings;
 mod writer;
 
-pub use builder::{Backpressure, Builder, DEFAULT_CAPACITY, DEFAULT_FLUSH_INTERVAL};
+pub use builder::{
+    Backpressure, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_FIELD_LEN,
+};
 pub use error::Error;
 pub use handle::{FlushGuard, PerfHandle};
 pub use layer::PerfLayer;

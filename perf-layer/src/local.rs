@@ -64,15 +64,21 @@ impl Ids {
     }
 }
 
-/// This thread's name, interned once per thread (unnamed threads are `<unnamed>`,
-/// as in std's panic messages).
+/// This thread's name as a JSON string (quoted and escaped, as the writer puts it in a
+/// line), interned once per thread. Unnamed threads are `<unnamed>`, as in std's panic
+/// messages.
 #[inline]
 pub(crate) fn thread_name() -> &'static str {
     LOCAL
         .try_with(|local| match local.thread.get() {
             Some(name) => name,
             None => {
-                let name = intern(std::thread::current().name().unwrap_or(UNNAMED));
+                let mut json = Vec::new();
+                crate::fields::string(
+                    &mut json,
+                    std::thread::current().name().unwrap_or("<unnamed>"),
+                );
+                let name = intern(&String::from_utf8_lossy(&json));
                 local.thread.set(Some(name));
                 name
             }
@@ -80,7 +86,7 @@ pub(crate) fn thread_name() -> &'static str {
         .unwrap_or(UNNAMED)
 }
 
-const UNNAMED: &str = "<unnamed>";
+const UNNAMED: &str = "\"<unnamed>\"";
 
 /// One `&'static str` per distinct thread name, leaked once: memory grows with the
 /// number of distinct names, not with threads or spans.
@@ -131,8 +137,8 @@ mod tests {
             .unwrap()
             .join()
             .unwrap();
-        assert_eq!(name.0, "worker-7");
+        assert_eq!(name.0, "\"worker-7\"");
         assert!(std::ptr::eq(name.0, name.1));
-        assert!(std::ptr::eq(intern("worker-7"), name.0));
+        assert!(std::ptr::eq(intern("\"worker-7\""), name.0));
     }
 }

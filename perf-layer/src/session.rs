@@ -1,9 +1,12 @@
 //! A session on disk: the id rules, the data file, the segment's `session` line.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
+
+use rustix::fs::{FlockOperation, Mode, OFlags};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -50,9 +53,19 @@ pub fn validate_session_id(id: &str) -> Result<(), Error> {
     })
 }
 
-/// A fresh session id from the wall clock, e.g. `session_20261124_100000_123`.
+/// A fresh session id from the wall clock and the process id, e.g.
+/// `session_20261124_100000_123_4242`: programs started in the same millisecond get
+/// different ids, and a second default id in one process gets a `-2`, `-3`... suffix.
 pub(crate) fn default_id(now: DateTime<Utc>) -> String {
-    now.format("session_%Y%m%d_%H%M%S_%3f").to_string()
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    let nth = MADE.fetch_add(1, Ordering::Relaxed);
+    let mut id = now.format("session_%Y%m%d_%H%M%S_%3f_").to_string();
+    id.push_str(itoa::Buffer::new().format(std::process::id()));
+    if nth > 0 {
+        id.push('-');
+        id.push_str(itoa::Buffer::new().format(nth + 1));
+    }
+    id
 }
 
 /// The name of the running program, from its executable path.
@@ -69,30 +82,51 @@ pub(crate) fn default_program() -> String {
 /// An opened data file, where it is, and the bytes that start the segment.
 #[derive(Debug)]
 pub(crate) struct DataFile {
+    /// Open for appending, and locked (`flock`) against a second writer.
     pub(crate) file: File,
     pub(crate) path: PathBuf,
+    /// The file's length when it was opened.
+    pub(crate) len: u64,
     /// The `session` line (after a newline if the file ended mid-line), written by the
     /// writer thread first, under the same error policy as every other line.
     pub(crate) header: Vec<u8>,
 }
 
 /// Creates `<logs_dir>/<id>/` and opens its data file for appending (a second run adds a
-/// segment).
+/// segment). The session directory and the data file are opened without following
+/// symbolic links, and the file is locked: a second program writing the same session
+/// at the same time is refused with [`Error::SessionInUse`].
 pub(crate) fn open(session_dir: &Path, session: SessionRecord) -> Result<DataFile, Error> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Io { path, source }
     };
     fs::create_dir_all(session_dir).map_err(io_err(session_dir))?;
+    refuse_symlink(session_dir)?;
     let path = session_dir.join(DATA_FILE);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
+    let dir = rustix::fs::open(
+        session_dir,
+        OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::RDONLY,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err(session_dir)(e.into()))?;
+    refuse_symlink(&path)?;
+    let fd = rustix::fs::openat(
+        &dir,
+        DATA_FILE,
+        OFlags::RDWR | OFlags::APPEND | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(|e| io_err(&path)(e.into()))?;
+    match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => return Err(Error::SessionInUse { path }),
+        Err(e) => return Err(io_err(&path)(e.into())),
+    }
+    let mut file = File::from(fd);
+    let len = file.seek(SeekFrom::End(0)).map_err(io_err(&path))?;
     let mut line = Vec::with_capacity(160);
-    if ends_mid_line(&mut file).map_err(io_err(&path))? {
+    if ends_mid_line(&mut file, len).map_err(io_err(&path))? {
         // A previous run stopped in the middle of a line: finish it so the new segment
         // starts on a line of its own.
         line.push(b'\n');
@@ -103,16 +137,27 @@ pub(crate) fn open(session_dir: &Path, session: SessionRecord) -> Result<DataFil
     Ok(DataFile {
         file,
         path,
+        len,
         header: line,
     })
 }
 
+/// A clear error for a path that is a symbolic link (opening with `O_NOFOLLOW` refuses
+/// it anyway, with a less telling message, if one is planted after this check).
+fn refuse_symlink(path: &Path) -> Result<(), Error> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(Error::Symlink {
+            path: path.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a non-empty regular file's last byte is not a newline.
-fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
+fn ends_mid_line(file: &mut File, len: u64) -> std::io::Result<bool> {
     if !file.metadata()?.is_file() {
         return Ok(false);
     }
-    let len = file.seek(SeekFrom::End(0))?;
     if len == 0 {
         return Ok(false);
     }
@@ -165,9 +210,13 @@ mod tests {
 
     #[test]
     fn default_ids_are_valid() {
-        let id = default_id(Utc::now());
-        validate_session_id(&id).unwrap();
-        assert!(id.starts_with("session_"));
+        let now = Utc::now();
+        let (a, b) = (default_id(now), default_id(now));
+        validate_session_id(&a).unwrap();
+        validate_session_id(&b).unwrap();
+        assert!(a.starts_with("session_"));
+        assert!(a.contains(&std::process::id().to_string()), "{a}");
+        assert_ne!(a, b, "two ids in the same millisecond differ");
     }
 
     #[test]

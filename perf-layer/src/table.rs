@@ -14,32 +14,30 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU64;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use tracing::span;
 use tracing::Metadata;
 
-use crate::fields::FieldValues;
+use crate::fields::Fields;
 use crate::timings::Timings;
 
-/// Everything the layer knows about an open span. Kept under 128 bytes so that moving
-/// it (into the table, out of it, into the channel) is a few vector moves.
+/// The most `follows_from` links kept for one span; later ones are ignored.
+pub(crate) const MAX_FOLLOWS: usize = 1024;
+
+/// Everything the layer knows about an open span: its fields are already JSON text.
 #[derive(Debug)]
 pub(crate) struct SpanState {
     pub(crate) id: u64,
     pub(crate) parent: Option<NonZeroU64>,
     pub(crate) meta: &'static Metadata<'static>,
+    /// The creating thread's name as a JSON string.
     pub(crate) thread: &'static str,
     pub(crate) timings: Timings,
     /// Nesting depth, for the echo's indent.
     pub(crate) depth: u32,
     pub(crate) error: bool,
-    /// Fields and follows-from links, allocated only for spans that have some.
-    extra: Option<Box<Extra>>,
-}
-
-#[derive(Debug, Default)]
-struct Extra {
-    fields: FieldValues,
-    follows_from: Vec<u64>,
+    follows_full: bool,
+    pub(crate) fields: Fields,
+    /// Links to spans this one follows from; deduplicated when it grows and at the end.
+    follows: Vec<u64>,
 }
 
 impl SpanState {
@@ -48,50 +46,56 @@ impl SpanState {
         parent: Option<(NonZeroU64, u32)>,
         meta: &'static Metadata<'static>,
         thread: &'static str,
-        start_ns: u64,
-        fields: FieldValues,
+        start: u64,
+        fields: Fields,
     ) -> Self {
         SpanState {
             id,
             parent: parent.map(|(id, _)| id),
             meta,
             thread,
-            timings: Timings::new(start_ns),
+            timings: Timings::new(start),
             depth: parent.map_or(0, |(_, depth)| depth.saturating_add(1)),
             error: false,
-            extra: (!fields.is_empty()).then(|| {
-                Box::new(Extra {
-                    fields,
-                    follows_from: Vec::new(),
-                })
-            }),
+            follows_full: false,
+            fields,
+            follows: Vec::new(),
         }
     }
 
-    pub(crate) fn fields(&self) -> &FieldValues {
-        static NONE: FieldValues = FieldValues(Vec::new());
-        self.extra.as_ref().map_or(&NONE, |e| &e.fields)
+    /// The follows-from links, each once, in id order.
+    pub(crate) fn follows_from(&mut self) -> &[u64] {
+        self.follows.sort_unstable();
+        self.follows.dedup();
+        &self.follows
     }
 
-    pub(crate) fn follows_from(&self) -> &[u64] {
-        self.extra.as_ref().map_or(&[], |e| &e.follows_from)
-    }
-
-    /// Takes later-recorded fields over.
-    pub(crate) fn record(&mut self, later: FieldValues) {
-        self.extra
-            .get_or_insert_with(Box::default)
-            .fields
-            .merge(later);
-    }
-
-    /// Links this span to one it follows from (once).
-    pub(crate) fn follow(&mut self, cause: u64) {
-        let links = &mut self.extra.get_or_insert_with(Box::default).follows_from;
-        if !links.contains(&cause) {
-            links.push(cause);
+    /// Links this span to one it follows from. Duplicates are removed whenever the list
+    /// would grow, so a span linked n times costs O(n log n), not O(n²). False when the
+    /// link was ignored because the span already has [`MAX_FOLLOWS`] links.
+    pub(crate) fn follow(&mut self, cause: u64) -> bool {
+        if self.follows_full {
+            return false;
         }
+        if self.follows.len() == self.follows.capacity() && !self.follows.is_empty() {
+            self.follows_from();
+            if self.follows.len() >= MAX_FOLLOWS {
+                self.follows.truncate(MAX_FOLLOWS);
+                self.follows_full = true;
+                return false;
+            }
+        }
+        self.follows.push(cause);
+        true
     }
+}
+
+/// A registry's span id, with the tag of the layer instance that saw it: one layer
+/// cloned into two registries keeps their spans apart, though both hand out the same ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub(crate) tag: u64,
+    pub(crate) id: u64,
 }
 
 const SHARDS: usize = 64;
@@ -99,10 +103,12 @@ const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
 #[repr(align(128))]
 #[derive(Debug, Default)]
-struct Shard(Mutex<HashMap<u64, SpanState, BuildHasherDefault<IdHasher>>>);
+struct Shard(Mutex<Map>);
 
-/// The open spans, keyed by registry id (reused by the registry only after close,
-/// when the span has left this table).
+type Map = HashMap<Key, SpanState, BuildHasherDefault<IdHasher>>;
+
+/// The open spans, keyed by layer tag and registry id (an id is reused by its registry
+/// only after close, when the span has left this table).
 #[derive(Debug)]
 pub(crate) struct SpanTable {
     shards: Box<[Shard]>,
@@ -116,32 +122,36 @@ impl SpanTable {
     }
 
     #[inline]
-    fn shard(
-        &self,
-        id: &span::Id,
-    ) -> MutexGuard<'_, HashMap<u64, SpanState, BuildHasherDefault<IdHasher>>> {
-        let index =
-            (id.into_u64().wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - SHARD_BITS)) as usize;
-        self.shards[index]
+    fn shard(&self, key: Key) -> MutexGuard<'_, Map> {
+        let mixed = (key.id ^ key.tag.rotate_left(32)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        self.shards[(mixed >> (64 - SHARD_BITS)) as usize]
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Inserts the state made by `make`, unless `stopped()` says the session has ended
+    /// (checked under the shard lock, so the guard's drain sees every span inserted).
     #[inline]
-    pub(crate) fn insert(&self, id: &span::Id, state: SpanState) {
-        self.shard(id).insert(id.into_u64(), state);
+    pub(crate) fn insert(&self, key: Key, state: SpanState, stopped: impl FnOnce() -> bool) {
+        let mut shard = self.shard(key);
+        if !stopped() {
+            shard.insert(key, state);
+        }
     }
 
     /// Runs `f` on the span's state under its shard lock. `f` must not call back into tracing.
     #[inline]
-    pub(crate) fn with<R>(&self, id: &span::Id, f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
-        self.shard(id).get_mut(&id.into_u64()).map(f)
+    pub(crate) fn with<R>(&self, key: Key, f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
+        self.shard(key).get_mut(&key).map(f)
     }
 
+    /// Removes the span and runs `f` on its state, still under the shard lock: what `f`
+    /// does with the state happens before the guard's drain can look at this shard.
     #[inline]
-    pub(crate) fn remove(&self, id: &span::Id) -> Option<SpanState> {
-        self.shard(id).remove(&id.into_u64())
+    pub(crate) fn remove_with<R>(&self, key: Key, f: impl FnOnce(SpanState) -> R) -> Option<R> {
+        let mut shard = self.shard(key);
+        shard.remove(&key).map(f)
     }
 
     /// How many spans are open.
@@ -152,14 +162,15 @@ impl SpanTable {
             .sum()
     }
 
-    /// Removes and returns every open span.
+    /// Removes and returns every open span, the deepest first (a child's line before
+    /// its parent's, as for closed spans), then by id.
     pub(crate) fn drain(&self) -> Vec<SpanState> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
             let mut map = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
             all.extend(map.drain().map(|(_, state)| state));
         }
-        all.sort_unstable_by_key(|s| s.id);
+        all.sort_unstable_by_key(|s| (std::cmp::Reverse(s.depth), s.id));
         all
     }
 }
@@ -187,7 +198,7 @@ impl Hasher for IdHasher {
 
     #[inline]
     fn write_u64(&mut self, n: u64) {
-        let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let h = (self.0.rotate_left(23) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.0 = h ^ (h >> 29);
     }
 }
@@ -198,7 +209,25 @@ mod tests {
 
     #[test]
     fn a_span_state_moves_cheaply() {
-        assert!(std::mem::size_of::<SpanState>() <= 96);
-        assert!(std::mem::size_of::<crate::writer::Msg>() <= 128);
+        assert!(std::mem::size_of::<SpanState>() <= 256);
+    }
+
+    #[test]
+    fn follows_from_keeps_each_link_once_and_stays_bounded() {
+        let meta = tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+            tracing::info_span!("s").metadata().expect("enabled")
+        });
+        let mut state = SpanState::new(1, None, meta, "\"main\"", 0, Fields::default());
+        for round in 0..100 {
+            for cause in (0..50).rev() {
+                state.follow(cause + round % 2);
+            }
+        }
+        assert_eq!(state.follows_from(), (0..51).collect::<Vec<u64>>());
+        assert!(state.follows.capacity() <= 128, "duplicates do not pile up");
+        for cause in 0..10 * MAX_FOLLOWS as u64 {
+            state.follow(cause);
+        }
+        assert_eq!(state.follows_from().len(), MAX_FOLLOWS);
     }
 }

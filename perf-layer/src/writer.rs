@@ -1,17 +1,24 @@
-//! The background writer: a named thread that drains the bounded channel, serializes
-//! span records into a buffer and writes the buffer to the data file.
+//! The background writer: a named thread that takes the threads' batches of closed
+//! spans, formats their lines into a buffer and writes the buffer to the data file.
 //!
-//! The writer never blocks producers to wake itself: when the channel is empty it parks
-//! with a growing timeout (so a producer's send is a plain lock-free push, never a
-//! futex wake), and [`PerfHandle::flush`](crate::PerfHandle::flush) or the guard unpark
-//! it. A dirty buffer is written at most `flush_interval / 10` after it was last written
-//! and the writer sleeps at most `flush_interval / 4`, so a closed span reaches the file
-//! within the flush interval.
+//! The writer never makes producers wait to wake it: it parks with a growing timeout
+//! while there is nothing to write, and a thread that has filled a chunk of its buffer,
+//! [`PerfHandle::flush`](crate::PerfHandle::flush) or the guard unpark it. A dirty
+//! buffer is written at most `flush_interval / 10` after it was last written and the
+//! writer sleeps at most `flush_interval / 4`, so a closed span reaches the file within
+//! the flush interval.
+//!
+//! Before each write it checks that the data file is still linked: a session directory
+//! deleted while the program runs costs one warning and counted drops, not silent loss.
+//! A write that fails part-way (a full disk) is cut back to its last whole line, so the
+//! `end` line's counts agree with the lines in the file.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fs::File;
 use std::hash::BuildHasherDefault;
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,30 +27,21 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::fields::FieldValue;
-use crate::record::{EndRecord, Record, Status};
+use crate::buffers::{Batch, Buffers, Rec, Slot, RETAIN, RETAIN_ALL};
+use crate::fields::string;
+use crate::record::{EndRecord, Record};
 use crate::session::DataFile;
-use crate::table::{IdHasher, SpanState};
+use crate::table::IdHasher;
 use crate::timings::Clock;
 
-/// A span leaving the layer: closed, or still open at shutdown.
-#[derive(Debug)]
-pub(crate) struct Closed {
-    pub(crate) state: SpanState,
-    /// The close (or shutdown) time, in clock ticks.
-    pub(crate) end: u64,
-    pub(crate) status: Status,
-}
-
-/// What travels from the layer to the writer.
+/// What the guard and the handles ask of the writer.
 #[derive(Debug)]
 pub(crate) enum Msg {
-    Span(Closed),
-    /// Write everything received so far, then answer.
+    /// Write everything buffered so far, then answer.
     Flush(Sender<()>),
-    /// Write the open spans and the `end` line, answer, and stop.
+    /// Write everything buffered, the open spans and the `end` line, answer, and stop.
     Shutdown {
-        open: Vec<Closed>,
+        open: Batch,
         /// In clock ticks.
         end: u64,
         done: Sender<()>,
@@ -52,15 +50,62 @@ pub(crate) enum Msg {
 
 /// The buffer is written out when it holds this much.
 const BUF_CAPACITY: usize = 64 * 1024;
-/// The first idle park; it doubles while the channel stays empty.
+/// The first idle park; it doubles while there is nothing to write.
 const MIN_PARK: Duration = Duration::from_micros(50);
 
 #[derive(Debug)]
 pub(crate) struct Writer {
-    rx: Receiver<Msg>,
+    control: Receiver<Msg>,
+    buffers: Arc<Buffers>,
+    /// Every thread buffer this writer drains.
+    slots: Vec<Entry>,
+    /// The current round (see [`Buffers::begin_round`]).
+    round: u64,
+    /// Bytes held in the entries' spare batches.
+    spare_bytes: usize,
+    out: Out,
+}
+
+/// A thread's buffer as the writer sees it.
+#[derive(Debug)]
+struct Entry {
+    slot: Arc<Slot>,
+    /// The emptied batch the writer swaps in at the next take.
+    spare: Option<Batch>,
+    /// Records taken and not yet written (those of a later round wait here).
+    taken: Option<Taken>,
+}
+
+/// A taken batch and how far it is written.
+#[derive(Debug)]
+struct Taken {
+    batch: Batch,
+    /// The next record to write, and where its text starts.
+    next: usize,
+    at: usize,
+}
+
+impl Taken {
+    /// The close time of the next record, if it belongs to a round up to `round`.
+    fn next_end(&self, round: u64) -> Option<u64> {
+        self.batch
+            .recs
+            .get(self.next)
+            .filter(|r| r.round <= round)
+            .map(|r| r.end)
+    }
+}
+
+/// The formatted lines and the file they go to.
+#[derive(Debug)]
+struct Out {
     file: File,
     path: PathBuf,
+    /// The file's length as this writer left it.
+    len: u64,
     buf: Vec<u8>,
+    /// Lines at the start of `buf` that are not span lines (the `session` line).
+    lead_lines: u64,
     /// Span lines in `buf`.
     pending: u64,
     /// Span lines written to the file in this segment.
@@ -68,81 +113,84 @@ pub(crate) struct Writer {
     /// Open-span lines in `buf` and written.
     open: u64,
     dropped: Arc<AtomicU64>,
-    /// A failed write may have left half a line in the file.
+    /// A failed write left half a line in the file (it could not be cut back).
     broken_line: bool,
+    /// The first write failure, or the file's deletion, has been reported.
     reported: bool,
     /// `,"name":…,"target":…` per callsite, escaped once.
     callsites: HashMap<usize, Box<[u8]>, BuildHasherDefault<IdHasher>>,
     clock: Clock,
-    flush_interval: Duration,
     last_write: Instant,
 }
 
 impl Writer {
     pub(crate) fn new(
-        rx: Receiver<Msg>,
+        control: Receiver<Msg>,
+        buffers: Arc<Buffers>,
         data: DataFile,
-        dropped: Arc<AtomicU64>,
         clock: Clock,
-        flush_interval: Duration,
     ) -> Self {
         let mut buf = Vec::with_capacity(BUF_CAPACITY + 4096);
         buf.extend_from_slice(&data.header);
+        let lead_lines = data.header.iter().filter(|&&b| b == b'\n').count() as u64;
         Writer {
-            rx,
-            file: data.file,
-            path: data.path,
-            buf,
-            pending: 0,
-            written: 0,
-            open: 0,
-            dropped,
-            broken_line: false,
-            reported: false,
-            callsites: HashMap::default(),
-            clock,
-            flush_interval,
-            last_write: Instant::now(),
+            control,
+            out: Out {
+                file: data.file,
+                path: data.path,
+                len: data.len,
+                buf,
+                lead_lines,
+                pending: 0,
+                written: 0,
+                open: 0,
+                dropped: Arc::clone(&buffers.dropped),
+                broken_line: false,
+                reported: false,
+                callsites: HashMap::default(),
+                clock,
+                last_write: Instant::now(),
+            },
+            buffers,
+            slots: Vec::new(),
+            round: 0,
+            spare_bytes: 0,
         }
     }
 
     /// The writer thread's body.
-    pub(crate) fn run(mut self) {
-        let max_park = (self.flush_interval / 4).max(MIN_PARK);
-        let write_gap = self.flush_interval / 10;
+    pub(crate) fn run(mut self, flush_interval: Duration) {
+        let max_park = (flush_interval / 4).max(MIN_PARK);
+        let write_gap = flush_interval / 10;
         let mut park = MIN_PARK;
         // The session line, at once: the file shows the segment before any span closes.
-        self.write_out();
+        self.out.write_out();
         loop {
-            let mut received = 0u32;
             loop {
-                match self.rx.try_recv() {
+                match self.control.try_recv() {
                     Ok(msg) => {
-                        received = received.wrapping_add(1);
                         if self.handle(msg) {
                             return;
-                        }
-                        if received % 4096 == 0 && self.last_write.elapsed() >= write_gap {
-                            self.write_out();
                         }
                     }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
-                        self.write_out();
+                        self.drain_everything();
+                        self.out.write_out();
                         return;
                     }
                 }
             }
-            park = if received > 0 {
+            park = if self.drain_all() > 0 {
                 MIN_PARK
             } else {
                 (park * 2).min(max_park)
             };
             let mut timeout = park;
-            if !self.buf.is_empty() {
-                let since = self.last_write.elapsed();
+            if !self.out.buf.is_empty() {
+                let since = self.out.last_write.elapsed();
                 if since >= write_gap {
-                    self.write_out();
+                    self.out.write_out();
                 } else {
                     timeout = timeout.min(write_gap - since);
                 }
@@ -151,98 +199,263 @@ impl Writer {
         }
     }
 
+    /// One round: takes every thread's batch and writes the records of this round and
+    /// earlier ones, merged by close time, so that a child's line comes before its
+    /// parent's; returns how many batches were taken.
+    fn drain_all(&mut self) -> usize {
+        self.round += 1;
+        let round = self.round;
+        self.buffers.begin_round(round);
+        let mut new = Vec::new();
+        self.buffers.take_new_slots(&mut new);
+        self.slots.extend(new.into_iter().map(|slot| Entry {
+            slot,
+            spare: None,
+            taken: None,
+        }));
+        let mut batches = 0;
+        let mut heap = BinaryHeap::new();
+        for (i, entry) in self.slots.iter_mut().enumerate() {
+            let spare = entry.spare.take();
+            self.spare_bytes = self
+                .spare_bytes
+                .saturating_sub(spare.as_ref().map_or(0, Batch::capacity_bytes));
+            match self.buffers.take(&entry.slot, spare) {
+                Ok(mut batch) => {
+                    batches += 1;
+                    match &mut entry.taken {
+                        None => {
+                            entry.taken = Some(Taken {
+                                batch,
+                                next: 0,
+                                at: 0,
+                            });
+                        }
+                        Some(held) => {
+                            held.batch.recs.append(&mut batch.recs);
+                            held.batch.text.extend_from_slice(&batch.text);
+                            batch.clear();
+                            self.spare_bytes += batch.capacity_bytes();
+                            entry.spare = Some(batch);
+                        }
+                    }
+                }
+                Err(spare) => {
+                    self.spare_bytes += spare.as_ref().map_or(0, Batch::capacity_bytes);
+                    entry.spare = spare;
+                }
+            }
+            if let Some(end) = entry.taken.as_ref().and_then(|t| t.next_end(round)) {
+                heap.push(Reverse((end, i)));
+            }
+        }
+        while let Some(Reverse((_, i))) = heap.pop() {
+            let Some(taken) = self.slots[i].taken.as_mut() else {
+                continue;
+            };
+            self.out.record(taken);
+            if let Some(end) = taken.next_end(round) {
+                heap.push(Reverse((end, i)));
+            }
+        }
+        for entry in &mut self.slots {
+            if entry
+                .taken
+                .as_ref()
+                .is_some_and(|t| t.next == t.batch.recs.len())
+            {
+                let mut batch = entry.taken.take().map(|t| t.batch).unwrap_or_default();
+                let bytes = batch.capacity_bytes();
+                if bytes <= RETAIN
+                    && self.spare_bytes + bytes <= RETAIN_ALL
+                    && entry.spare.is_none()
+                {
+                    batch.clear();
+                    self.spare_bytes += bytes;
+                    entry.spare = Some(batch);
+                }
+            }
+        }
+        let (buffers, spare_bytes) = (&self.buffers, &mut self.spare_bytes);
+        self.slots.retain(|e| {
+            let keep = e.taken.is_some() || !buffers.is_abandoned(&e.slot);
+            if !keep {
+                *spare_bytes =
+                    spare_bytes.saturating_sub(e.spare.as_ref().map_or(0, Batch::capacity_bytes));
+            }
+            keep
+        });
+        batches
+    }
+
+    /// Two rounds: everything buffered before this call is written (the first round
+    /// may keep back records buffered while it ran).
+    fn drain_everything(&mut self) {
+        self.drain_all();
+        self.drain_all();
+    }
+
     /// Handles one message; true when the writer must stop.
     fn handle(&mut self, msg: Msg) -> bool {
         match msg {
-            Msg::Span(closed) => {
-                self.span_line(&closed);
-                if self.buf.len() >= BUF_CAPACITY {
-                    self.write_out();
-                }
-                false
-            }
             Msg::Flush(done) => {
-                self.write_out();
+                self.drain_everything();
+                self.out.write_out();
                 let _ = done.send(());
                 false
             }
             Msg::Shutdown { open, end, done } => {
-                for closed in &open {
-                    self.span_line(closed);
-                    self.open += 1;
-                }
-                self.write_out();
+                self.drain_everything();
+                self.out.batch(&open);
+                self.out.open += open.recs.len() as u64;
+                self.out.write_out();
+                let out = &mut self.out;
                 let end = Record::End(EndRecord {
-                    end_ns: self.clock.since_start(end),
-                    spans: self.written,
-                    open: self.open,
-                    dropped: self.dropped.load(Ordering::Relaxed),
+                    end_ns: out.clock.since_start(end),
+                    spans: out.written,
+                    open: out.open,
+                    dropped: out.dropped.load(Ordering::Relaxed),
                 });
-                if serde_json::to_writer(&mut self.buf, &end).is_ok() {
-                    self.buf.push(b'\n');
+                if serde_json::to_writer(&mut out.buf, &end).is_ok() {
+                    out.buf.push(b'\n');
+                    out.lead_lines += 1;
                 }
-                self.write_out();
-                let _ = self.file.flush();
+                out.write_out();
+                let _ = out.file.flush();
                 let _ = done.send(());
                 true
             }
         }
     }
+}
 
-    /// Writes the buffer to the file. On failure its span lines count as dropped and
-    /// the first failure is reported on stderr.
+impl Out {
+    /// Formats a taken batch's next record, writing the buffer out when it is full.
+    fn record(&mut self, taken: &mut Taken) {
+        let rec = &taken.batch.recs[taken.next];
+        let follows_end = taken.at + rec.follows_len as usize;
+        let fields_end = follows_end + rec.fields_len as usize;
+        self.span_line(
+            rec,
+            &taken.batch.text[taken.at..follows_end],
+            &taken.batch.text[follows_end..fields_end],
+        );
+        taken.next += 1;
+        taken.at = fields_end;
+        if self.buf.len() >= BUF_CAPACITY {
+            self.write_out();
+        }
+    }
+
+    /// Formats a batch's lines, writing the buffer out whenever it is full.
+    fn batch(&mut self, batch: &Batch) {
+        let mut at = 0;
+        for rec in &batch.recs {
+            let follows_end = at + rec.follows_len as usize;
+            let fields_end = follows_end + rec.fields_len as usize;
+            self.span_line(
+                rec,
+                &batch.text[at..follows_end],
+                &batch.text[follows_end..fields_end],
+            );
+            at = fields_end;
+            if self.buf.len() >= BUF_CAPACITY {
+                self.write_out();
+            }
+        }
+    }
+
+    /// Writes the buffer to the file. Span lines that do not reach it count as dropped,
+    /// and the first failure is reported on stderr.
     fn write_out(&mut self) {
         if self.buf.is_empty() {
             return;
         }
+        if self.file.metadata().is_ok_and(|m| m.nlink() == 0) {
+            self.lost("the file or its session directory was deleted");
+            return;
+        }
         if self.broken_line {
             self.buf.insert(0, b'\n');
+            self.lead_lines += 1;
         }
-        match self.file.write_all(&self.buf) {
-            Ok(()) => {
-                self.written += self.pending;
-                self.broken_line = false;
-            }
-            Err(error) => {
-                self.dropped.fetch_add(self.pending, Ordering::Relaxed);
-                self.broken_line = true;
-                if !self.reported {
-                    self.reported = true;
-                    let _ = writeln!(
-                        io::stderr(),
-                        "[perf-layer] cannot write {}: {error}; span records are dropped and counted",
-                        self.path.display()
-                    );
+        let mut done = 0;
+        let result = loop {
+            match self.file.write(&self.buf[done..]) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    done += n;
+                    if done == self.buf.len() {
+                        break Ok(());
+                    }
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
             }
+        };
+        if let Err(error) = result {
+            // Keep the whole lines that made it; cut the partial one off.
+            let whole = self.buf[..done]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            let lines = self.buf[..whole].iter().filter(|&&b| b == b'\n').count() as u64;
+            let spans = lines.saturating_sub(self.lead_lines).min(self.pending);
+            self.written += spans;
+            self.pending -= spans;
+            self.len += whole as u64;
+            self.broken_line = if whole < done {
+                self.file.set_len(self.len).is_err()
+            } else {
+                self.broken_line && done == 0
+            };
+            self.lost(&error.to_string());
+            return;
         }
+        self.len += done as u64;
+        self.written += self.pending;
+        self.broken_line = false;
+        self.clear();
+    }
+
+    /// The buffer's span lines are lost: count them, say why once.
+    fn lost(&mut self, why: &str) {
+        self.dropped.fetch_add(self.pending, Ordering::Relaxed);
+        if !self.reported {
+            self.reported = true;
+            let _ = writeln!(
+                io::stderr(),
+                "[perf-layer] cannot write {}: {why}; span records are dropped and counted",
+                self.path.display()
+            );
+        }
+        self.clear();
+    }
+
+    fn clear(&mut self) {
         self.buf.clear();
         self.pending = 0;
+        self.lead_lines = 0;
         self.last_write = Instant::now();
     }
 
     /// Appends one `span` line (format 1, the field order of `record::SpanRecord`).
-    fn span_line(&mut self, closed: &Closed) {
-        let s = &closed.state;
+    fn span_line(&mut self, rec: &Rec, follows: &[u8], fields: &[u8]) {
         let buf = &mut self.buf;
         buf.extend_from_slice(b"{\"type\":\"span\",\"id\":");
-        int(buf, s.id);
+        int(buf, rec.id);
         buf.extend_from_slice(b",\"parent\":");
-        match s.parent {
-            Some(parent) => int(buf, parent.get()),
-            None => buf.extend_from_slice(b"null"),
+        if rec.parent == 0 {
+            buf.extend_from_slice(b"null");
+        } else {
+            int(buf, rec.parent);
         }
-        if !s.follows_from().is_empty() {
+        if !follows.is_empty() {
             buf.extend_from_slice(b",\"follows_from\":[");
-            for (i, id) in s.follows_from().iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                int(buf, *id);
-            }
+            buf.extend_from_slice(follows);
             buf.push(b']');
         }
-        let meta = s.meta;
+        let meta = rec.meta;
         let callsite = self
             .callsites
             .entry(std::ptr::from_ref(meta) as usize)
@@ -255,9 +468,9 @@ impl Writer {
             });
         buf.extend_from_slice(callsite);
         let clock = &self.clock;
-        let start = clock.since_start(s.timings.start);
-        let end = clock.since_start(closed.end).max(start);
-        let busy = clock.nanos(s.timings.busy_at(closed.end)).min(end - start);
+        let start = clock.since_start(rec.start);
+        let end = clock.since_start(rec.end).max(start);
+        let busy = clock.nanos(rec.busy).min(end - start);
         buf.extend_from_slice(b",\"start_ns\":");
         int(buf, start);
         buf.extend_from_slice(b",\"end_ns\":");
@@ -265,31 +478,13 @@ impl Writer {
         buf.extend_from_slice(b",\"busy_ns\":");
         int(buf, busy);
         buf.extend_from_slice(b",\"enters\":");
-        int(buf, s.timings.enters);
+        int(buf, rec.enters);
         buf.extend_from_slice(b",\"thread\":");
-        string(buf, s.thread);
+        buf.extend_from_slice(rec.thread.as_bytes());
         buf.extend_from_slice(b",\"status\":\"");
-        buf.extend_from_slice(closed.status.as_str().as_bytes());
+        buf.extend_from_slice(rec.status.as_str().as_bytes());
         buf.extend_from_slice(b"\",\"fields\":{");
-        for (i, (name, value)) in s.fields().0.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            string(buf, name);
-            buf.push(b':');
-            match value {
-                FieldValue::I64(v) => {
-                    buf.extend_from_slice(itoa::Buffer::new().format(*v).as_bytes());
-                }
-                FieldValue::U64(v) => int(buf, *v),
-                // serde_json writes non-finite floats as null, as `Value::from(f64)` does.
-                FieldValue::F64(v) => {
-                    let _ = serde_json::to_writer(&mut *buf, v);
-                }
-                FieldValue::Bool(v) => buf.extend_from_slice(if *v { b"true" } else { b"false" }),
-                FieldValue::Str(v) => string(buf, v),
-            }
-        }
+        buf.extend_from_slice(fields);
         buf.extend_from_slice(b"}}\n");
         self.pending += 1;
     }
@@ -300,44 +495,48 @@ fn int(buf: &mut Vec<u8>, n: u64) {
     buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// A JSON string, escaped by serde_json.
-#[inline]
-fn string(buf: &mut Vec<u8>, s: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *buf, s);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fields::FieldValues;
-    use crate::record::SpanRecord;
+    use crate::fields::{Encoder, Fields};
+    use crate::record::{SpanRecord, Status};
+    use crate::table::SpanState;
     use std::num::NonZeroU64;
+    use tracing::field::Visit;
     use tracing::Metadata;
 
     /// A span callsite's metadata (a span is only built while a subscriber is set).
     fn metadata() -> &'static Metadata<'static> {
         tracing::subscriber::with_default(tracing_subscriber::registry(), || {
-            tracing::info_span!(target: "demo::mod", "we\"ird\\name é")
-                .metadata()
-                .expect("enabled span")
+            tracing::info_span!(
+                target: "demo::mod",
+                "we\"ird\\name é",
+                count = tracing::field::Empty,
+                big = tracing::field::Empty,
+                ratio = tracing::field::Empty,
+                nan = tracing::field::Empty,
+                ok = tracing::field::Empty,
+                text = tracing::field::Empty
+            )
+            .metadata()
+            .expect("enabled span")
         })
     }
 
     fn writer_into(dir: &std::path::Path, clock: &Clock) -> Writer {
         let path = dir.join("out.jsonl");
         let file = File::create(&path).unwrap();
-        let (_tx, rx) = crossbeam_channel::bounded(1);
+        let (_control, requests) = crossbeam_channel::unbounded();
         Writer::new(
-            rx,
+            requests,
+            Arc::new(Buffers::new(1 << 20, false)),
             DataFile {
                 file,
                 path,
+                len: 0,
                 header: Vec::new(),
             },
-            Arc::default(),
             clock.clone(),
-            Duration::from_millis(100),
         )
     }
 
@@ -346,40 +545,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let clock = Clock::start();
         let mut writer = writer_into(dir.path(), &clock);
-        let fields = FieldValues(vec![
-            ("count", FieldValue::I64(-3)),
-            ("big", FieldValue::U64(u64::MAX)),
-            ("ratio", FieldValue::F64(0.25)),
-            ("nan", FieldValue::F64(f64::NAN)),
-            ("ok", FieldValue::Bool(true)),
-            ("text", FieldValue::Str("line\n\"quoted\" \u{1F600}".into())),
-        ]);
+        let meta = metadata();
+        let names: Vec<_> = meta.fields().iter().collect();
+        let mut fields = Fields::default();
+        let mut encoder = Encoder {
+            fields: &mut fields,
+            max_len: 1024,
+            cut: false,
+        };
+        encoder.record_i64(&names[0], -3);
+        encoder.record_u64(&names[1], u64::MAX);
+        encoder.record_f64(&names[2], 0.25);
+        encoder.record_f64(&names[3], f64::NAN);
+        encoder.record_bool(&names[4], true);
+        encoder.record_str(&names[5], "line\n\"quoted\" \u{1F600}");
         let start = clock.now();
         let mut state = SpanState::new(
             7,
             NonZeroU64::new(3).map(|p| (p, 0)),
-            metadata(),
-            "main",
+            meta,
+            "\"main\"",
             start,
-            fields.clone(),
+            fields,
         );
         state.timings.enter(&clock);
         state.timings.exit(&clock);
-        state.follow(1);
         state.follow(2);
         state.follow(1);
+        state.follow(2);
         let timings = state.timings;
         let end = clock.now() + 1_000_000;
-        let closed = Closed {
-            state,
-            end,
-            status: Status::Error,
-        };
-        writer.span_line(&closed);
-        let parsed: Record = serde_json::from_slice(&writer.buf).unwrap();
+        let mut batch = Batch::default();
+        batch.push(&mut state, end, Status::Error, 0);
+        writer.out.batch(&batch);
+        let parsed: Record = serde_json::from_slice(&writer.out.buf).unwrap();
         let (start_ns, end_ns) = (clock.since_start(start), clock.since_start(end));
         let busy_ns = clock.nanos(timings.busy_at(end));
         assert!(busy_ns < end_ns - start_ns);
+        let expected_fields = serde_json::json!({
+            "count": -3, "big": u64::MAX, "ratio": 0.25, "nan": null, "ok": true,
+            "text": "line\n\"quoted\" \u{1F600}",
+        });
         let expected = Record::Span(SpanRecord {
             id: 7,
             parent: Some(3),
@@ -393,11 +599,11 @@ mod tests {
             enters: 1,
             thread: "main".into(),
             status: Status::Error,
-            fields: fields.to_json(),
+            fields: expected_fields.as_object().unwrap().clone(),
         });
         assert_eq!(parsed, expected);
-        assert!(writer.buf.ends_with(b"}\n"));
-        assert_eq!(writer.pending, 1);
+        assert!(writer.out.buf.ends_with(b"}\n"));
+        assert_eq!(writer.out.pending, 1);
     }
 
     #[test]
@@ -406,13 +612,11 @@ mod tests {
         let clock = Clock::start();
         let mut writer = writer_into(dir.path(), &clock);
         let start = clock.now();
-        let closed = Closed {
-            state: SpanState::new(1, None, metadata(), "main", start, FieldValues::default()),
-            end: start + 10,
-            status: Status::Ok,
-        };
-        writer.span_line(&closed);
-        let line = std::str::from_utf8(&writer.buf).unwrap();
+        let mut state = SpanState::new(1, None, metadata(), "\"main\"", start, Fields::default());
+        let mut batch = Batch::default();
+        batch.push(&mut state, start + 10, Status::Ok, 0);
+        writer.out.batch(&batch);
+        let line = std::str::from_utf8(&writer.out.buf).unwrap();
         assert!(line.contains(r#""parent":null"#), "{line}");
         assert!(line.contains(r#""fields":{}"#), "{line}");
         assert!(!line.contains("follows_from"), "{line}");

@@ -10,7 +10,7 @@ const PER_THREAD: u64 = 100_000;
 
 #[test]
 fn lossy_mode_counts_every_dropped_span() {
-    let session = support::session_with(|b| b.capacity(4).backpressure(Backpressure::Lossy));
+    let session = support::session_with(|b| b.buffer_bytes(4096).backpressure(Backpressure::Lossy));
     std::thread::scope(|scope| {
         for _ in 0..2 {
             scope.spawn(|| {

@@ -1,36 +1,53 @@
-//! A span re-entered while already entered counts its busy time once; its children
-//! name it as their parent by the layer's ids.
+//! A span re-entered while already entered counts its busy time once: at most the
+//! window from its outer enter to its outer exit, although it lives idle before and
+//! after (so a double count would fit in its duration and could not hide behind the
+//! writer's clamp of busy time to the duration). Its children name it as their parent
+//! by the layer's ids.
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+const IDLE: Duration = Duration::from_millis(60);
 
 #[test]
 fn nested_spans_are_not_double_counted() {
     let session = support::session();
-    session.run(|| {
+    let window = session.run(|| {
         let outer = tracing::info_span!("outer");
-        let _entered = outer.enter();
+        std::thread::sleep(IDLE);
+        let window = Instant::now();
+        let entered = outer.enter();
         std::thread::sleep(Duration::from_millis(20));
         // Re-enter the same span while it is entered: the inner enter must not restart
-        // or double the busy time.
+        // or add to the busy time.
         outer.in_scope(|| {
             let child = tracing::info_span!("child");
             child.in_scope(|| std::thread::sleep(Duration::from_millis(20)));
             // And re-enter the child after it exited: a second, separate busy period.
             child.in_scope(|| std::thread::sleep(Duration::from_millis(10)));
         });
+        drop(entered);
+        let window = window.elapsed();
+        std::thread::sleep(IDLE);
+        window
     });
     let records = session.finish();
     let outer = records.span("outer");
     let child = records.span("child");
 
     assert_eq!(outer.enters, 2);
-    assert!(outer.busy_ns <= outer.duration_ns(), "{outer:?}");
     assert!(
         outer.busy_ns >= 50_000_000,
-        "all of outer's life was entered: {outer:?}"
+        "all of the window was entered: {outer:?}"
     );
+    assert!(
+        outer.busy_ns <= window.as_nanos() as u64,
+        "busy {} ns is more than the {} ns window: {outer:?}",
+        outer.busy_ns,
+        window.as_nanos()
+    );
+    assert!(outer.duration_ns() >= 2 * IDLE.as_nanos() as u64 + outer.busy_ns);
     assert_eq!(outer.parent, None);
 
     assert_eq!(child.parent, Some(outer.id));

@@ -9,7 +9,7 @@ const PER_THREAD: u64 = 100_000;
 
 #[test]
 fn two_threads_of_100k_spans_lose_none_when_blocking() {
-    let session = support::session_with(|b| b.capacity(256));
+    let session = support::session_with(|b| b.buffer_bytes(4096));
     std::thread::scope(|scope| {
         for t in 0..2_u64 {
             let session = &session;

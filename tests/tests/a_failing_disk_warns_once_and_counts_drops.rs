@@ -1,12 +1,12 @@
 //! When the disk fails the program goes on: a logs directory that cannot be created is an
 //! error from `build()` (the program runs without the layer), and a data file whose writes
-//! fail (`/dev/full`) costs one `[perf-layer]` warning on stderr and counted drops.
+//! all fail (a file size limit of zero) costs one `[perf-layer]` warning on stderr and
+//! counted drops.
 //!
 //! Tests run as root, for whom permission bits stop nothing, so the unwritable places
 //! here are ones that fail for root too: a path under a regular file, a session
 //! directory that is a file, a data file that is a directory.
 
-use std::path::Path;
 use std::time::Duration;
 
 use perf_layer::{Error, PerfLayer};
@@ -86,25 +86,17 @@ fn the_program_goes_on_without_the_layer_when_it_cannot_be_built() {
     assert!(warnings(&out.stderr).is_empty(), "{}", out.stderr);
 }
 
-/// A session directory whose data file is a symlink to `/dev/full`: opening (for
-/// appending) works, every write fails with ENOSPC.
-fn dev_full_session(logs: &Path, session: &str) {
-    let dir = logs.join(session);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::os::unix::fs::symlink("/dev/full", dir.join("performance_data.jsonl")).unwrap();
-}
-
 #[test]
 fn a_full_disk_warns_once_and_counts_every_record_as_dropped() {
-    if !Path::new("/dev/full").exists() {
-        eprintln!("skipped: no /dev/full on this system");
-        return;
-    }
     let tmp = tempfile::tempdir().unwrap();
     let logs = tmp.path().join("logs");
-    dev_full_session(&logs, "full");
+    // No file may grow at all (`RLIMIT_FSIZE` 0): every write fails with EFBIG, and
+    // SIGXFSZ, ignored by the shell, stays ignored across `exec`.
     let out = run_with_deadline(
-        perf_child!()
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"trap '' XFSZ; ulimit -f 0; exec "$0" "$@""#)
+            .arg(env!("CARGO_BIN_EXE_perf-child"))
             .arg("disk")
             .arg(&logs)
             .arg("full")
@@ -125,11 +117,7 @@ fn a_full_disk_warns_once_and_counts_every_record_as_dropped() {
         "{}",
         warned[0]
     );
-    assert!(
-        warned[0].contains("No space left on device"),
-        "{}",
-        warned[0]
-    );
+    assert!(warned[0].contains("File too large"), "{}", warned[0]);
     // Nothing else on stderr: no panic, no second complaint at shutdown.
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
     assert!(

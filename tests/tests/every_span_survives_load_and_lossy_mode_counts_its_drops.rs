@@ -17,13 +17,13 @@ const THREADS: u64 = 2;
 fn record(
     logs: &Path,
     per_thread: u64,
-    capacity: usize,
+    buffer_bytes: usize,
     backpressure: Backpressure,
 ) -> (std::path::PathBuf, u64) {
     let (layer, guard) = PerfLayer::builder()
         .session_id("load")
         .logs_dir(logs)
-        .capacity(capacity)
+        .buffer_bytes(buffer_bytes)
         .backpressure(backpressure)
         .build()
         .expect("build the layer");
@@ -75,7 +75,7 @@ fn read_back(data: &Path, per_thread: u64) -> (Vec<Vec<bool>>, u64, EndRecord) {
 fn blocking_mode_keeps_every_span(per_thread: u64) {
     let tmp = tempfile::tempdir().unwrap();
     // A buffer far smaller than the load, so producers really wait for the writer.
-    let (data, dropped) = record(tmp.path(), per_thread, 1024, Backpressure::Block);
+    let (data, dropped) = record(tmp.path(), per_thread, 64 * 1024, Backpressure::Block);
     assert_eq!(dropped, 0);
     let (seen, lines, end) = read_back(&data, per_thread);
     let missing: Vec<(usize, usize)> = seen
@@ -113,7 +113,7 @@ fn lossy_mode_with_a_tiny_buffer_counts_every_drop() {
     let per_thread = 20_000;
     let created = THREADS * per_thread;
     let tmp = tempfile::tempdir().unwrap();
-    let (data, dropped) = record(tmp.path(), per_thread, 4, Backpressure::Lossy);
+    let (data, dropped) = record(tmp.path(), per_thread, 4096, Backpressure::Lossy);
     let (_, written, end) = read_back(&data, per_thread);
     assert!(
         dropped > 0,

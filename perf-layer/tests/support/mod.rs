@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::process::{Command, Output};
 
 use perf_layer::record::{EndRecord, Record, SessionRecord, SpanRecord};
 use perf_layer::{Builder, FlushGuard, PerfHandle, PerfLayer};
@@ -128,4 +129,59 @@ impl Records {
         );
         ends[0]
     }
+}
+
+/// The environment variable that tells a test it runs as its own child process.
+pub const CHILD: &str = "PERF_LAYER_TEST_CHILD";
+
+/// Runs the test `name` of this test binary again, as a child process with `CHILD` set to
+/// `arg`, under `sh` with `SIGXFSZ` ignored (so a file size limit fails writes instead of
+/// killing the process); returns its output.
+pub fn rerun_as_child(name: &str, arg: &Path) -> Output {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap '' XFSZ; exec "$0" "$@""#)
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, arg)
+        .output()
+        .expect("run the test binary again")
+}
+
+/// Runs `child` and returns `None` when this test is its own child process; otherwise
+/// runs the test `name` again as a child (see [`rerun_as_child`]) with a fresh temp dir,
+/// checks that it succeeded, and returns the dir and the child's output.
+pub fn in_child(name: &str, child: fn(std::path::PathBuf)) -> Option<(tempfile::TempDir, Output)> {
+    if let Some(dir) = std::env::var_os(CHILD) {
+        child(dir.into());
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = rerun_as_child(name, dir.path());
+    assert!(
+        out.status.success(),
+        "the program goes on: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((dir, out))
+}
+
+/// The pairs of unsigned fields `a` and `b` of every span line.
+pub fn field_pairs(records: &Records, a: &str, b: &str) -> std::collections::HashSet<(u64, u64)> {
+    records
+        .spans()
+        .iter()
+        .map(|s| (s.fields[a].as_u64().unwrap(), s.fields[b].as_u64().unwrap()))
+        .collect()
+}
+
+/// The `[perf-layer]` warnings in a child's stderr.
+pub fn warnings(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter(|l| l.starts_with("[perf-layer]"))
+        .map(str::to_owned)
+        .collect()
 }

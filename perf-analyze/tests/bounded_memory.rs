@@ -6,8 +6,12 @@ use std::io::{BufReader, Read};
 use std::sync::Mutex;
 
 use cap::Cap;
+use perf_analyze::export::flamegraph;
+use perf_analyze::export::folded::{Stacks, MAX_DEPTH};
 use perf_analyze::input::{read, Event, MAX_LINE_BYTES};
 use perf_analyze::WarningKind;
+
+mod worst_common;
 
 #[global_allocator]
 static ALLOCATOR: Cap<std::alloc::System> = Cap::new(std::alloc::System, usize::MAX);
@@ -105,4 +109,20 @@ fn an_input_that_never_ends_its_line_stops_with_a_warning() {
         "{}",
         long[0].1
     );
+}
+
+#[test]
+fn folding_deep_chains_holds_memory_linear_in_the_depth_cap() {
+    let _one = one_at_a_time();
+    // 20 chains 2,000 deep: their stacks would spell out 40 million frames
+    // (hundreds of MB) without the depth cap.
+    let session = worst_common::session_of(worst_common::deep_chains(20, 2_000));
+    let stacks = within(32 << 20, || Stacks::of(&session));
+    assert_eq!(stacks.merged_spans, 20 * (2_000 - MAX_DEPTH as u64));
+    let mut svg = Vec::new();
+    within(64 << 20, || {
+        flamegraph::write_stacks(&stacks, "deep", &mut svg)
+    })
+    .expect("an svg");
+    assert!(svg.len() < 8 << 20, "{} bytes", svg.len());
 }

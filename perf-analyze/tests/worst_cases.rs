@@ -4,29 +4,14 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+use perf_analyze::export::folded::MAX_DEPTH;
 use perf_analyze::export::{chrome, speedscope, Session, Timeline};
+use perf_analyze::output::MAX_DRAWN;
 use perf_analyze::Options;
 
-const SESSION: &str = r#"{"type":"session","format":1,"session":"worst","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#;
+mod worst_common;
 
-/// One span line as the layer writes it.
-fn span(id: u64, parent: Option<u64>, name: &str, start_ns: u64, end_ns: u64) -> String {
-    let parent = parent.map_or("null".to_owned(), |p| p.to_string());
-    format!(
-        r#"{{"type":"span","id":{id},"parent":{parent},"name":"{name}","target":"t","start_ns":{start_ns},"end_ns":{end_ns},"busy_ns":1,"enters":1,"thread":"main","status":"ok","fields":{{}}}}"#
-    )
-}
-
-fn session_of(lines: impl IntoIterator<Item = String>) -> Session {
-    let mut data = format!("{SESSION}\n");
-    for line in lines {
-        data.push_str(&line);
-        data.push('\n');
-    }
-    Session::read(data.as_bytes(), "worst.jsonl", &Options::default())
-        .expect("a session")
-        .0
-}
+use worst_common::{deep_chains, file_of, session_of, span};
 
 /// Runs `work` on another thread and fails if it has not finished after `limit`: a
 /// guard against a hang (or a quadratic blow-up), far above the time the work needs.
@@ -126,4 +111,64 @@ fn spans_that_end_before_the_next_starts_share_one_track() {
     let timeline = session.timeline();
     assert_tracks_nest(&timeline);
     assert_eq!(timeline.tracks().len(), 2);
+}
+
+/// Analyzes and renders the HTML report of a session given as lines.
+fn html_of(lines: impl IntoIterator<Item = String>) -> perf_analyze::output::HtmlReport {
+    let data = file_of(lines);
+    let (analysis, session) =
+        Session::read_analyzed(data.as_bytes(), "worst.jsonl", &Options::default())
+            .expect("a session");
+    analysis.html_report(&perf_analyze::RenderOptions::default(), &session)
+}
+
+#[test]
+fn the_html_report_draws_a_bounded_number_of_spans_of_a_huge_turn_and_says_so() {
+    let children = 50_000u64;
+    let (page, notes) = finishes(Duration::from_secs(120), move || {
+        let report = html_of(
+            (2..=children + 1)
+                .map(|i| span(i, Some(1), "step", 1_000 * i, 1_000 * i + 500))
+                .chain([span(1, None, "turn", 0, 1_000 * (children + 2))]),
+        );
+        (report.page, report.notes)
+    });
+    let bars = page.matches("<rect ").count();
+    assert_eq!(bars, MAX_DRAWN, "bars drawn");
+    let left_out = children as usize + 1 - MAX_DRAWN;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with(&format!(
+            "timeline: {left_out} spans of the latest turn are not drawn"
+        )),
+        "{notes:?}"
+    );
+    assert!(page.contains(&format!("<p>timeline: {left_out} spans")));
+    // Bounded: a fixed cost per drawn bar, not per span.
+    assert!(page.len() < 2_000_000, "{} bytes", page.len());
+}
+
+#[test]
+fn deep_chains_are_folded_and_drawn_to_a_bounded_depth_and_say_so() {
+    // 20 chains 2,000 deep, names distinct per chain: the stacks would hold
+    // 20 * 2000^2 / 2 frames without the depth cap.
+    let (chains, depth) = (20u64, 2_000u64);
+    let lines = deep_chains(chains, depth);
+    let report = finishes(Duration::from_secs(120), move || html_of(lines));
+    let merged = chains * (depth - MAX_DEPTH as u64);
+    assert!(
+        report.notes.iter().any(|n| n.starts_with(&format!(
+            "flamegraph: {merged} spans nested deeper than {MAX_DEPTH} levels are merged"
+        ))),
+        "{:?}",
+        report.notes
+    );
+    // One flamegraph frame per span up to the cap, one merged frame per chain.
+    let frames = report.page.matches("%3Cg%3E%3Ctitle%3E").count();
+    assert_eq!(frames as u64, chains * (MAX_DEPTH as u64 + 1) + 1);
+    assert!(
+        report.page.len() < 30_000_000,
+        "{} bytes",
+        report.page.len()
+    );
 }

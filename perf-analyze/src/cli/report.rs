@@ -68,8 +68,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Input::Stdin => Session::read_analyzed(stdin(), "<stdin>", &options)?,
                 Input::File(path) => Session::read_path_analyzed(path, &options)?,
             };
-            let html = analysis.render_html(&render, &session);
-            (analysis, html)
+            let html = analysis.html_report(&render, &session);
+            let name = match &input {
+                Input::Stdin => "<stdin>".to_owned(),
+                Input::File(path) => perf_analyze::data_file(path).display().to_string(),
+            };
+            for note in &html.notes {
+                eprintln!("warning: {name}: {note}");
+            }
+            (analysis, html.page)
         }
         Some(format) => {
             let analysis = match &input {

@@ -30,7 +30,7 @@ use crate::input::Tree;
 /// The deepest stack written: spans nested deeper than this many frames are
 /// merged into one [`MERGED_FRAME`] on top of it, so a runaway recursion gives
 /// bounded lines instead of output quadratic in its depth.
-pub const MAX_DEPTH: usize = 1000;
+pub const MAX_DEPTH: usize = 128;
 
 /// The frame that stands for the spans nested deeper than [`MAX_DEPTH`].
 pub const MERGED_FRAME: &str = "(deeper frames merged)";

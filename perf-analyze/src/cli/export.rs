@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
 use perf_analyze::export::{flamegraph, ExportFormat, Session};
+use perf_analyze::output::printable;
 use perf_analyze::Input;
 
 use super::{write_output, Source};
@@ -56,7 +57,7 @@ fn read_session(source: &Source) -> anyhow::Result<(Session, String)> {
         ),
     };
     for warning in report.warnings.list() {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(&warning.to_string()));
     }
     Ok((session, input))
 }

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            let error = format!("{error:#}");
+            let error = cli::error_message(&error);
             eprintln!("error: {}", perf_analyze::output::printable(&error));
             ExitCode::from(2)
         }

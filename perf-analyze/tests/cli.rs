@@ -203,3 +203,42 @@ fn a_closed_pipe_is_not_an_error() {
     assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
     assert!(Path::new(&path).exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn save_never_writes_through_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    cli_common::install_session(dir.path(), "s", FIXTURE);
+    let session = dir.path().join("s");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    // Links at the names a summary could be written through.
+    for name in [".performance_summary.json.tmp", "performance_summary.json"] {
+        std::os::unix::fs::symlink(&victim, session.join(name)).unwrap();
+    }
+    let out = cli_common::run(&["report", session.to_str().unwrap(), "--save"]);
+    assert!(out.status.success(), "{}", cli_common::stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let summary = session.join("performance_summary.json");
+    assert!(!summary.symlink_metadata().unwrap().is_symlink());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    assert_eq!(json["format"], 1);
+}
+
+#[test]
+fn an_os_error_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The data file is a directory: reading it fails with the OS's reason.
+    std::fs::create_dir_all(dir.path().join("s/performance_data.jsonl")).unwrap();
+    let out = cli_common::run(&[
+        "report",
+        dir.path()
+            .join("s/performance_data.jsonl")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = cli_common::stderr(&out);
+    assert_eq!(stderr.matches("(os error").count(), 1, "{stderr}");
+}

@@ -152,6 +152,23 @@ fn save_summary(analysis: &Analysis, data: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("saving the summary of {}", data.display()))
 }
 
+/// The error and its causes, `: `-separated, each said once: the library's errors
+/// already end with their cause (`cannot read FILE: Is a directory (os error 21)`).
+pub fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
 /// True if the error is a broken pipe (`perf-analyze ... | head`): not a failure.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error

@@ -1,17 +1,35 @@
-//! Writes a realistic session of N spans: `cargo run --release -p perf-analyze --example gen-session -- N out.jsonl [SEED]`.
+//! Writes a session of N spans:
+//! `cargo run --release -p perf-analyze --example gen-session -- N out.jsonl [SEED] [--server CONNECTIONS]`.
+//!
+//! By default an agent's turns with their background work; with `--server`, a server's
+//! requests under CONNECTIONS long-lived connection roots that close at the end.
 
 use std::io::{BufWriter, Write};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut server = None;
+    if let Some(at) = args.iter().position(|a| a == "--server") {
+        let connections: u64 = args
+            .get(at + 1)
+            .ok_or("--server needs CONNECTIONS")?
+            .parse()?;
+        server = Some(connections);
+        args.drain(at..=at + 1);
+    }
     let (Some(n), Some(path)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: gen-session N out.jsonl [SEED]");
+        eprintln!("usage: gen-session N out.jsonl [SEED] [--server CONNECTIONS]");
         std::process::exit(2);
     };
     let n: u64 = n.parse()?;
     let seed: u64 = args.get(2).map_or(Ok(42), |s| s.parse())?;
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    perf_analyze::generate::write_session(&mut out, n, seed)?;
+    match server {
+        Some(connections) => {
+            perf_analyze::generate::write_server_session(&mut out, n, connections, seed)?;
+        }
+        None => perf_analyze::generate::write_session(&mut out, n, seed)?,
+    }
     out.flush()?;
     Ok(())
 }

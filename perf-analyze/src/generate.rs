@@ -416,3 +416,150 @@ pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<
     w.out.write_all(b"\n")?;
     Ok(())
 }
+
+/// Writes a server's session of exactly `spans` span lines: `connections` long-lived
+/// `connection` roots that stay open for the whole session, each serving requests
+/// one after another (`request` with `parse`, `handle` > `db_query`, `write_response`:
+/// five spans), the connections' requests interleaved in time; the roots close last.
+///
+/// ```
+/// let mut out = Vec::new();
+/// perf_analyze::generate::write_server_session(&mut out, 1_000, 4, 42)?;
+/// let analysis = perf_analyze::analyze_reader(&out[..], "gen", &Default::default())?;
+/// assert_eq!(analysis.summary.operations, 1_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_server_session(
+    out: &mut impl Write,
+    spans: u64,
+    connections: u64,
+    seed: u64,
+) -> io::Result<()> {
+    const NET: &str = "server::connection";
+    const DB: &str = "server::db";
+    const SPANS_PER_REQUEST: u64 = 5;
+    let connections = connections.clamp(1, spans.max(1));
+    let session = Record::Session(SessionRecord {
+        format: FORMAT,
+        session: "server".into(),
+        started_at: "2026-11-24T10:00:00.000000Z".into(),
+        pid: 4242,
+        program: "gen-session".into(),
+    });
+    serde_json::to_writer(&mut *out, &session)?;
+    out.write_all(b"\n")?;
+    let mut rng = Rng(seed.max(1));
+    let mut w = Writer {
+        out,
+        next_id: connections,
+        written: 0,
+        limit: spans,
+    };
+    // Connection c has id c + 1 and opens at c µs; each request starts where its
+    // connection's previous one ended, plus a pause.
+    let mut free_at: Vec<u64> = (0..connections).map(|c| 1_000 * (c + 1)).collect();
+    let mut c = 0;
+    while w.written + connections + SPANS_PER_REQUEST <= spans {
+        let (conn, start) = (c + 1, free_at[c as usize] + rng.around(200_000));
+        let (request, handle) = (w.id(), w.id());
+        let mut t = start + 5_000;
+        step(
+            &mut w,
+            &mut rng,
+            &mut t,
+            request,
+            "parse",
+            NET,
+            20_000,
+            Fields::new(),
+        )?;
+        let db = w.id();
+        let (handle_start, query) = (t, rng.around(300_000));
+        w.span(
+            db,
+            Some(handle),
+            None,
+            "db_query",
+            DB,
+            t + 10_000,
+            t + 10_000 + query,
+            20_000,
+            Fields::new(),
+        )?;
+        t += query + 30_000;
+        w.span(
+            handle,
+            Some(request),
+            None,
+            "handle",
+            NET,
+            handle_start,
+            t,
+            40_000,
+            Fields::new(),
+        )?;
+        t += 2_000;
+        step(
+            &mut w,
+            &mut rng,
+            &mut t,
+            request,
+            "write_response",
+            NET,
+            30_000,
+            Fields::new(),
+        )?;
+        w.span(
+            request,
+            Some(conn),
+            None,
+            "request",
+            NET,
+            start,
+            t,
+            20_000,
+            Fields::new(),
+        )?;
+        free_at[c as usize] = t;
+        c = (c + 1) % connections;
+    }
+    let end_ns = free_at.iter().copied().max().unwrap_or(0) + 1_000_000;
+    // Startup spans on the last connection make up the rest exactly.
+    while w.written + connections < spans {
+        let id = w.id();
+        let at = 100 + w.written;
+        w.span(
+            id,
+            Some(connections),
+            None,
+            "accept",
+            NET,
+            at,
+            at + 10,
+            10,
+            Fields::new(),
+        )?;
+    }
+    for conn in 1..=connections {
+        w.span(
+            conn,
+            None,
+            None,
+            "connection",
+            NET,
+            1_000 * conn,
+            end_ns - conn,
+            1_000_000,
+            Fields::new(),
+        )?;
+    }
+    let end = Record::End(EndRecord {
+        end_ns,
+        spans: w.written,
+        open: 0,
+        dropped: 0,
+    });
+    serde_json::to_writer(&mut *w.out, &end)?;
+    w.out.write_all(b"\n")?;
+    Ok(())
+}

@@ -242,3 +242,26 @@ fn an_os_error_is_said_once() {
     let stderr = cli_common::stderr(&out);
     assert_eq!(stderr.matches("(os error").count(), 1, "{stderr}");
 }
+
+#[test]
+fn an_over_long_line_is_warned_about_on_stderr_by_every_reading_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.jsonl");
+    let mut data = std::fs::read(FIXTURE).unwrap();
+    data.extend(std::iter::repeat(b'x').take(perf_analyze::input::MAX_LINE_BYTES + 1));
+    data.push(b'\n');
+    std::fs::write(&file, data).unwrap();
+    let lines = std::fs::read_to_string(FIXTURE).unwrap().lines().count();
+    let file = file.to_str().unwrap();
+    for args in [
+        vec!["report", file],
+        vec!["report", file, "--format", "json"],
+        vec!["export", file, "--format", "folded"],
+        vec!["flamegraph", file],
+    ] {
+        let out = run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let said = format!("{file}:{}: skipped: the line is", lines + 1);
+        assert!(stderr(&out).contains(&said), "{args:?}: {}", stderr(&out));
+    }
+}

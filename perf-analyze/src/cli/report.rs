@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use perf_analyze::export::Session;
-use perf_analyze::{analyze_path, analyze_reader, Format, Input, RenderOptions};
+use perf_analyze::output::printable;
+use perf_analyze::{analyze_path, analyze_reader, Format, Input, RenderOptions, WarningKind};
 
 use super::{Source, Width};
 
@@ -87,6 +88,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (analysis, text)
         }
     };
+    // The caps the reader applied are said where people look, whatever the output.
+    for warning in analysis.warnings() {
+        if warning.kind == WarningKind::LongLine {
+            eprintln!("warning: {}", printable(&warning.to_string()));
+        }
+    }
     super::write_output(args.output.as_deref(), |out| out.write_all(text.as_bytes()))?;
     if let (true, Input::File(path)) = (args.save, &input) {
         let line = format!(

@@ -265,3 +265,29 @@ fn an_over_long_line_is_warned_about_on_stderr_by_every_reading_command() {
         assert!(stderr(&out).contains(&said), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn help_states_the_caps_the_library_applies() {
+    use perf_analyze::export::folded::MAX_DEPTH;
+    use perf_analyze::input::{MAX_LINE_BYTES, MAX_SKIP_BYTES};
+    use perf_analyze::output::{MAX_DRAWN, MAX_ROWS};
+    let help = stdout(&run(&["--help"]));
+    let thousands = |n: usize| match n {
+        0..=999 => n.to_string(),
+        _ => format!("{},{:03}", n / 1000, n % 1000),
+    };
+    for said in [
+        format!("a line over {} MiB is skipped", MAX_LINE_BYTES >> 20),
+        format!("no end in {} GiB", MAX_SKIP_BYTES >> 30),
+        format!("deeper than {MAX_DEPTH} levels"),
+        format!(
+            "at most {} spans of the latest turn, {MAX_ROWS} levels deep",
+            thousands(MAX_DRAWN)
+        ),
+    ] {
+        assert!(
+            help.contains(&said),
+            "--help does not say {said:?}:\n{help}"
+        );
+    }
+}

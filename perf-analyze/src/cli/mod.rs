@@ -25,7 +25,12 @@ Examples:
   perf-analyze export test_performance --format chrome -o trace.json   # ui.perfetto.dev
   perf-analyze flamegraph test_performance -o flame.svg
   perf-analyze compare base_run new_run --fail-on-regression
-  perf-analyze compare run1,run2,run3 new1,new2 --format markdown";
+  perf-analyze compare run1,run2,run3 new1,new2 --format markdown
+
+Limits (each warned about on stderr when it applies):
+  a line over 16 MiB is skipped; a line with no end in 1 GiB stops the reading;
+  folded stacks and flamegraphs merge spans nested deeper than 128 levels;
+  the HTML timeline draws at most 2,000 spans of the latest turn, 100 levels deep.";
 
 /// Reads perf-layer session files (and the older Python tracker's) and says where the time goes.
 #[derive(Debug, Parser)]

@@ -126,3 +126,17 @@ fn folding_deep_chains_holds_memory_linear_in_the_depth_cap() {
     .expect("an svg");
     assert!(svg.len() < 8 << 20, "{} bytes", svg.len());
 }
+
+#[test]
+fn folded_stacks_are_read_in_memory_that_follows_distinct_stacks_not_the_file() {
+    let _one = one_at_a_time();
+    // 200,000 spans of agent turns: held as a session they take about 80 MB.
+    let mut data = Vec::new();
+    perf_analyze::generate::write_session(&mut data, 200_000, 7).expect("a session");
+    let (stacks, _) = within(16 << 20, || {
+        Stacks::read(data.as_slice(), "turns.jsonl", &Default::default())
+    })
+    .expect("stacks");
+    assert_eq!(stacks.spans, 200_000);
+    assert!(stacks.stacks.len() < 100, "{} stacks", stacks.stacks.len());
+}

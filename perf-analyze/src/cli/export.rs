@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
 use perf_analyze::export::{flamegraph, ExportFormat, Session};
 use perf_analyze::output::printable;
-use perf_analyze::Input;
+use perf_analyze::{Input, VisitReport};
 
 use super::{write_output, Source};
 
@@ -56,30 +56,47 @@ fn read_session(source: &Source) -> anyhow::Result<(Session, String)> {
             Session::read_path(&path, &options)?,
         ),
     };
-    for warning in report.warnings.list() {
-        eprintln!("warning: {}", printable(&warning.to_string()));
-    }
+    warn(&report);
     Ok((session, input))
 }
 
-/// Folds the session's stacks, warning when deep nesting was merged.
-fn fold(session: &Session, input: &str) -> Stacks {
-    let stacks = Stacks::of(session);
+fn warn(report: &VisitReport) {
+    for warning in report.warnings.list() {
+        eprintln!("warning: {}", printable(&warning.to_string()));
+    }
+}
+
+/// Reads and folds the session tree by tree (no session held), printing the loader's
+/// warnings on stderr and one when deep nesting was merged; returns the stacks with the
+/// name of the input for messages.
+fn fold(source: &Source) -> anyhow::Result<(Stacks, String)> {
+    let options = source.options();
+    let (input, (stacks, report)) = match source.resolve()? {
+        Input::Stdin => (
+            "<stdin>".to_owned(),
+            Stacks::read(BufReader::new(std::io::stdin()), "<stdin>", &options)?,
+        ),
+        Input::File(path) => (
+            path.display().to_string(),
+            Stacks::read_path(&path, &options)?,
+        ),
+    };
+    warn(&report);
     if stacks.merged_spans > 0 {
         eprintln!(
-            "warning: {input}: {} spans nested deeper than {MAX_DEPTH} levels are merged into the frame \"{MERGED_FRAME}\"",
+            "warning: {}: {} spans nested deeper than {MAX_DEPTH} levels are merged into the frame \"{MERGED_FRAME}\"",
+            printable(&input),
             stacks.merged_spans
         );
     }
-    stacks
+    Ok((stacks, input))
 }
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let (session, input) = read_session(&args.source)?;
     let format = match args.format {
         FormatArg::Chrome => ExportFormat::Chrome,
         FormatArg::Folded => {
-            let stacks = fold(&session, &input);
+            let (stacks, _) = fold(&args.source)?;
             write_output(args.output.as_deref(), |out| {
                 folded::write_stacks(&stacks, out)
             })?;
@@ -87,16 +104,16 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         }
         FormatArg::Speedscope => ExportFormat::Speedscope,
     };
+    let (session, _) = read_session(&args.source)?;
     write_output(args.output.as_deref(), |out| format.write(&session, out))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_flamegraph(args: FlamegraphArgs) -> anyhow::Result<ExitCode> {
-    let (session, input) = read_session(&args.source)?;
-    let stacks = fold(&session, &input);
+    let (stacks, input) = fold(&args.source)?;
     if stacks.stacks.is_empty() {
         // Said before the output file is made, so no empty SVG is left behind.
-        match session.trees().iter().map(|t| t.len()).sum::<usize>() {
+        match stacks.spans {
             0 => anyhow::bail!("{input}: no complete spans: no flamegraph to draw"),
             n => anyhow::bail!(
                 "{input}: none of its {n} spans has measurable self time: no flamegraph to draw"
@@ -104,7 +121,7 @@ pub fn run_flamegraph(args: FlamegraphArgs) -> anyhow::Result<ExitCode> {
         }
     }
     write_output(args.output.as_deref(), |out| {
-        flamegraph::write_stacks(&stacks, session.name(), out).map_err(|e| match e {
+        flamegraph::write_stacks(&stacks, &stacks.session, out).map_err(|e| match e {
             flamegraph::Error::Io(e) => e,
             e @ flamegraph::Error::NothingToDraw => std::io::Error::other(e),
         })

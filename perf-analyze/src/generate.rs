@@ -563,3 +563,109 @@ pub fn write_server_session(
     w.out.write_all(b"\n")?;
     Ok(())
 }
+
+/// The worst shapes a session's trees can take, for [`write_worst_case`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// 40 chains, each span the only child of the one before, names distinct per chain.
+    Deep,
+    /// Roots that all overlap: each starts before the previous one ends.
+    Overlapping,
+    /// One root whose children all run at once.
+    Wide,
+    /// One chain in which every span ends after its parent.
+    Outliving,
+}
+
+/// Writes a session of `spans` span lines in the given worst-case [`Shape`], each span
+/// with microseconds of self time, children before their parents.
+///
+/// ```
+/// use perf_analyze::generate::{write_worst_case, Shape};
+///
+/// let mut out = Vec::new();
+/// write_worst_case(&mut out, Shape::Deep, 4_000)?;
+/// let analysis = perf_analyze::analyze_reader(&out[..], "deep", &Default::default())?;
+/// assert_eq!(analysis.summary.operations, 4_000); // 40 chains 100 deep
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_worst_case(out: &mut impl Write, shape: Shape, spans: u64) -> io::Result<()> {
+    const US: u64 = 1_000;
+    let session = Record::Session(SessionRecord {
+        format: FORMAT,
+        session: "worst".into(),
+        started_at: "2026-11-24T10:00:00.000000Z".into(),
+        pid: 4242,
+        program: "gen-session".into(),
+    });
+    serde_json::to_writer(&mut *out, &session)?;
+    out.write_all(b"\n")?;
+    let n = spans.max(1);
+    let mut line = |id: u64, parent: Option<u64>, name: String, start: u64, end: u64| {
+        let record = Record::Span(SpanRecord {
+            id,
+            parent,
+            follows_from: Vec::new(),
+            name: name.into(),
+            target: "worst".into(),
+            start_ns: start * US,
+            end_ns: end * US,
+            busy_ns: US,
+            idle_ns: None,
+            enters: 1,
+            thread: "main".into(),
+            status: Status::Ok,
+            fields: Fields::new(),
+        });
+        serde_json::to_writer(&mut *out, &record)?;
+        out.write_all(b"\n")
+    };
+    match shape {
+        Shape::Deep => {
+            let (chains, depth) = (40, (n / 40).max(1));
+            for c in 0..chains {
+                let (base, at) = (c * depth, c * 10 * depth);
+                for d in (0..depth).rev() {
+                    let parent = (d > 0).then_some(base + d);
+                    line(
+                        base + d + 1,
+                        parent,
+                        format!("c{c}_f{d}"),
+                        at + d,
+                        at + 2 * depth - d,
+                    )?;
+                }
+            }
+        }
+        Shape::Overlapping => {
+            for i in 1..=n {
+                line(i, None, "overlapping".into(), i, 10 * n + i)?;
+            }
+        }
+        Shape::Wide => {
+            for i in 2..=n {
+                line(i, Some(1), "concurrent".into(), i, 10 * n + i)?;
+            }
+            line(1, None, "root".into(), 0, 20 * n)?;
+        }
+        Shape::Outliving => {
+            for i in (1..=n).rev() {
+                line(
+                    i,
+                    (i > 1).then(|| i - 1),
+                    "outlives".into(),
+                    i,
+                    10 * n + 2 * i,
+                )?;
+            }
+        }
+    }
+    let end = Record::End(EndRecord {
+        end_ns: 30 * n * US,
+        spans,
+        open: 0,
+        dropped: 0,
+    });
+    serde_json::to_writer(&mut *out, &end)?;
+    out.write_all(b"\n")
+}

@@ -118,17 +118,34 @@ fn fields(pairs: &[(&str, serde_json::Value)]) -> Fields {
         .collect()
 }
 
-/// Writes a session of exactly `spans` span lines (plus its `session` and `end` lines).
-pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<()> {
+/// Writes a `session` line of a generated session.
+fn session_line(out: &mut impl Write, session: &str) -> io::Result<()> {
     let session = Record::Session(SessionRecord {
         format: FORMAT,
-        session: "generated".into(),
+        session: session.into(),
         started_at: "2026-11-24T10:00:00.000000Z".into(),
         pid: 4242,
         program: "gen-session".into(),
     });
     serde_json::to_writer(&mut *out, &session)?;
-    out.write_all(b"\n")?;
+    out.write_all(b"\n")
+}
+
+/// Writes the `end` line of a session that lost and left open nothing.
+fn end_line(out: &mut impl Write, end_ns: u64, spans: u64) -> io::Result<()> {
+    let end = Record::End(EndRecord {
+        end_ns,
+        spans,
+        open: 0,
+        dropped: 0,
+    });
+    serde_json::to_writer(&mut *out, &end)?;
+    out.write_all(b"\n")
+}
+
+/// Writes a session of exactly `spans` span lines (plus its `session` and `end` lines).
+pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<()> {
+    session_line(out, "generated")?;
     let mut rng = Rng(seed.max(1));
     let mut w = Writer {
         out,
@@ -406,15 +423,7 @@ pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<
         now = end + rng.around(3_000_000_000);
     }
 
-    let end = Record::End(EndRecord {
-        end_ns: now,
-        spans: w.written,
-        open: 0,
-        dropped: 0,
-    });
-    serde_json::to_writer(&mut *w.out, &end)?;
-    w.out.write_all(b"\n")?;
-    Ok(())
+    end_line(w.out, now, w.written)
 }
 
 /// Writes a server's session of exactly `spans` span lines: `connections` long-lived
@@ -439,15 +448,7 @@ pub fn write_server_session(
     const DB: &str = "server::db";
     const SPANS_PER_REQUEST: u64 = 5;
     let connections = connections.clamp(1, spans.max(1));
-    let session = Record::Session(SessionRecord {
-        format: FORMAT,
-        session: "server".into(),
-        started_at: "2026-11-24T10:00:00.000000Z".into(),
-        pid: 4242,
-        program: "gen-session".into(),
-    });
-    serde_json::to_writer(&mut *out, &session)?;
-    out.write_all(b"\n")?;
+    session_line(out, "server")?;
     let mut rng = Rng(seed.max(1));
     let mut w = Writer {
         out,
@@ -553,15 +554,7 @@ pub fn write_server_session(
             Fields::new(),
         )?;
     }
-    let end = Record::End(EndRecord {
-        end_ns,
-        spans: w.written,
-        open: 0,
-        dropped: 0,
-    });
-    serde_json::to_writer(&mut *w.out, &end)?;
-    w.out.write_all(b"\n")?;
-    Ok(())
+    end_line(w.out, end_ns, w.written)
 }
 
 /// The worst shapes a session's trees can take, for [`write_worst_case`].
@@ -591,15 +584,7 @@ pub enum Shape {
 /// ```
 pub fn write_worst_case(out: &mut impl Write, shape: Shape, spans: u64) -> io::Result<()> {
     const US: u64 = 1_000;
-    let session = Record::Session(SessionRecord {
-        format: FORMAT,
-        session: "worst".into(),
-        started_at: "2026-11-24T10:00:00.000000Z".into(),
-        pid: 4242,
-        program: "gen-session".into(),
-    });
-    serde_json::to_writer(&mut *out, &session)?;
-    out.write_all(b"\n")?;
+    session_line(out, "worst")?;
     let n = spans.max(1);
     let mut line = |id: u64, parent: Option<u64>, name: String, start: u64, end: u64| {
         let record = Record::Span(SpanRecord {
@@ -660,12 +645,5 @@ pub fn write_worst_case(out: &mut impl Write, shape: Shape, spans: u64) -> io::R
             }
         }
     }
-    let end = Record::End(EndRecord {
-        end_ns: 30 * n * US,
-        spans,
-        open: 0,
-        dropped: 0,
-    });
-    serde_json::to_writer(&mut *out, &end)?;
-    out.write_all(b"\n")
+    end_line(out, 30 * n * US, spans)
 }

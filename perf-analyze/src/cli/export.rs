@@ -1,13 +1,13 @@
 //! `perf-analyze export` and `perf-analyze flamegraph`.
 
 use std::io::BufReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
 use perf_analyze::export::{flamegraph, ExportFormat, Session};
 use perf_analyze::output::printable;
-use perf_analyze::{Input, VisitReport};
+use perf_analyze::{Error, Input, Options, VisitReport};
 
 use super::{write_output, Source};
 
@@ -42,46 +42,44 @@ pub struct FlamegraphArgs {
     output: Option<PathBuf>,
 }
 
-/// Reads the whole session, printing the loader's warnings on stderr; returns
-/// it with the name of its input for messages.
-fn read_session(source: &Source) -> anyhow::Result<(Session, String)> {
+/// Reads the session with `from_stdin` or `from_path`, printing the loader's warnings
+/// on stderr; returns what was read with the name of its input for messages.
+fn read_with<T>(
+    source: &Source,
+    from_stdin: impl FnOnce(BufReader<std::io::Stdin>, &Options) -> Result<(T, VisitReport), Error>,
+    from_path: impl FnOnce(&Path, &Options) -> Result<(T, VisitReport), Error>,
+) -> anyhow::Result<(T, String)> {
     let options = source.options();
-    let (input, (session, report)) = match source.resolve()? {
+    let (input, (read, report)) = match source.resolve()? {
         Input::Stdin => (
             "<stdin>".to_owned(),
-            Session::read(BufReader::new(std::io::stdin()), "<stdin>", &options)?,
+            from_stdin(BufReader::new(std::io::stdin()), &options)?,
         ),
-        Input::File(path) => (
-            path.display().to_string(),
-            Session::read_path(&path, &options)?,
-        ),
+        Input::File(path) => (path.display().to_string(), from_path(&path, &options)?),
     };
-    warn(&report);
-    Ok((session, input))
-}
-
-fn warn(report: &VisitReport) {
     for warning in report.warnings.list() {
         eprintln!("warning: {}", printable(&warning.to_string()));
     }
+    Ok((read, input))
 }
 
-/// Reads and folds the session tree by tree (no session held), printing the loader's
-/// warnings on stderr and one when deep nesting was merged; returns the stacks with the
-/// name of the input for messages.
+/// Reads the whole session.
+fn read_session(source: &Source) -> anyhow::Result<(Session, String)> {
+    read_with(
+        source,
+        |stdin, options| Session::read(stdin, "<stdin>", options),
+        Session::read_path,
+    )
+}
+
+/// Reads and folds the session tree by tree (no session held), warning on stderr when
+/// deep nesting was merged.
 fn fold(source: &Source) -> anyhow::Result<(Stacks, String)> {
-    let options = source.options();
-    let (input, (stacks, report)) = match source.resolve()? {
-        Input::Stdin => (
-            "<stdin>".to_owned(),
-            Stacks::read(BufReader::new(std::io::stdin()), "<stdin>", &options)?,
-        ),
-        Input::File(path) => (
-            path.display().to_string(),
-            Stacks::read_path(&path, &options)?,
-        ),
-    };
-    warn(&report);
+    let (stacks, input) = read_with(
+        source,
+        |stdin, options| Stacks::read(stdin, "<stdin>", options),
+        Stacks::read_path,
+    )?;
     if stacks.merged_spans > 0 {
         eprintln!(
             "warning: {}: {} spans nested deeper than {MAX_DEPTH} levels are merged into the frame \"{MERGED_FRAME}\"",

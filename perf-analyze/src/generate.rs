@@ -118,17 +118,34 @@ fn fields(pairs: &[(&str, serde_json::Value)]) -> Fields {
         .collect()
 }
 
-/// Writes a session of exactly `spans` span lines (plus its `session` and `end` lines).
-pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<()> {
+/// Writes a `session` line of a generated session.
+fn session_line(out: &mut impl Write, session: &str) -> io::Result<()> {
     let session = Record::Session(SessionRecord {
         format: FORMAT,
-        session: "generated".into(),
+        session: session.into(),
         started_at: "2026-11-24T10:00:00.000000Z".into(),
         pid: 4242,
         program: "gen-session".into(),
     });
     serde_json::to_writer(&mut *out, &session)?;
-    out.write_all(b"\n")?;
+    out.write_all(b"\n")
+}
+
+/// Writes the `end` line of a session that lost and left open nothing.
+fn end_line(out: &mut impl Write, end_ns: u64, spans: u64) -> io::Result<()> {
+    let end = Record::End(EndRecord {
+        end_ns,
+        spans,
+        open: 0,
+        dropped: 0,
+    });
+    serde_json::to_writer(&mut *out, &end)?;
+    out.write_all(b"\n")
+}
+
+/// Writes a session of exactly `spans` span lines (plus its `session` and `end` lines).
+pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<()> {
+    session_line(out, "generated")?;
     let mut rng = Rng(seed.max(1));
     let mut w = Writer {
         out,
@@ -406,13 +423,227 @@ pub fn write_session(out: &mut impl Write, spans: u64, seed: u64) -> io::Result<
         now = end + rng.around(3_000_000_000);
     }
 
-    let end = Record::End(EndRecord {
-        end_ns: now,
-        spans: w.written,
-        open: 0,
-        dropped: 0,
-    });
-    serde_json::to_writer(&mut *w.out, &end)?;
-    w.out.write_all(b"\n")?;
-    Ok(())
+    end_line(w.out, now, w.written)
+}
+
+/// Writes a server's session of exactly `spans` span lines: `connections` long-lived
+/// `connection` roots that stay open for the whole session, each serving requests
+/// one after another (`request` with `parse`, `handle` > `db_query`, `write_response`:
+/// five spans), the connections' requests interleaved in time; the roots close last.
+///
+/// ```
+/// let mut out = Vec::new();
+/// perf_analyze::generate::write_server_session(&mut out, 1_000, 4, 42)?;
+/// let analysis = perf_analyze::analyze_reader(&out[..], "gen", &Default::default())?;
+/// assert_eq!(analysis.summary.operations, 1_000);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_server_session(
+    out: &mut impl Write,
+    spans: u64,
+    connections: u64,
+    seed: u64,
+) -> io::Result<()> {
+    const NET: &str = "server::connection";
+    const DB: &str = "server::db";
+    const SPANS_PER_REQUEST: u64 = 5;
+    let connections = connections.clamp(1, spans.max(1));
+    session_line(out, "server")?;
+    let mut rng = Rng(seed.max(1));
+    let mut w = Writer {
+        out,
+        next_id: connections,
+        written: 0,
+        limit: spans,
+    };
+    // Connection c has id c + 1 and opens at c µs; each request starts where its
+    // connection's previous one ended, plus a pause.
+    let mut free_at: Vec<u64> = (0..connections).map(|c| 1_000 * (c + 1)).collect();
+    let mut c = 0;
+    while w.written + connections + SPANS_PER_REQUEST <= spans {
+        let (conn, start) = (c + 1, free_at[c as usize] + rng.around(200_000));
+        let (request, handle) = (w.id(), w.id());
+        let mut t = start + 5_000;
+        step(
+            &mut w,
+            &mut rng,
+            &mut t,
+            request,
+            "parse",
+            NET,
+            20_000,
+            Fields::new(),
+        )?;
+        let db = w.id();
+        let (handle_start, query) = (t, rng.around(300_000));
+        w.span(
+            db,
+            Some(handle),
+            None,
+            "db_query",
+            DB,
+            t + 10_000,
+            t + 10_000 + query,
+            20_000,
+            Fields::new(),
+        )?;
+        t += query + 30_000;
+        w.span(
+            handle,
+            Some(request),
+            None,
+            "handle",
+            NET,
+            handle_start,
+            t,
+            40_000,
+            Fields::new(),
+        )?;
+        t += 2_000;
+        step(
+            &mut w,
+            &mut rng,
+            &mut t,
+            request,
+            "write_response",
+            NET,
+            30_000,
+            Fields::new(),
+        )?;
+        w.span(
+            request,
+            Some(conn),
+            None,
+            "request",
+            NET,
+            start,
+            t,
+            20_000,
+            Fields::new(),
+        )?;
+        free_at[c as usize] = t;
+        c = (c + 1) % connections;
+    }
+    let end_ns = free_at.iter().copied().max().unwrap_or(0) + 1_000_000;
+    // Startup spans on the last connection make up the rest exactly.
+    while w.written + connections < spans {
+        let id = w.id();
+        let at = 100 + w.written;
+        w.span(
+            id,
+            Some(connections),
+            None,
+            "accept",
+            NET,
+            at,
+            at + 10,
+            10,
+            Fields::new(),
+        )?;
+    }
+    for conn in 1..=connections {
+        w.span(
+            conn,
+            None,
+            None,
+            "connection",
+            NET,
+            1_000 * conn,
+            end_ns - conn,
+            1_000_000,
+            Fields::new(),
+        )?;
+    }
+    end_line(w.out, end_ns, w.written)
+}
+
+/// The worst shapes a session's trees can take, for [`write_worst_case`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// 40 chains, each span the only child of the one before, names distinct per chain.
+    Deep,
+    /// Roots that all overlap: each starts before the previous one ends.
+    Overlapping,
+    /// One root whose children all run at once.
+    Wide,
+    /// One chain in which every span ends after its parent.
+    Outliving,
+}
+
+/// Writes a session of `spans` span lines in the given worst-case [`Shape`], each span
+/// with microseconds of self time, children before their parents.
+///
+/// ```
+/// use perf_analyze::generate::{write_worst_case, Shape};
+///
+/// let mut out = Vec::new();
+/// write_worst_case(&mut out, Shape::Deep, 4_000)?;
+/// let analysis = perf_analyze::analyze_reader(&out[..], "deep", &Default::default())?;
+/// assert_eq!(analysis.summary.operations, 4_000); // 40 chains 100 deep
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_worst_case(out: &mut impl Write, shape: Shape, spans: u64) -> io::Result<()> {
+    const US: u64 = 1_000;
+    session_line(out, "worst")?;
+    let n = spans.max(1);
+    let mut line = |id: u64, parent: Option<u64>, name: String, start: u64, end: u64| {
+        let record = Record::Span(SpanRecord {
+            id,
+            parent,
+            follows_from: Vec::new(),
+            name: name.into(),
+            target: "worst".into(),
+            start_ns: start * US,
+            end_ns: end * US,
+            busy_ns: US,
+            idle_ns: None,
+            enters: 1,
+            thread: "main".into(),
+            status: Status::Ok,
+            fields: Fields::new(),
+        });
+        serde_json::to_writer(&mut *out, &record)?;
+        out.write_all(b"\n")
+    };
+    match shape {
+        Shape::Deep => {
+            let (chains, depth) = (40, (n / 40).max(1));
+            for c in 0..chains {
+                let (base, at) = (c * depth, c * 10 * depth);
+                for d in (0..depth).rev() {
+                    let parent = (d > 0).then_some(base + d);
+                    line(
+                        base + d + 1,
+                        parent,
+                        format!("c{c}_f{d}"),
+                        at + d,
+                        at + 2 * depth - d,
+                    )?;
+                }
+            }
+        }
+        Shape::Overlapping => {
+            for i in 1..=n {
+                line(i, None, "overlapping".into(), i, 10 * n + i)?;
+            }
+        }
+        Shape::Wide => {
+            for i in 2..=n {
+                line(i, Some(1), "concurrent".into(), i, 10 * n + i)?;
+            }
+            line(1, None, "root".into(), 0, 20 * n)?;
+        }
+        Shape::Outliving => {
+            for i in (1..=n).rev() {
+                line(
+                    i,
+                    (i > 1).then(|| i - 1),
+                    "outlives".into(),
+                    i,
+                    10 * n + 2 * i,
+                )?;
+            }
+        }
+    }
+    end_line(out, 30 * n * US, spans)
 }

@@ -12,7 +12,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) if cli::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            let error = cli::error_message(&error);
+            eprintln!("error: {}", perf_analyze::output::printable(&error));
             ExitCode::from(2)
         }
     }

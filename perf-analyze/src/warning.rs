@@ -28,6 +28,10 @@ pub enum WarningKind {
     ParentCycle,
     /// A span id seen twice while its tree was still open.
     DuplicateId,
+    /// A line longer than the limit ([`MAX_LINE_BYTES`](crate::input::MAX_LINE_BYTES)):
+    /// skipped, or, past [`MAX_SKIP_BYTES`](crate::input::MAX_SKIP_BYTES) without a line
+    /// end, the end of reading.
+    LongLine,
     /// Operations that closed long after many that started later: active time and the
     /// async analysis place them approximately.
     LateOperations,

@@ -203,3 +203,91 @@ fn a_closed_pipe_is_not_an_error() {
     assert!(o.status.success(), "{:?} {}", o.status, stderr(&o));
     assert!(Path::new(&path).exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn save_never_writes_through_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    cli_common::install_session(dir.path(), "s", FIXTURE);
+    let session = dir.path().join("s");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    // Links at the names a summary could be written through.
+    for name in [".performance_summary.json.tmp", "performance_summary.json"] {
+        std::os::unix::fs::symlink(&victim, session.join(name)).unwrap();
+    }
+    let out = cli_common::run(&["report", session.to_str().unwrap(), "--save"]);
+    assert!(out.status.success(), "{}", cli_common::stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let summary = session.join("performance_summary.json");
+    assert!(!summary.symlink_metadata().unwrap().is_symlink());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    assert_eq!(json["format"], 1);
+}
+
+#[test]
+fn an_os_error_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The data file is a directory: reading it fails with the OS's reason.
+    std::fs::create_dir_all(dir.path().join("s/performance_data.jsonl")).unwrap();
+    let out = cli_common::run(&[
+        "report",
+        dir.path()
+            .join("s/performance_data.jsonl")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = cli_common::stderr(&out);
+    assert_eq!(stderr.matches("(os error").count(), 1, "{stderr}");
+}
+
+#[test]
+fn an_over_long_line_is_warned_about_on_stderr_by_every_reading_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.jsonl");
+    let mut data = std::fs::read(FIXTURE).unwrap();
+    data.extend(std::iter::repeat(b'x').take(perf_analyze::input::MAX_LINE_BYTES + 1));
+    data.push(b'\n');
+    std::fs::write(&file, data).unwrap();
+    let lines = std::fs::read_to_string(FIXTURE).unwrap().lines().count();
+    let file = file.to_str().unwrap();
+    for args in [
+        vec!["report", file],
+        vec!["report", file, "--format", "json"],
+        vec!["export", file, "--format", "folded"],
+        vec!["flamegraph", file],
+    ] {
+        let out = run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let said = format!("{file}:{}: skipped: the line is", lines + 1);
+        assert!(stderr(&out).contains(&said), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn help_states_the_caps_the_library_applies() {
+    use perf_analyze::export::folded::MAX_DEPTH;
+    use perf_analyze::input::{MAX_LINE_BYTES, MAX_SKIP_BYTES};
+    use perf_analyze::output::{MAX_DRAWN, MAX_ROWS};
+    let help = stdout(&run(&["--help"]));
+    let thousands = |n: usize| match n {
+        0..=999 => n.to_string(),
+        _ => format!("{},{:03}", n / 1000, n % 1000),
+    };
+    for said in [
+        format!("a line over {} MiB is skipped", MAX_LINE_BYTES >> 20),
+        format!("no end in {} GiB", MAX_SKIP_BYTES >> 30),
+        format!("deeper than {MAX_DEPTH} levels"),
+        format!(
+            "at most {} spans of the latest turn, {MAX_ROWS} levels deep",
+            thousands(MAX_DRAWN)
+        ),
+    ] {
+        assert!(
+            help.contains(&said),
+            "--help does not say {said:?}:\n{help}"
+        );
+    }
+}

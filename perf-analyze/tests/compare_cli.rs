@@ -181,3 +181,22 @@ fn list_trend_shows_sessions_oldest_first_with_top_self_times() {
     // The operation with the most self time heads the columns.
     assert!(text.contains("llm_generation (self)"), "{text}");
 }
+
+#[test]
+fn the_gate_fails_on_a_regression_even_when_stdout_is_closed_early() {
+    // `compare ... --fail-on-regression | head -n 0`: the reader goes away first.
+    let mut child = cli_common::bin()
+        .args([
+            "compare",
+            &fixture("base_1.jsonl"),
+            &fixture("slower_llm.jsonl"),
+            "--fail-on-regression",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", cli_common::stderr(&out));
+}

@@ -86,7 +86,7 @@ fn the_html_timeline_draws_deep_nesting_up_to_a_limit_and_says_so() {
     let svg = &svg[..svg.find("</svg>").unwrap()];
     assert_eq!(svg.matches("<rect").count(), 100);
     assert!(
-        page.contains("<p>19900 spans nested deeper than 100 levels are not drawn.</p>"),
+        page.contains("<p>timeline: 19900 spans nested deeper than 100 levels are not drawn.</p>"),
         "no note on the undrawn spans"
     );
 }

@@ -13,7 +13,9 @@
 //! sum over n calls varies about 1/sqrt(n) as much as one call. So an
 //! operation whose duration already varies widely
 //! is not flagged for a change that lies within its usual variation. The same
-//! rule the other way round marks an **improvement**.
+//! rule the other way round marks an **improvement**. A metric that is zero on the
+//! base side (a base run that measured nothing) has nothing to compare with: it is
+//! never a regression.
 //!
 //! ```
 //! use perf_analyze::analysis::compare::{compare, OperationStats, RunStats, Verdict};
@@ -161,7 +163,8 @@ impl Delta {
             } else {
                 change
             };
-            signed > noise && delta_pct.map_or(true, |pct| pct.abs() > threshold_pct)
+            // A base of zero (a run that measured nothing) gives nothing to compare with.
+            signed > noise && delta_pct.is_some_and(|pct| pct.abs() > threshold_pct)
         };
         let verdict = if beyond(true) {
             Verdict::Regression
@@ -412,6 +415,16 @@ mod tests {
             tokens_per_s: None,
             operations: ops,
         }
+    }
+
+    #[test]
+    fn a_base_with_zero_wall_time_is_not_a_regression() {
+        let base = [run(0, vec![op("search", 10, 100, 110)])];
+        let new = [run(1000, vec![op("search", 10, 100, 110)])];
+        let c = compare(&base, &new, 10.0);
+        assert_eq!(c.wall_ns.verdict, Verdict::Unchanged);
+        assert_eq!(c.wall_ns.delta_pct, None);
+        assert!(!c.has_regression());
     }
 
     #[test]

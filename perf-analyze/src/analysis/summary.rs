@@ -1,5 +1,6 @@
 //! The summary model: the `performance_summary.json` document an analysis ends in.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -106,16 +107,27 @@ impl Analysis {
         json
     }
 
-    /// Writes `performance_summary.json` into `dir` (atomically: a temporary file renamed) and returns its path.
+    /// Writes `performance_summary.json` into `dir` and returns its path: atomically, as
+    /// a new temporary file of a random name renamed over it, so a symbolic link planted
+    /// in `dir` is never written through.
     pub fn save_summary(&self, dir: &Path) -> Result<PathBuf, Error> {
         let path = dir.join(SUMMARY_FILE);
-        let tmp = dir.join(format!(".{SUMMARY_FILE}.tmp"));
         let write_error = |source| Error::Write {
             path: path.clone(),
             source,
         };
-        std::fs::write(&tmp, self.summary_json()).map_err(write_error)?;
-        std::fs::rename(&tmp, &path).map_err(write_error)?;
+        // A new file of a random name, made only if no file or link is there
+        // (a link planted at a fixed temporary name would be written through),
+        // then renamed over the summary.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".performance_summary").suffix(".tmp");
+        // Readable as a file written plainly would be (the umask applies), not 0600.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let mut tmp = builder.tempfile_in(dir).map_err(write_error)?;
+        tmp.write_all(self.summary_json().as_bytes())
+            .map_err(write_error)?;
+        tmp.persist(&path).map_err(|e| write_error(e.error))?;
         Ok(path)
     }
 }

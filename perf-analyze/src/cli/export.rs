@@ -1,12 +1,13 @@
 //! `perf-analyze export` and `perf-analyze flamegraph`.
 
 use std::io::BufReader;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
 use perf_analyze::export::{flamegraph, ExportFormat, Session};
-use perf_analyze::Input;
+use perf_analyze::output::printable;
+use perf_analyze::{Error, Input, Options, VisitReport};
 
 use super::{write_output, Source};
 
@@ -47,47 +48,62 @@ pub struct FlamegraphArgs {
     output: Option<PathBuf>,
 }
 
-/// Reads the whole session, printing the loader's warnings on stderr; returns
-/// it with the name of its input for messages.
-fn read_session(source: &Source) -> anyhow::Result<(Session, String)> {
+/// Reads the session with `from_stdin` or `from_path`, printing the loader's warnings
+/// on stderr; returns what was read with the name of its input for messages.
+fn read_with<T>(
+    source: &Source,
+    from_stdin: impl FnOnce(BufReader<std::io::Stdin>, &Options) -> Result<(T, VisitReport), Error>,
+    from_path: impl FnOnce(&Path, &Options) -> Result<(T, VisitReport), Error>,
+) -> anyhow::Result<(T, String)> {
     let options = source.options();
-    let (input, (session, report)) = match source.resolve()? {
+    let (input, (read, report)) = match source.resolve()? {
         Input::Stdin => (
             "<stdin>".to_owned(),
-            Session::read(BufReader::new(std::io::stdin()), "<stdin>", &options)?,
+            from_stdin(BufReader::new(std::io::stdin()), &options)?,
         ),
-        Input::File(path) => (
-            path.display().to_string(),
-            Session::read_path(&path, &options)?,
-        ),
+        Input::File(path) => (path.display().to_string(), from_path(&path, &options)?),
     };
     for warning in report.warnings.list() {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(&warning.to_string()));
     }
-    Ok((session, input))
+    Ok((read, input))
 }
 
-/// Folds the session's stacks, warning when deep nesting was merged.
-fn fold(session: &Session, input: &str) -> Stacks {
-    let stacks = Stacks::of(session);
+/// Reads the whole session.
+fn read_session(source: &Source) -> anyhow::Result<(Session, String)> {
+    read_with(
+        source,
+        |stdin, options| Session::read(stdin, "<stdin>", options),
+        Session::read_path,
+    )
+}
+
+/// Reads and folds the session tree by tree (no session held), warning on stderr when
+/// deep nesting was merged.
+fn fold(source: &Source) -> anyhow::Result<(Stacks, String)> {
+    let (stacks, input) = read_with(
+        source,
+        |stdin, options| Stacks::read(stdin, "<stdin>", options),
+        Stacks::read_path,
+    )?;
     if stacks.merged_spans > 0 {
         eprintln!(
-            "warning: {input}: {} spans nested deeper than {MAX_DEPTH} levels are merged into the frame \"{MERGED_FRAME}\"",
+            "warning: {}: {} spans nested deeper than {MAX_DEPTH} levels are merged into the frame \"{MERGED_FRAME}\"",
+            printable(&input),
             stacks.merged_spans
         );
     }
-    stacks
+    Ok((stacks, input))
 }
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if args.endpoint.is_some() && !matches!(args.format, FormatArg::Otlp) {
         anyhow::bail!("--endpoint sends OTLP: use it with --format otlp");
     }
-    let (session, input) = read_session(&args.source)?;
     let format = match args.format {
         FormatArg::Chrome => ExportFormat::Chrome,
         FormatArg::Folded => {
-            let stacks = fold(&session, &input);
+            let (stacks, _) = fold(&args.source)?;
             write_output(args.output.as_deref(), |out| {
                 folded::write_stacks(&stacks, out)
             })?;
@@ -96,22 +112,23 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         FormatArg::Speedscope => ExportFormat::Speedscope,
         FormatArg::Otlp => match &args.endpoint {
             Some(endpoint) => {
+                let (session, input) = read_session(&args.source)?;
                 super::otlp_http::run(&session, &input, endpoint)?;
                 return Ok(ExitCode::SUCCESS);
             }
             None => ExportFormat::Otlp,
         },
     };
+    let (session, _) = read_session(&args.source)?;
     write_output(args.output.as_deref(), |out| format.write(&session, out))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn run_flamegraph(args: FlamegraphArgs) -> anyhow::Result<ExitCode> {
-    let (session, input) = read_session(&args.source)?;
-    let stacks = fold(&session, &input);
+    let (stacks, input) = fold(&args.source)?;
     if stacks.stacks.is_empty() {
         // Said before the output file is made, so no empty SVG is left behind.
-        match session.trees().iter().map(|t| t.len()).sum::<usize>() {
+        match stacks.spans {
             0 => anyhow::bail!("{input}: no complete spans: no flamegraph to draw"),
             n => anyhow::bail!(
                 "{input}: none of its {n} spans has measurable self time: no flamegraph to draw"
@@ -119,7 +136,7 @@ pub fn run_flamegraph(args: FlamegraphArgs) -> anyhow::Result<ExitCode> {
         }
     }
     write_output(args.output.as_deref(), |out| {
-        flamegraph::write_stacks(&stacks, session.name(), out).map_err(|e| match e {
+        flamegraph::write_stacks(&stacks, &stacks.session, out).map_err(|e| match e {
             flamegraph::Error::Io(e) => e,
             e @ flamegraph::Error::NothingToDraw => std::io::Error::other(e),
         })

@@ -35,7 +35,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for (_, dir, summary) in analyzed {
             match summary {
                 Ok(summary) => summaries.push(summary),
-                Err(error) => eprintln!("warning: {}: {error}", dir.display()),
+                Err(error) => eprintln!(
+                    "warning: {}",
+                    perf_analyze::output::printable(&format!("{}: {error}", dir.display()))
+                ),
             }
         }
         if summaries.is_empty() {

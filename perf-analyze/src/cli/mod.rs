@@ -28,7 +28,12 @@ Examples:
   perf-analyze report traces.jsonl                  # OTLP JSON or Jaeger JSON files too
   perf-analyze flamegraph test_performance -o flame.svg
   perf-analyze compare base_run new_run --fail-on-regression
-  perf-analyze compare run1,run2,run3 new1,new2 --format markdown";
+  perf-analyze compare run1,run2,run3 new1,new2 --format markdown
+
+Limits (each warned about on stderr when it applies):
+  a line over 16 MiB is skipped; a line with no end in 1 GiB stops the reading;
+  folded stacks and flamegraphs merge spans nested deeper than 128 levels;
+  the HTML timeline draws at most 2,000 spans of the latest turn, 100 levels deep.";
 
 /// Reads perf-layer session files (and the older Python tracker's, OTLP JSON and Jaeger JSON) and says where the time goes.
 #[derive(Debug, Parser)]
@@ -153,6 +158,23 @@ fn save_summary(analysis: &Analysis, data: &Path) -> anyhow::Result<PathBuf> {
     analysis
         .save_summary(dir)
         .with_context(|| format!("saving the summary of {}", data.display()))
+}
+
+/// The error and its causes, `: `-separated, each said once: the library's errors
+/// already end with their cause (`cannot read FILE: Is a directory (os error 21)`).
+pub fn error_message(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// True if the error is a broken pipe (`perf-analyze ... | head`): not a failure.

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use perf_analyze::export::Session;
-use perf_analyze::{analyze_path, analyze_reader, Format, Input, RenderOptions};
+use perf_analyze::output::printable;
+use perf_analyze::{analyze_path, analyze_reader, Format, Input, RenderOptions, WarningKind};
 
 use super::{Source, Width};
 
@@ -68,8 +69,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Input::Stdin => Session::read_analyzed(stdin(), "<stdin>", &options)?,
                 Input::File(path) => Session::read_path_analyzed(path, &options)?,
             };
-            let html = analysis.render_html(&render, &session);
-            (analysis, html)
+            let html = analysis.html_report(&render, &session);
+            let name = match &input {
+                Input::Stdin => "<stdin>".to_owned(),
+                Input::File(path) => perf_analyze::data_file(path).display().to_string(),
+            };
+            for note in &html.notes {
+                eprintln!("warning: {name}: {note}");
+            }
+            (analysis, html.page)
         }
         Some(format) => {
             let analysis = match &input {
@@ -80,6 +88,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (analysis, text)
         }
     };
+    // The caps the reader applied are said where people look, whatever the output.
+    for warning in analysis.warnings() {
+        if warning.kind == WarningKind::LongLine {
+            eprintln!("warning: {}", printable(&warning.to_string()));
+        }
+    }
     super::write_output(args.output.as_deref(), |out| out.write_all(text.as_bytes()))?;
     if let (true, Input::File(path)) = (args.save, &input) {
         let line = format!(

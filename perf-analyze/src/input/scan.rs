@@ -87,16 +87,85 @@ pub fn read<R: BufRead>(
             continue;
         }
         long.clear();
-        input
-            .read_until(b'\n', &mut long)
-            .map_err(|source| reader.io_error(source))?;
-        reader.take_line(&long, strict, &mut emit)?;
+        match read_long_line(&mut input, &mut long).map_err(|source| reader.io_error(source))? {
+            LongLine::Whole => reader.take_line(&long, strict, &mut emit)?,
+            LongLine::Skipped(length) => reader.skip_long_line(length),
+            LongLine::Endless => {
+                reader.give_up_endless_line();
+                break;
+            }
+        }
     }
     reader.close_segment(None, &mut emit);
     Ok(LoadSummary {
         lines: reader.line,
         format: reader.format,
         warnings: reader.warnings,
+    })
+}
+
+/// The longest line read, in bytes: a longer one is skipped with a warning, so that
+/// a line that never ends (a file's tail of NUL bytes after a power cut) holds at most
+/// this much memory. A record of perf-layer or the Python tracker is far shorter.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// How far an over-long line is read in search of its end: past this, the input is taken
+/// to have no more lines (`/dev/zero`, a stream of garbage) and reading stops.
+pub const MAX_SKIP_BYTES: u64 = 1 << 30;
+
+/// How a line that straddles the input's buffer was read.
+enum LongLine {
+    /// It is in the buffer, with its newline if it has one.
+    Whole,
+    /// It was longer than [`MAX_LINE_BYTES`] (this many bytes, newline included) and skipped.
+    Skipped(u64),
+    /// No line end within [`MAX_SKIP_BYTES`]: the input is not read further.
+    Endless,
+}
+
+/// Reads one line into `line`, keeping at most [`MAX_LINE_BYTES`] of it: the rest of a
+/// longer line is read past without being kept.
+fn read_long_line<R: BufRead>(input: &mut R, line: &mut Vec<u8>) -> std::io::Result<LongLine> {
+    let mut length = 0u64;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let (taken, done) = match memchr::memchr(b'\n', available) {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        length += taken as u64;
+        if length <= MAX_LINE_BYTES as u64 {
+            // Grow by doubling, but never past the cap.
+            if line.capacity() < line.len() + taken {
+                let want = (line.capacity() * 2)
+                    .min(MAX_LINE_BYTES)
+                    .max(line.len() + taken);
+                line.reserve_exact(want - line.len());
+            }
+            line.extend_from_slice(&available[..taken]);
+        } else if !line.is_empty() {
+            // Over the cap: what was kept goes, and the rest is only counted.
+            *line = Vec::new();
+        }
+        input.consume(taken);
+        if done {
+            break;
+        }
+        if length > MAX_SKIP_BYTES {
+            return Ok(LongLine::Endless);
+        }
+    }
+    Ok(if length > MAX_LINE_BYTES as u64 {
+        LongLine::Skipped(length)
+    } else {
+        LongLine::Whole
     })
 }
 
@@ -242,6 +311,26 @@ impl Scanner {
                 Ok(())
             }
         }
+    }
+
+    /// Counts and warns about a line longer than [`MAX_LINE_BYTES`], read past unkept.
+    fn skip_long_line(&mut self, length: u64) {
+        self.line += 1;
+        let message = format!(
+            "skipped: the line is {length} bytes long, over the limit of {MAX_LINE_BYTES} bytes \
+             (a record is far shorter: a damaged file, or not a session file)"
+        );
+        self.warn(WarningKind::LongLine, message);
+    }
+
+    /// Warns that the current line never ended and the rest of the input is not read.
+    fn give_up_endless_line(&mut self) {
+        self.line += 1;
+        let message = format!(
+            "reading stopped: no line end in the first {MAX_SKIP_BYTES} bytes of this line \
+             (an endless input such as /dev/zero, or not a session file)"
+        );
+        self.warn(WarningKind::LongLine, message);
     }
 
     /// Warns about the current line.

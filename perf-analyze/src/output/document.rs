@@ -2,6 +2,8 @@
 //! Markdown and HTML renderers draw alike. The report, the comparison, the trend
 //! and the session list are built as blocks; no renderer knows which it draws.
 
+use std::borrow::Cow;
+
 /// A piece of a document.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Block {
@@ -36,9 +38,11 @@ pub(super) enum Block {
 
 /// Cuts text longer than `max` characters, marking the cut with `...`: a report line
 /// stays readable (and tables stay fast) whatever length of name a file holds.
-pub(super) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+/// Control characters are made [printable] first.
+pub(super) fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    let text = printable(text);
     match text.char_indices().nth(max) {
-        None => text.into(),
+        None => text,
         Some(_) => {
             let end = text
                 .char_indices()
@@ -47,6 +51,35 @@ pub(super) fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
             format!("{}...", &text[..end]).into()
         }
     }
+}
+
+/// Text safe to print on a terminal: each control character (an escape sequence's
+/// `ESC`, a line break, `BEL`, ...) and each bidirectional override is written as its
+/// Rust escape (`\u{1b}`), so a name read from a file cannot move the cursor, clear
+/// the screen, set the window title or reorder the text around it.
+///
+/// ```
+/// use perf_analyze::output::printable;
+///
+/// assert_eq!(printable("llm_generation"), "llm_generation");
+/// assert_eq!(printable("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\u{a}");
+/// ```
+#[must_use]
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let hidden =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.contains(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Longest table cell, in characters.

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::document::Block;
+use super::export::folded::{Stacks, MAX_DEPTH, MERGED_FRAME};
 use super::export::{flamegraph, Session, Timeline, TrackKind};
 use super::{report, RenderOptions};
 use crate::analysis::Analysis;
@@ -22,12 +23,29 @@ impl Analysis {
     /// the flamegraph.
     #[must_use]
     pub fn render_html(&self, options: &RenderOptions, session: &Session) -> String {
+        self.html_report(options, session).page
+    }
+
+    /// As [`Analysis::render_html`], with the caps the page applied (spans not drawn,
+    /// frames merged), each a sentence also written on the page.
+    #[must_use]
+    pub fn html_report(&self, options: &RenderOptions, session: &Session) -> HtmlReport {
         render(
             &report::build(self, options),
             session,
             &self.summary.session,
         )
     }
+}
+
+/// The HTML report page and the caps it applied.
+#[derive(Debug, Clone)]
+pub struct HtmlReport {
+    /// The page.
+    pub page: String,
+    /// One sentence per cap that applied (see [`MAX_DRAWN`], [`MAX_ROWS`] and
+    /// [`MAX_DEPTH`]); the page says them too.
+    pub notes: Vec<String>,
 }
 
 /// Escapes text for HTML content and attribute values.
@@ -62,7 +80,7 @@ iframe.flamegraph{width:100%;border:0}
 ";
 
 /// Renders the report's blocks, then the timeline and the flamegraph.
-fn render(blocks: &[Block], session: &Session, name: &str) -> String {
+fn render(blocks: &[Block], session: &Session, name: &str) -> HtmlReport {
     let mut html = String::with_capacity(64 * 1024);
     let title = escape(name);
     let _ = write!(
@@ -122,10 +140,11 @@ fn render(blocks: &[Block], session: &Session, name: &str) -> String {
     if in_list {
         html.push_str("</ul>\n");
     }
-    turn_timeline(&mut html, &session.timeline());
-    flamegraph_frame(&mut html, session);
+    let mut notes = Vec::new();
+    turn_timeline(&mut html, &session.timeline(), &mut notes);
+    flamegraph_frame(&mut html, session, &mut notes);
     html.push_str("</body>\n</html>\n");
-    html
+    HtmlReport { page: html, notes }
 }
 
 fn table<H: AsRef<str>>(html: &mut String, header: &[H], rows: &[Vec<String>], right: &[usize]) {
@@ -175,12 +194,16 @@ fn seconds(ns: u64) -> String {
 }
 
 /// The deepest nesting the timeline draws (rows per lane).
-const MAX_ROWS: usize = 100;
+pub const MAX_ROWS: usize = 100;
+
+/// The most spans the timeline of the latest turn draws: past it, the outermost and
+/// longest are drawn, and the page says how many were left out.
+pub const MAX_DRAWN: usize = 2_000;
 
 /// The latest turn and the background work it started or overlapped, as
 /// bars on lanes (one lane per track, one row per nesting depth).
 #[allow(clippy::cast_precision_loss)]
-fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
+fn turn_timeline(html: &mut String, timeline: &Timeline<'_>, notes: &mut Vec<String>) {
     html.push_str("<h2>TIMELINE OF THE LATEST TURN</h2>\n");
     let Some(turn) = latest_root(timeline) else {
         html.push_str("<p>no operations</p>\n");
@@ -234,8 +257,6 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
     // Depth of each shown span within its track: a parent is always shown
     // before its children, so one pass finds them all.
     let mut depth = vec![0usize; timeline.spans().len()];
-    let mut lanes: Vec<(usize, usize)> = Vec::new(); // (track, rows)
-    let mut lane_of = vec![usize::MAX; timeline.tracks().len()];
     let mut placed = Vec::with_capacity(shown.len());
     let mut too_deep = 0usize;
     for &i in &shown {
@@ -249,6 +270,20 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
             too_deep += 1;
             continue;
         }
+        placed.push((i, d));
+    }
+    // Past the cap, the outermost and then the longest spans are drawn.
+    let not_drawn = placed.len().saturating_sub(MAX_DRAWN);
+    if not_drawn > 0 {
+        placed.sort_unstable_by_key(|&(i, d)| {
+            (d, std::cmp::Reverse(timeline.span(i).duration_ns()), i)
+        });
+        placed.truncate(MAX_DRAWN);
+    }
+    let mut lanes: Vec<(usize, usize)> = Vec::new(); // (track, rows)
+    let mut lane_of = vec![usize::MAX; timeline.tracks().len()];
+    for &(i, d) in &placed {
+        let track = timeline.span(i).track;
         match lane_of[track] {
             usize::MAX => {
                 lane_of[track] = lanes.len();
@@ -256,7 +291,6 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
             }
             lane => lanes[lane].1 = lanes[lane].1.max(d + 1),
         }
-        placed.push((i, d));
     }
     lanes.sort_by_key(|&(t, _)| (timeline.tracks()[t].kind == TrackKind::Background, t));
     for (l, &(track, _)) in lanes.iter().enumerate() {
@@ -336,18 +370,48 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>) {
     }
     html.push_str("</svg>\n");
     if too_deep > 0 {
-        let _ = writeln!(
+        note(
             html,
-            "<p>{too_deep} spans nested deeper than {MAX_ROWS} levels are not drawn.</p>"
+            notes,
+            format!(
+                "timeline: {too_deep} spans nested deeper than {MAX_ROWS} levels are not drawn"
+            ),
+        );
+    }
+    if not_drawn > 0 {
+        note(
+            html,
+            notes,
+            format!(
+                "timeline: {not_drawn} spans of the latest turn are not drawn: at most \
+                 {MAX_DRAWN} are, the outermost and longest first"
+            ),
         );
     }
 }
 
+/// Says on the page, and in `notes`, that a cap applied.
+fn note(html: &mut String, notes: &mut Vec<String>, text: String) {
+    let _ = writeln!(html, "<p>{}.</p>", escape(&text));
+    notes.push(text);
+}
+
 /// The flamegraph in a sandboxed frame: its script runs in an opaque origin.
-fn flamegraph_frame(html: &mut String, session: &Session) {
+fn flamegraph_frame(html: &mut String, session: &Session, notes: &mut Vec<String>) {
     html.push_str("<h2>FLAMEGRAPH (self time)</h2>\n");
+    let stacks = Stacks::of(session);
+    if stacks.merged_spans > 0 {
+        note(
+            html,
+            notes,
+            format!(
+                "flamegraph: {} spans nested deeper than {MAX_DEPTH} levels are merged into the frame \"{MERGED_FRAME}\"",
+                stacks.merged_spans
+            ),
+        );
+    }
     let mut svg = Vec::new();
-    if let Err(error) = flamegraph::write(session, &mut svg) {
+    if let Err(error) = flamegraph::write_stacks(&stacks, session.name(), &mut svg) {
         let _ = writeln!(html, "<p>{}</p>", escape(&error.to_string()));
         return;
     }

@@ -7,16 +7,21 @@ use super::document::{clip, Block, CELL, LINE};
 
 /// Escapes text for Markdown (CommonMark, GitHub tables): a backslash before each
 /// character that could start code (`` ` ``), HTML or an entity (`<`, `>`, `&`), end
-/// a table cell (`|`) or escape the next one (`\`), and, with `emphasis`, before
-/// `*` and `_`. A line break becomes a space.
+/// a link's or an image's text before its target (`](`, `][`, `]:`), end a table
+/// cell (`|`) or escape the next one (`\`), and, with `emphasis`, before `*`, `_`
+/// and `~`. A line break becomes a space; the
+/// text comes [clipped](clip), so other control characters are already printable.
 ///
 /// Names in the report's tables keep their `_`: in a cell they are identifiers.
 fn escape(text: &str, emphasis: bool) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
             '\\' | '`' | '<' | '>' | '&' | '|' => out.push('\\'),
-            '*' | '_' if emphasis => out.push('\\'),
+            // A `]` that a link, an image or a link definition needs next.
+            ']' if matches!(chars.peek(), Some('(' | '[' | ':')) => out.push('\\'),
+            '*' | '_' | '~' if emphasis => out.push('\\'),
             '\n' | '\r' => {
                 out.push(' ');
                 continue;
@@ -144,6 +149,11 @@ mod tests {
         assert_eq!(escape("llm_generation", false), "llm_generation");
         assert_eq!(escape("*llm_generation*", true), r"\*llm\_generation\*");
         assert_eq!(escape("two\nlines", false), "two lines");
+        assert_eq!(
+            escape("![p](x) [a][b] [c]: y", false),
+            r"![p\](x) [a\][b] [c\]: y"
+        );
+        assert_eq!(escape("[llm] generation", false), "[llm] generation");
     }
 
     #[test]

@@ -25,6 +25,8 @@ mod text;
 mod trend;
 
 pub use compare::CompareFormat;
+pub use document::printable;
+pub use html::{HtmlReport, MAX_DRAWN, MAX_ROWS};
 pub use list::session_table;
 
 use crate::analysis::Analysis;

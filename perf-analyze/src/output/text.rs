@@ -4,7 +4,7 @@
 
 use comfy_table::{presets, Cell, CellAlignment, ColumnConstraint, ContentArrangement, Table};
 
-use super::document::{clip, Block, Frame, CELL, FREE_TEXT, LINE, NAME};
+use super::document::{clip, printable, Block, Frame, CELL, FREE_TEXT, LINE, NAME};
 
 /// A comfy-table table as every text table starts: `style`, `width` columns wide
 /// (whatever the terminal), the header given.
@@ -31,10 +31,10 @@ fn framed(
         Frame::Box => presets::UTF8_FULL_CONDENSED,
         Frame::Ascii => presets::ASCII_BORDERS_ONLY_CONDENSED,
     };
-    let mut table = new_table(style, width, header);
+    let mut table = new_table(style, width, header.iter().map(|h| printable(h)));
     for row in rows {
         table.add_row(row.iter().enumerate().map(|(i, text)| {
-            let cell = Cell::new(text);
+            let cell = Cell::new(printable(text));
             if frame == Frame::Box && right.contains(&i) {
                 cell.set_alignment(CellAlignment::Right)
             } else {

@@ -19,18 +19,21 @@
 //! # Ok::<(), perf_analyze::Error>(())
 //! ```
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
 use super::Session;
 use crate::analysis::intervals::union_len_sorted;
-use crate::input::Tree;
+use crate::input::{visit, visit_path, Segment, Tree, VisitReport, Visitor};
+use crate::{Error, Options};
 
 /// The deepest stack written: spans nested deeper than this many frames are
 /// merged into one [`MERGED_FRAME`] on top of it, so a runaway recursion gives
 /// bounded lines instead of output quadratic in its depth.
-pub const MAX_DEPTH: usize = 1000;
+pub const MAX_DEPTH: usize = 128;
 
 /// The frame that stands for the spans nested deeper than [`MAX_DEPTH`].
 pub const MERGED_FRAME: &str = "(deeper frames merged)";
@@ -43,6 +46,10 @@ pub struct Stacks {
     pub stacks: Vec<(String, u64)>,
     /// How many spans lay deeper than [`MAX_DEPTH`] and were merged.
     pub merged_spans: u64,
+    /// How many spans were folded.
+    pub spans: u64,
+    /// The session id written in the file (empty if it names none).
+    pub session: String,
 }
 
 impl Stacks {
@@ -61,34 +68,52 @@ impl Stacks {
     /// ```
     #[must_use]
     pub fn of(session: &Session) -> Stacks {
-        let mut trie = Trie::default();
-        let mut merged_spans = 0;
-        // The trie frame of each node; nodes come in pre-order, so a parent's
-        // entry is there before its children need it.
-        let mut frame_of: Vec<usize> = Vec::new();
+        let mut folder = Folder {
+            session: session.name().to_owned(),
+            ..Folder::default()
+        };
         for tree in session.trees() {
-            frame_of.clear();
-            for (i, node) in tree.nodes().iter().enumerate() {
-                let parent = node.parent.map_or(ROOT, |p| frame_of[p as usize]);
-                let depth = node.depth as usize;
-                let frame = if depth < MAX_DEPTH {
-                    trie.frame(parent, &node.span.name)
-                } else {
-                    merged_spans += 1;
-                    if depth == MAX_DEPTH {
-                        trie.frame(parent, MERGED_FRAME)
-                    } else {
-                        parent
-                    }
-                };
-                trie.frames[frame].self_ns += self_time(tree, i);
-                frame_of.push(frame);
-            }
+            folder.fold(tree);
         }
-        Stacks {
-            stacks: trie.stacks(),
-            merged_spans,
-        }
+        folder.finish()
+    }
+
+    /// Reads and folds a session tree by tree, as each completes: memory follows the
+    /// distinct stacks and the open trees, not the file's size (no [`Session`] is held).
+    ///
+    /// ```
+    /// use perf_analyze::export::folded::Stacks;
+    ///
+    /// let data = concat!(
+    ///     r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#, "\n",
+    ///     r#"{"type":"span","id":1,"parent":null,"name":"turn","target":"t","start_ns":0,"end_ns":10,"busy_ns":10,"enters":1,"thread":"main","status":"ok","fields":{}}"#, "\n",
+    /// );
+    /// let (stacks, _report) = Stacks::read(data.as_bytes(), "mem", &Default::default())?;
+    /// assert_eq!((stacks.session.as_str(), stacks.spans), ("s", 1));
+    /// assert_eq!(stacks.stacks, [("turn".to_owned(), 10)]);
+    /// # Ok::<(), perf_analyze::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Session::read`].
+    pub fn read<R: BufRead + Send>(
+        input: R,
+        source: &str,
+        options: &Options,
+    ) -> Result<(Stacks, VisitReport), Error> {
+        let mut folder = Folder::default();
+        let report = visit(input, source, options, &mut folder)?;
+        Ok((folder.finish(), report))
+    }
+
+    /// As [`Stacks::read`], from a data file or a session directory.
+    ///
+    /// # Errors
+    /// As [`Session::read_path`].
+    pub fn read_path(path: &Path, options: &Options) -> Result<(Stacks, VisitReport), Error> {
+        let mut folder = Folder::default();
+        let report = visit_path(path, options, &mut folder)?;
+        Ok((folder.finish(), report))
     }
 
     /// The stacks in whole microseconds (rounded; those that round to zero left out).
@@ -102,31 +127,89 @@ impl Stacks {
     }
 }
 
+/// Folds trees one at a time into a [`Trie`] of distinct stacks.
+#[derive(Debug, Default)]
+struct Folder {
+    trie: Trie,
+    merged_spans: u64,
+    spans: u64,
+    session: String,
+    /// The trie frame of each node of the tree being folded.
+    frame_of: Vec<usize>,
+}
+
+impl Folder {
+    fn fold(&mut self, tree: &Tree) {
+        // Nodes come in pre-order: a parent's frame is known before its children need it.
+        self.frame_of.clear();
+        for (i, node) in tree.nodes().iter().enumerate() {
+            let parent = node.parent.map_or(ROOT, |p| self.frame_of[p as usize]);
+            let depth = node.depth as usize;
+            let frame = if depth < MAX_DEPTH {
+                self.trie.frame(parent, &node.span.name)
+            } else {
+                self.merged_spans += 1;
+                if depth == MAX_DEPTH {
+                    self.trie.frame(parent, &Arc::from(MERGED_FRAME))
+                } else {
+                    parent
+                }
+            };
+            let own = &mut self.trie.frames[frame].self_ns;
+            *own = own.saturating_add(self_time(tree, i));
+            self.frame_of.push(frame);
+        }
+        self.spans += tree.len() as u64;
+    }
+
+    fn finish(self) -> Stacks {
+        Stacks {
+            stacks: self.trie.stacks(),
+            merged_spans: self.merged_spans,
+            spans: self.spans,
+            session: self.session,
+        }
+    }
+}
+
+impl Visitor for Folder {
+    fn segment(&mut self, segment: &Segment) {
+        if segment.index == 0 {
+            self.session.clone_from(&segment.session);
+        }
+    }
+
+    fn tree(&mut self, tree: Tree) {
+        self.fold(&tree);
+    }
+}
+
 /// The parent of a root frame.
 const ROOT: usize = usize::MAX;
 
 /// Distinct stacks as a tree of frames: each frame knows its parent, so a
 /// span's stack is found in constant time whatever its depth.
-#[derive(Default)]
-struct Trie<'a> {
-    frames: Vec<Frame<'a>>,
-    index: HashMap<(usize, &'a str), usize>,
+#[derive(Debug, Default)]
+struct Trie {
+    frames: Vec<Frame>,
+    index: HashMap<(usize, Arc<str>), usize>,
 }
 
-struct Frame<'a> {
+#[derive(Debug)]
+struct Frame {
     parent: usize,
-    name: &'a str,
+    name: Arc<str>,
     self_ns: u64,
 }
 
-impl<'a> Trie<'a> {
+impl Trie {
     /// The frame `name` on top of `parent`, made on first use.
-    fn frame(&mut self, parent: usize, name: &'a str) -> usize {
+    fn frame(&mut self, parent: usize, name: &Arc<str>) -> usize {
         let frames = &mut self.frames;
-        *self.index.entry((parent, name)).or_insert_with(|| {
+        *self.index.entry((parent, name.clone())).or_insert_with(|| {
             frames.push(Frame {
                 parent,
-                name,
+                name: name.clone(),
                 self_ns: 0,
             });
             frames.len() - 1
@@ -142,7 +225,7 @@ impl<'a> Trie<'a> {
             path.clear();
             let mut at = frame;
             loop {
-                path.push(at.name);
+                path.push(&at.name);
                 match at.parent {
                     ROOT => break,
                     p => at = &self.frames[p],

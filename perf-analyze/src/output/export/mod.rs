@@ -1,9 +1,10 @@
 //! Exports of a session for other tools: Chrome's trace format (Perfetto),
 //! folded stacks and SVG flamegraphs, speedscope, OTLP JSON.
 //!
-//! Exports read the whole [`Session`] (every root tree; the report streams).
-//! The trace formats draw from its [`Timeline`]: the spans on one timeline,
-//! laid out on tracks where they nest.
+//! The trace formats (Chrome, speedscope) read the whole [`Session`] (every root
+//! tree) and draw from its [`Timeline`]: the spans on one timeline, laid out on
+//! tracks where they nest. Folded stacks and flamegraphs can stream instead, tree by
+//! tree ([`folded::Stacks::read`]), as the report does.
 
 pub mod chrome;
 pub mod flamegraph;

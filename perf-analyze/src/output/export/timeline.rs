@@ -30,6 +30,9 @@
 //! # Ok::<(), perf_analyze::Error>(())
 //! ```
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use crate::analysis::intervals::union_len_sorted;
 use crate::input::{Span, Tree};
 
@@ -84,6 +87,15 @@ pub struct Track {
     pub top: Vec<usize>,
     /// The end of the last top-level span: the track is free from here.
     free_at: u64,
+}
+
+/// The tracks of each kind (foreground, background) while spans are placed: those
+/// still busy by the time they are free, and those free by number.
+#[derive(Default)]
+struct Free {
+    busy: [BinaryHeap<Reverse<(u64, usize)>>; 2],
+    idle: [BinaryHeap<Reverse<usize>>; 2],
+    opened: [usize; 2],
 }
 
 /// The spans of a session on one timeline, with their trees and tracks.
@@ -167,28 +179,49 @@ impl<'a> Timeline<'a> {
         }
     }
 
-    /// Assigns every span a track.
+    /// Assigns every span a track, in O(n log n): first which spans nest on their
+    /// parent's track, then the others (the tops of tracks) in start order, each on the
+    /// lowest-numbered track of its kind free at its start, found with two heaps.
     fn lay_out(&mut self) {
-        for r in 0..self.roots.len() {
-            let root = self.roots[r];
-            self.place_on_free_track(root);
+        let mut tops = Vec::with_capacity(self.roots.len());
+        let mut on_parent_track = vec![false; self.spans.len()];
+        for &root in &self.roots {
+            tops.push(root);
             let mut stack = vec![root];
             while let Some(parent) = stack.pop() {
-                let mut siblings_end = self.spans[parent].start_ns;
-                for c in 0..self.spans[parent].children.len() {
-                    let child = self.spans[parent].children[c];
-                    let (p, ch) = (&self.spans[parent], &self.spans[child]);
+                let p = &self.spans[parent];
+                let mut siblings_end = p.start_ns;
+                for &child in &p.children {
+                    let ch = &self.spans[child];
                     let nests = ch.start_ns >= p.start_ns && ch.end_ns <= p.end_ns;
                     if nests && ch.start_ns >= siblings_end {
                         siblings_end = ch.end_ns;
-                        self.spans[child].track = self.spans[parent].track;
-                        self.spans[parent].track_children.push(child);
+                        on_parent_track[child] = true;
                     } else {
-                        self.place_on_free_track(child);
+                        tops.push(child);
                     }
                 }
-                // Depth first, earliest child on top of the stack.
-                stack.extend(self.spans[parent].children.iter().rev().copied());
+                stack.extend(p.children.iter().rev().copied());
+            }
+        }
+        tops.sort_by_key(|&i| (self.spans[i].start_ns, self.spans[i].end_ns, i));
+        let mut free = Free::default();
+        for top in tops {
+            self.place_on_free_track(top, &mut free);
+        }
+        // Tracks of the spans nested on their parent's, parents first.
+        for r in 0..self.roots.len() {
+            let mut stack = vec![self.roots[r]];
+            while let Some(parent) = stack.pop() {
+                let track = self.spans[parent].track;
+                for c in 0..self.spans[parent].children.len() {
+                    let child = self.spans[parent].children[c];
+                    if on_parent_track[child] {
+                        self.spans[child].track = track;
+                        self.spans[parent].track_children.push(child);
+                    }
+                    stack.push(child);
+                }
             }
         }
         for t in 0..self.tracks.len() {
@@ -198,22 +231,29 @@ impl<'a> Timeline<'a> {
         }
     }
 
-    /// Puts a span at the top of the first track of its kind that is free at its start.
-    fn place_on_free_track(&mut self, span: usize) {
+    /// Puts a span at the top of the lowest-numbered track of its kind that is free at
+    /// its start. Spans must come in start order.
+    fn place_on_free_track(&mut self, span: usize, free: &mut Free) {
         let (start, end) = (self.spans[span].start_ns, self.spans[span].end_ns);
         let kind = if self.spans[span].background {
             TrackKind::Background
         } else {
             TrackKind::Foreground
         };
-        let track = match self
-            .tracks
-            .iter()
-            .position(|t| t.kind == kind && t.free_at <= start)
-        {
-            Some(t) => t,
+        let k = usize::from(kind == TrackKind::Background);
+        let (busy, idle) = (&mut free.busy[k], &mut free.idle[k]);
+        while let Some(&Reverse((free_at, track))) = busy.peek() {
+            if free_at > start {
+                break;
+            }
+            busy.pop();
+            idle.push(Reverse(track));
+        }
+        let track = match idle.pop() {
+            Some(Reverse(t)) => t,
             None => {
-                let number = self.tracks.iter().filter(|t| t.kind == kind).count() + 1;
+                free.opened[k] += 1;
+                let number = free.opened[k];
                 let name = match (kind, number) {
                     (TrackKind::Foreground, 1) => "foreground".to_owned(),
                     (TrackKind::Foreground, n) => format!("foreground {n}"),
@@ -231,6 +271,7 @@ impl<'a> Timeline<'a> {
         let t = &mut self.tracks[track];
         t.top.push(span);
         t.free_at = t.free_at.max(end);
+        busy.push(Reverse((t.free_at, track)));
         self.spans[span].track = track;
     }
 

@@ -1,0 +1,32 @@
+//! Any bytes through the loader into every export and the HTML report: never a
+//! panic, never a hang, whatever shape the trees take (deep, wide, overlapping,
+//! cyclic, children outliving their parents).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use perf_analyze::export::{flamegraph, folded, ExportFormat, Session};
+use perf_analyze::{Options, RenderOptions};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok((analysis, session)) = Session::read_analyzed(data, "fuzz", &Options::default())
+    else {
+        return;
+    };
+    for format in [
+        ExportFormat::Chrome,
+        ExportFormat::Folded,
+        ExportFormat::Speedscope,
+    ] {
+        let mut out = Vec::new();
+        format.write(&session, &mut out).expect("writing to memory");
+        if format != ExportFormat::Folded {
+            // The trace formats are JSON documents.
+            serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
+        }
+    }
+    let stacks = folded::Stacks::of(&session);
+    let _ = flamegraph::write_stacks(&stacks, session.name(), &mut Vec::new());
+    let report = analysis.html_report(&RenderOptions::default(), &session);
+    assert!(report.page.ends_with("</html>\n"));
+});

@@ -9,6 +9,7 @@ use perf_layer::record::{EndRecord, Status};
 use super::advice::{self, Inputs};
 use super::background::Background;
 use super::bottleneck;
+use super::causes::Causes;
 use super::critical::{critical_path, Step};
 use super::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
 use super::llm::LlmCalls;
@@ -51,6 +52,7 @@ pub(crate) struct Analyzer<'a> {
     parallelism: Parallelism,
     background: Background,
     llm: LlmCalls,
+    causes: Causes,
     /// Roots' intervals (with the name and link of those to classify) and spans that
     /// stick out of their root, on their way in start order to active time and the
     /// async analysis: see [`place`].
@@ -296,6 +298,12 @@ impl Analyzer<'_> {
         self.stats.add_tree(tree);
         self.parallelism.add_tree(tree, &self.options.thresholds);
         self.background.add_spans(tree, &self.options.thresholds);
+        let busy_known = self
+            .segments
+            .get(root.segment as usize)
+            .map_or(true, |s| s.segment.format != SourceFormat::Python);
+        self.causes
+            .add_tree(tree, &self.options.thresholds, busy_known);
     }
 
     /// Offers a root's tree as the latest operation.
@@ -381,6 +389,7 @@ impl<'a> Analyzer<'a> {
             parallelism: Parallelism::default(),
             background: Background::default(),
             llm: LlmCalls::default(),
+            causes: Causes::default(),
             timeline: StartOrder::new(REORDER_CAPACITY),
             active: SortedUnion::default(),
             active_ns: 0,
@@ -429,10 +438,8 @@ impl<'a> Analyzer<'a> {
         let recommendations = advice::recommend(Inputs {
             stats: &self.stats,
             wall_ns,
-            bottlenecks: &bottlenecks,
             parallelism: &parallelism,
-            background: &background,
-            llm: &self.llm,
+            causes: &self.causes,
         });
         let latest = self.latest.best();
         let critical = latest.as_ref().map(critical_path).unwrap_or_default();

@@ -17,6 +17,7 @@ pub mod advice;
 mod analyzer;
 pub mod background;
 pub mod bottleneck;
+pub mod causes;
 pub mod compare;
 pub mod critical;
 pub mod intervals;

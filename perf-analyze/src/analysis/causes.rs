@@ -172,7 +172,7 @@ const GENERATION_SAVING: f64 = 0.3;
 /// A hot operation is busy at least this share of its own time ...
 const HOT_MIN_BUSY: f64 = 0.8;
 /// ... and takes at least this share of user-facing time.
-const HOT_MIN_SHARE: f64 = 0.2;
+const HOT_MIN_SHARE: f64 = 0.4;
 /// Optimising a hot operation's code saves about this share of it.
 const HOT_SAVING: f64 = 0.5;
 /// Distinct names (and name pairs) tracked.
@@ -891,8 +891,8 @@ impl Causes {
                     ),
                     evidence: vec![
                         format!(
-                            "{} of {} user-facing spans idle at least {:.0} times longer than busy in their own time",
-                            o.waits, o.fg_count, 10.0
+                            "{} of {} user-facing spans idle far longer than busy in their own time",
+                            o.waits, o.fg_count
                         ),
                         format!(
                             "idle {} in all, the longest {}",

@@ -1,0 +1,108 @@
+//! The diagnosis on sessions with one planted cause each: the first recommendation
+//! names the planted cause and operation, every saving is possible, and a clean
+//! session gets no recommendation at all.
+
+use perf_analyze::analysis::causes::Cause;
+use perf_analyze::generate::scenario::Scenario;
+use perf_analyze::{analyze_reader, Analysis, Options};
+
+fn analyze(scenario: Scenario) -> Analysis {
+    let mut out = Vec::new();
+    scenario.write(&mut out).unwrap();
+    let a = analyze_reader(&out[..], scenario.name(), &Options::default()).unwrap();
+    assert!(a.warnings().is_empty(), "{scenario:?}: {:?}", a.warnings());
+    a
+}
+
+#[test]
+fn the_first_recommendation_names_the_planted_cause_and_operation() {
+    let mut failures = Vec::new();
+    for scenario in Scenario::ALL {
+        let Some((cause, operation)) = scenario.planted() else {
+            continue;
+        };
+        let a = analyze(scenario);
+        let got: Vec<(Cause, &str, u64)> = a
+            .summary
+            .recommendations
+            .iter()
+            .map(|r| (r.cause, r.operation.as_str(), r.estimated_saving_ns))
+            .collect();
+        if got.first().map(|g| (g.0, g.1)) != Some((cause, operation)) {
+            failures.push(format!(
+                "{scenario:?}: planted {cause:?} at {operation}, got {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_cause_is_planted_somewhere() {
+    for cause in Cause::ALL {
+        assert!(
+            Scenario::ALL
+                .iter()
+                .any(|s| s.planted().is_some_and(|(c, _)| c == cause)),
+            "{cause:?}"
+        );
+    }
+}
+
+#[test]
+fn a_clean_session_gets_no_recommendation() {
+    let a = analyze(Scenario::Clean);
+    assert!(
+        a.summary.recommendations.is_empty(),
+        "{:#?}",
+        a.summary.recommendations
+    );
+}
+
+#[test]
+fn savings_are_possible_and_ranked_and_evidence_is_given() {
+    for scenario in Scenario::ALL {
+        let a = analyze(scenario);
+        let recs = &a.summary.recommendations;
+        for r in recs {
+            assert!(
+                r.estimated_saving_ns <= a.summary.wall_ns,
+                "{scenario:?}: {r:?} saves more than the wall time {}",
+                a.summary.wall_ns
+            );
+            assert!(!r.evidence.is_empty(), "{scenario:?}: {r:?}");
+        }
+        assert!(
+            recs.windows(2)
+                .all(|w| w[0].estimated_saving_ns >= w[1].estimated_saving_ns),
+            "{scenario:?}: not ranked by saving"
+        );
+    }
+}
+
+#[test]
+fn queueing_names_the_background_calls_it_waited_behind() {
+    let a = analyze(Scenario::LlmQueueing);
+    let first = &a.summary.recommendations[0];
+    let evidence = first.evidence.join("\n");
+    assert!(evidence.contains("llm_digest (background"), "{evidence}");
+    assert!(
+        evidence.contains("waited behind background work"),
+        "{evidence}"
+    );
+    // Ten answers each waited 1.175 s behind the digest: that is the saving.
+    assert_eq!(first.estimated_saving_ns, 10 * 1_195_000_000);
+}
+
+#[test]
+fn a_server_s_connections_are_long_lived_and_not_a_fan_out() {
+    let a = analyze(Scenario::Server);
+    let recs = &a.summary.recommendations;
+    assert!(
+        recs.iter()
+            .all(|r| r.cause != Cause::SequentialSiblings && r.operation != "connection"),
+        "{recs:#?}"
+    );
+    // Both operations named apply are told apart.
+    assert!(recs.iter().all(|r| r.operation != "apply"), "{recs:#?}");
+}

@@ -15,7 +15,7 @@ use super::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
 use super::llm::LlmCalls;
 use super::parallelism::Parallelism;
 use super::stats::Stats;
-use super::summary::{NameRow, Summary};
+use super::summary::{NameRow, Summary, Workload};
 use crate::input::{self, Segment, SegmentEnd, SourceFormat, Tree, VisitReport, Visitor};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::{Error, Options};
@@ -39,6 +39,15 @@ impl SegmentInfo {
     pub fn wall_ns(&self) -> u64 {
         self.first_start_ns
             .map_or(0, |first| self.last_end_ns.saturating_sub(first))
+    }
+}
+
+/// `count` per second of `wall_ns` (0 without wall time), to 0.01.
+fn per_second(count: u64, wall_ns: u64) -> f64 {
+    if wall_ns == 0 {
+        0.0
+    } else {
+        (count as f64 * 1e9 / wall_ns as f64 * 100.0).round() / 100.0
     }
 }
 
@@ -85,6 +94,8 @@ pub(crate) struct Analyzer<'a> {
 /// analysis); roots still open at the flush are used only when nothing else is there.
 #[derive(Debug, Default)]
 struct Latest {
+    /// A representative request of the latest long-lived root (see [`representative`]).
+    request: Option<Tree>,
     foreground: Option<Tree>,
     open: Option<Tree>,
     background: Option<Tree>,
@@ -132,8 +143,28 @@ impl Latest {
     }
 
     fn best(self) -> Option<Tree> {
-        self.foreground.or(self.open).or(self.background)
+        self.request
+            .or(self.foreground)
+            .or(self.open)
+            .or(self.background)
     }
+}
+
+/// A long-lived root's representative request: of its children, the latest whose
+/// duration is nearest their median.
+fn representative(tree: &Tree) -> Option<Tree> {
+    let children = tree.children(0);
+    let mut durations: Vec<u64> = children
+        .iter()
+        .map(|&c| tree.span(c as usize).duration_ns())
+        .collect();
+    durations.sort_unstable();
+    let median = *durations.get(durations.len() / 2)?;
+    let best = children
+        .iter()
+        .rev()
+        .min_by_key(|&&c| tree.span(c as usize).duration_ns().abs_diff(median))?;
+    Some(tree.subtree(*best as usize))
 }
 
 /// Where an interval goes once it is in start order: into active time and, for a root
@@ -298,19 +329,32 @@ impl Analyzer<'_> {
         self.stats.add_tree(tree);
         self.parallelism.add_tree(tree, &self.options.thresholds);
         self.background.add_spans(tree, &self.options.thresholds);
-        let busy_known = self
-            .segments
-            .get(root.segment as usize)
-            .map_or(true, |s| s.segment.format != SourceFormat::Python);
+        let busy_known = self.busy_known(tree);
         self.causes
             .add_tree(tree, &self.options.thresholds, busy_known);
     }
 
-    /// Offers a root's tree as the latest operation.
+    /// Offers a root's tree as the latest operation; a long-lived root offers one of its
+    /// requests instead.
     fn add_root(&mut self, tree: Tree) {
-        if tree.missing_parent().is_none() {
-            self.latest.offer(tree);
+        if tree.missing_parent().is_some() {
+            return;
         }
+        let busy_known = self.busy_known(&tree);
+        if tree.root().follows_from.is_empty() && Causes::is_long_lived(&tree, busy_known) {
+            if let Some(request) = representative(&tree) {
+                replace_if_later(&mut self.latest.request, request);
+            }
+            return;
+        }
+        self.latest.offer(tree);
+    }
+
+    /// False for the Python tracker's files, which do not record busy time.
+    fn busy_known(&self, tree: &Tree) -> bool {
+        self.segments
+            .get(tree.root().segment as usize)
+            .map_or(true, |s| s.segment.format != SourceFormat::Python)
     }
 }
 
@@ -426,13 +470,21 @@ impl<'a> Analyzer<'a> {
                 mean_ns: s.mean_ns(),
                 p50_ns: s.p50_ns(),
                 p95_ns: s.p95_ns(),
+                p99_ns: s.p99_ns(),
+                p999_ns: s.p999_ns(),
+                calls_per_s: per_second(s.count, wall_ns),
+                busy_ns: s.busy_ns,
+                target: s.target.to_string(),
                 max_ns: s.max_ns,
                 pct_of_wall: crate::duration::percent(s.self_ns, wall_ns),
                 errors: s.errors,
                 open: s.open,
             })
             .collect();
-        let bottlenecks = bottleneck::find(&self.stats, wall_ns, t);
+        let (long_lived_roots, long_lived_names) = self.causes.long_lived();
+        // A long-lived root's own time is waiting for requests, not a bottleneck.
+        let mut bottlenecks = bottleneck::find(&self.stats, wall_ns, t);
+        bottlenecks.retain(|b| !long_lived_names.contains(&b.name));
         let parallelism = self.parallelism.opportunities();
         let background = self.background.finish();
         let recommendations = advice::recommend(Inputs {
@@ -494,6 +546,14 @@ impl<'a> Analyzer<'a> {
             background,
             resources: advice::resources(&self.stats, active_ns),
             warnings: warnings.list().iter().map(ToString::to_string).collect(),
+            workload: Workload {
+                requests: self.causes.units(),
+                request_ns: self.causes.unit_ns(),
+                requests_per_s: per_second(self.causes.units(), wall_ns),
+                long_lived_roots,
+                long_lived_names,
+            },
+            latency_over_time: self.causes.latency(),
         };
         Analysis {
             summary,

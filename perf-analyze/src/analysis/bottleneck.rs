@@ -70,12 +70,19 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
     };
     let share = percent(stats.self_ns, wall_ns);
     if let Some(s) = level(share, t.share_high, t.share_medium, t.share_low) {
+        let own = if share > 100.0 {
+            format!(
+                "own time {} over {} spans, more than the wall time {}: they ran concurrently",
+                human(stats.self_ns),
+                stats.count,
+                human(wall_ns)
+            )
+        } else {
+            format!("own time {} ({share:.1}% of wall time)", human(stats.self_ns))
+        };
         raise(
             s,
-            format!(
-                "{share:.1}% of wall time in its own code ({} self)",
-                human(stats.self_ns)
-            ),
+            format!("{own}; busy {} in all", human(stats.busy_ns)),
         );
     }
     let mean = stats.mean_ns();
@@ -99,10 +106,15 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
     if stats.count >= t.frequent_min_count {
         let sum_share = percent(stats.sum_ns, wall_ns);
         if let Some(s) = level(sum_share, f64::INFINITY, t.share_medium, t.share_low) {
+            let of_wall = if sum_share > 100.0 {
+                "more than the wall time: calls ran concurrently".to_owned()
+            } else {
+                format!("{sum_share:.1}% of wall time")
+            };
             raise(
                 s,
                 format!(
-                    "called {} times x mean {} = {} ({sum_share:.1}% of wall time)",
+                    "called {} times x mean {} = {} ({of_wall})",
                     stats.count,
                     human(mean),
                     human(stats.sum_ns)

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::intervals::union_len_sorted;
+use super::latency::{LatencyOverTime, LatencySummary};
 use super::llm::{may_be_llm, LlmCall};
 use super::parallelism::Opportunity;
 use crate::duration::{human, percent};
@@ -307,6 +308,8 @@ pub struct Causes {
     /// Long-lived roots recognised.
     long_lived: u64,
     long_lived_names: HashMap<u32, u64>,
+    /// User-facing units' latency over the session.
+    latency: LatencyOverTime,
     /// Scratch for grouping children by name.
     scratch: HashMap<u32, Vec<(u64, u64)>>,
 }
@@ -425,6 +428,7 @@ impl Causes {
             if unit {
                 self.units += 1;
                 self.unit_ns += duration;
+                self.latency.add(span.start_ns, duration);
             }
             let children = tree.children(index);
             let covered = union_len_sorted(
@@ -632,6 +636,12 @@ impl Causes {
     #[must_use]
     pub fn unit_ns(&self) -> u64 {
         self.unit_ns
+    }
+
+    /// User-facing units' latency over time.
+    #[must_use]
+    pub fn latency(&self) -> LatencySummary {
+        self.latency.summary()
     }
 
     /// Long-lived roots recognised, and the names of the most frequent (up to 5).

@@ -21,6 +21,7 @@ pub mod causes;
 pub mod compare;
 pub mod critical;
 pub mod intervals;
+pub mod latency;
 pub mod llm;
 pub mod parallelism;
 pub mod sketch;
@@ -30,4 +31,4 @@ pub mod trend;
 
 pub(crate) use analyzer::Analyzer;
 pub use analyzer::{analyze_path, analyze_reader, Analysis, SegmentInfo};
-pub use summary::{NameRow, Summary, SUMMARY_FILE};
+pub use summary::{NameRow, Summary, Workload, SUMMARY_FILE};

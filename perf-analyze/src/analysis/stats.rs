@@ -46,6 +46,8 @@ pub struct NameStats {
     pub total_ns: u64,
     /// Self time: durations minus the union of each span's children.
     pub self_ns: u64,
+    /// Summed busy time (entered), children's included where they ran inside it.
+    pub busy_ns: u64,
     /// The plain sum of durations (for the mean).
     pub sum_ns: u64,
     /// The longest span.
@@ -68,6 +70,7 @@ impl NameStats {
             count: 0,
             total_ns: 0,
             self_ns: 0,
+            busy_ns: 0,
             sum_ns: 0,
             max_ns: 0,
             errors: 0,
@@ -93,6 +96,18 @@ impl NameStats {
     #[must_use]
     pub fn p95_ns(&self) -> u64 {
         self.sketch.quantile(0.95)
+    }
+
+    /// The 99th percentile duration (within 1%).
+    #[must_use]
+    pub fn p99_ns(&self) -> u64 {
+        self.sketch.quantile(0.99)
+    }
+
+    /// The 99.9th percentile duration (within 1%).
+    #[must_use]
+    pub fn p999_ns(&self) -> u64 {
+        self.sketch.quantile(0.999)
     }
 }
 
@@ -157,6 +172,7 @@ impl Stats {
             let stats = &mut self.names[slot];
             stats.count += 1;
             stats.sum_ns += duration;
+            stats.busy_ns += span.busy_ns.min(duration);
             stats.self_ns += duration - covered;
             if !nested_in_same_name {
                 stats.total_ns += duration;

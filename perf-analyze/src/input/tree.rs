@@ -72,6 +72,29 @@ impl Tree {
         self.nodes.is_empty()
     }
 
+    /// The subtree of node `index` as a tree of its own (node `index` its root).
+    #[must_use]
+    pub fn subtree(&self, index: usize) -> Tree {
+        let base = &self.nodes[index];
+        let nodes: Vec<Node> = std::iter::once(base)
+            .chain(
+                self.nodes[index + 1..]
+                    .iter()
+                    .take_while(|n| n.depth > base.depth),
+            )
+            .enumerate()
+            .map(|(i, n)| {
+                let parent = if i == 0 {
+                    None
+                } else {
+                    n.parent.map(|p| p - index as u32)
+                };
+                Node::new(n.span.clone(), parent, n.depth - base.depth)
+            })
+            .collect();
+        Tree::from_preorder(nodes)
+    }
+
     /// A tree of nodes in pre-order, their children not yet linked.
     fn from_preorder(mut nodes: Vec<Node>) -> Tree {
         if nodes.len() == 1 {

@@ -46,6 +46,7 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         "Operations: {}   Open: {}   Dropped: {}   Errors: {}   Segments: {}",
         s.operations, s.open, s.dropped, s.errors, s.segments
     )));
+    b.push(Block::Line(workload_line(a)));
     if s.ended_abruptly {
         // Said here once, so the WARNINGS section leaves these out.
         let unended: Vec<String> = a
@@ -83,23 +84,34 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
 
     b.push(Block::Heading("TOP OPERATIONS BY TIME"));
     b.push(Block::Line(
-        "Self = own time without children; % wall uses self time, so a parent and its child never double count."
+        "Self = own time without children (working or waiting); Busy = time entered, children's included; % self = share of all spans' own time."
             .to_owned(),
     ));
-    let rows = s
-        .by_name
-        .iter()
+    let self_sum: u64 = s.by_name.iter().map(|r| r.self_ns).sum();
+    let long_lived = &s.workload.long_lived_names;
+    // Long-lived roots (mostly waiting for requests) after the work itself.
+    let (roots, work): (Vec<_>, Vec<_>) =
+        s.by_name.iter().partition(|r| long_lived.contains(&r.name));
+    let rows = work
+        .into_iter()
+        .chain(roots)
         .take(TOP_OPERATIONS)
         .map(|r| {
+            let name = if long_lived.contains(&r.name) {
+                format!("{} (long-lived)", r.name)
+            } else {
+                r.name.clone()
+            };
             vec![
-                r.name.clone(),
+                name,
                 r.count.to_string(),
                 human(r.total_ns),
                 human(r.self_ns),
-                format!("{:.1}%", r.pct_of_wall),
+                human(r.busy_ns),
+                format!("{:.1}%", percent(r.self_ns, self_sum)),
                 human(r.mean_ns),
                 human(r.p50_ns),
-                human(r.p95_ns),
+                human(r.p99_ns),
                 human(r.max_ns),
             ]
         })
@@ -110,20 +122,31 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
             "Count",
             "Total",
             "Self",
-            "% wall",
+            "Busy",
+            "% self",
             "Mean",
             "p50",
-            "p95",
+            "p99",
             "Max",
         ],
         rows,
-        right: (1..9).collect(),
+        right: (1..10).collect(),
     });
     more(&mut b, TOP_OPERATIONS, s.by_name.len(), "operations");
-    let pct_sum: f64 = s.by_name.iter().map(|r| r.pct_of_wall).sum();
-    if pct_sum > 100.05 {
+    if self_sum > s.wall_ns.saturating_add(s.wall_ns / 1000) {
         b.push(Block::Line(format!(
-            "% wall sums to {pct_sum:.0}%: operations ran concurrently (foreground and background work, or several threads at once), so their self times overlap."
+            "Own time sums to {} in {} of wall time: operations ran concurrently (connections, background work, several threads).",
+            human(self_sum),
+            human(s.wall_ns)
+        )));
+    }
+
+    if let Some(first) = s.recommendations.first() {
+        b.push(Block::Line(format!(
+            "Fix first: {} [{}] (saves about {} of user-facing time)",
+            first.title,
+            first.cause.as_str(),
+            human(first.estimated_saving_ns)
         )));
     }
 
@@ -184,6 +207,38 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
     }
     b.push(Block::End);
     b
+}
+
+/// User-facing work against background work, with busy time next to wall time.
+fn workload_line(a: &Analysis) -> String {
+    let s = &a.summary;
+    let w = &s.workload;
+    let mut line = format!(
+        "User-facing: {} requests or turns, {} in all ({:.2}/s)",
+        w.requests,
+        human(w.request_ns),
+        w.requests_per_s
+    );
+    let (roots, bg) = s
+        .background
+        .background
+        .iter()
+        .filter(|r| !w.long_lived_names.contains(&r.name))
+        .fold((0, 0), |(n, t), r| (n + r.count, t + r.total_ns));
+    if roots > 0 {
+        line.push_str(&format!(
+            "   Background: {roots} roots, {} in all",
+            human(bg)
+        ));
+    }
+    if w.long_lived_roots > 0 {
+        line.push_str(&format!(
+            "   Long-lived roots: {} ({}), their children counted as requests",
+            w.long_lived_roots,
+            w.long_lived_names.join(", ")
+        ));
+    }
+    line
 }
 
 fn llm_row(c: &LlmCall) -> Vec<String> {
@@ -300,10 +355,13 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
         b.push(Block::Line(format!(
             "{}. [{}] {} (estimated saving {})",
             i + 1,
-            r.category.as_str(),
+            r.cause.as_str(),
             r.title,
             human(r.estimated_saving_ns)
         )));
+        for evidence in &r.evidence {
+            b.push(Block::Bullet(1, format!("Evidence: {evidence}")));
+        }
         for suggestion in &r.suggestions {
             b.push(Block::Bullet(1, suggestion.clone()));
         }
@@ -346,6 +404,11 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
     }
 
     b.push(Block::Heading("CRITICAL PATH (LATEST OPERATION)"));
+    if s.workload.long_lived_roots > 0 {
+        b.push(Block::Line(
+            "Of a request of the latest long-lived root, of about median duration.".into(),
+        ));
+    }
     let mut lines: Vec<String> = a
         .critical_path
         .iter()

@@ -78,12 +78,12 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
                 human(wall_ns)
             )
         } else {
-            format!("own time {} ({share:.1}% of wall time)", human(stats.self_ns))
+            format!(
+                "own time {} ({share:.1}% of wall time)",
+                human(stats.self_ns)
+            )
         };
-        raise(
-            s,
-            format!("{own}; busy {} in all", human(stats.busy_ns)),
-        );
+        raise(s, format!("{own}; busy {} in all", human(stats.busy_ns)));
     }
     let mean = stats.mean_ns();
     let mean_f = mean as f64;

@@ -80,6 +80,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (analysis, text)
         }
     };
+    if analysis.segments.is_empty() {
+        let name = match &input {
+            Input::Stdin => "<stdin>".to_owned(),
+            Input::File(path) => perf_analyze::data_file(path).display().to_string(),
+        };
+        bail!(
+            "{name}: no readable records ({} lines): tried perf-layer's format 1 (a \"session\" line, then \"span\" lines) and the Python tracker's JSON Lines (operation_name, start_time, end_time)",
+            analysis.lines
+        );
+    }
+    // Said where people look even when the report goes to a file.
+    const STDERR_WARNINGS: usize = 10;
+    let warnings = analysis.warnings();
+    for w in warnings.iter().take(STDERR_WARNINGS) {
+        eprintln!("warning: {w}");
+    }
+    let more =
+        warnings.len().saturating_sub(STDERR_WARNINGS) as u64 + analysis.warnings.suppressed();
+    if more > 0 {
+        eprintln!("warning: ... and {more} more (in the report)");
+    }
+    if analysis.summary.operations == 0 {
+        eprintln!("warning: {}", perf_analyze::output::NO_SPANS);
+    }
     super::write_output(args.output.as_deref(), |out| out.write_all(text.as_bytes()))?;
     if let (true, Input::File(path)) = (args.save, &input) {
         let line = format!(

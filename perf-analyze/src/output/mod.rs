@@ -69,3 +69,6 @@ impl Analysis {
         }
     }
 }
+
+/// What a session without spans usually means, said by the report and on stderr.
+pub const NO_SPANS: &str = "No spans were recorded. Usually a filter hides them (spans are INFO by default: RUST_LOG=warn or an EnvFilter at warn records none), or the flush guard was dropped before the spans closed (keep it alive until the end of main).";

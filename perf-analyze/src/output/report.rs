@@ -46,6 +46,9 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         "Operations: {}   Open: {}   Dropped: {}   Errors: {}   Segments: {}",
         s.operations, s.open, s.dropped, s.errors, s.segments
     )));
+    if s.operations == 0 && !a.segments.is_empty() {
+        b.push(Block::Line(super::NO_SPANS.to_owned()));
+    }
     b.push(Block::Line(workload_line(a)));
     if s.ended_abruptly {
         // Said here once, so the WARNINGS section leaves these out.

@@ -13,7 +13,9 @@ use std::fmt::Write as _;
 
 use super::document::Block;
 use super::export::{flamegraph, Session, Timeline, TrackKind};
+use super::latency_chart::latency_chart;
 use super::{report, RenderOptions};
+use crate::analysis::latency::LatencySummary;
 use crate::analysis::Analysis;
 
 impl Analysis {
@@ -26,6 +28,7 @@ impl Analysis {
             &report::build(self, options),
             session,
             &self.summary.session,
+            &self.summary.latency_over_time,
         )
     }
 }
@@ -62,7 +65,7 @@ iframe.flamegraph{width:100%;border:0}
 ";
 
 /// Renders the report's blocks, then the timeline and the flamegraph.
-fn render(blocks: &[Block], session: &Session, name: &str) -> String {
+fn render(blocks: &[Block], session: &Session, name: &str, latency: &LatencySummary) -> String {
     let mut html = String::with_capacity(64 * 1024);
     let title = escape(name);
     let _ = write!(
@@ -122,6 +125,7 @@ fn render(blocks: &[Block], session: &Session, name: &str) -> String {
     if in_list {
         html.push_str("</ul>\n");
     }
+    latency_chart(&mut html, latency);
     turn_timeline(&mut html, &session.timeline());
     flamegraph_frame(&mut html, session);
     html.push_str("</body>\n</html>\n");

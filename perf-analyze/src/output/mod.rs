@@ -18,6 +18,7 @@ mod compare;
 mod document;
 pub mod export;
 mod html;
+mod latency_chart;
 mod list;
 mod markdown;
 mod report;

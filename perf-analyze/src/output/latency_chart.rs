@@ -81,7 +81,7 @@ mod tests {
         latency_chart(&mut html, &l.summary());
         assert_eq!(html.matches("<rect").count(), 10, "{html}");
         assert!(
-            html.contains("10 requests") || html.contains("1 requests, mean 10.0ms"),
+            html.contains("started: 1, mean 10.0ms, max 10.0ms"),
             "{html}"
         );
         let mut empty = String::new();

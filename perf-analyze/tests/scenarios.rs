@@ -105,4 +105,36 @@ fn a_server_s_connections_are_long_lived_and_not_a_fan_out() {
     );
     // Both operations named apply are told apart.
     assert!(recs.iter().all(|r| r.operation != "apply"), "{recs:#?}");
+    let rows: Vec<(&str, u64)> = a
+        .summary
+        .by_name
+        .iter()
+        .map(|r| (r.name.as_str(), r.count))
+        .collect();
+    assert!(
+        rows.contains(&("apply [server::cmd::get]", 800)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("apply [server::cmd::set]", 800)),
+        "{rows:?}"
+    );
+    assert_eq!(a.summary.workload.long_lived_roots, 9);
+    assert_eq!(a.summary.workload.requests, 8 * 200 + 1);
+    // The latest operation is a request, not a connection.
+    let latest = a.latest.as_ref().unwrap().root();
+    assert_eq!((&*latest.name, latest.duration_ns()), ("apply", 2_100_000));
+    // p99 is of the slow sets: half the requests take 2.1 ms.
+    let set = a
+        .summary
+        .by_name
+        .iter()
+        .find(|r| r.name.ends_with("set]"))
+        .unwrap();
+    assert!(set.p99_ns >= 2_079_000 && set.p999_ns >= set.p99_ns);
+    assert!(
+        (set.calls_per_s - 800.0 / 4.999).abs() < 0.01,
+        "{}",
+        set.calls_per_s
+    );
 }

@@ -463,7 +463,7 @@ impl<'a> Analyzer<'a> {
             .by_self_time()
             .into_iter()
             .map(|s| NameRow {
-                name: s.name.to_string(),
+                name: self.stats.label(s),
                 count: s.count,
                 total_ns: s.total_ns,
                 self_ns: s.self_ns,

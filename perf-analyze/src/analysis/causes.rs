@@ -28,6 +28,7 @@ use super::intervals::union_len_sorted;
 use super::latency::{LatencyOverTime, LatencySummary};
 use super::llm::{may_be_llm, LlmCall};
 use super::parallelism::Opportunity;
+use super::stats::label;
 use crate::duration::{human, percent};
 use crate::input::Tree;
 use crate::Thresholds;
@@ -349,13 +350,7 @@ impl Causes {
         let labels: Vec<Arc<str>> = self
             .keys
             .iter()
-            .map(|(name, target)| {
-                if targets[&**name] > 1 {
-                    Arc::from(format!("{name} [{target}]"))
-                } else {
-                    name.clone()
-                }
-            })
+            .map(|(name, target)| Arc::from(label(name, target, targets[&**name] > 1)))
             .collect();
         self.names = labels;
     }

@@ -114,10 +114,32 @@ impl NameStats {
 /// Beyond this many distinct names, further names are counted under [`Stats::OTHER`].
 const NAME_LIMIT: usize = 50_000;
 
-/// Statistics of every span name, fed complete trees.
+/// How an operation is named where one span name comes from several targets
+/// (`Get::apply` and `Set::apply` are both `apply`): `name [target]`.
+///
+/// ```
+/// use perf_analyze::analysis::stats::label;
+///
+/// assert_eq!(label("apply", "mini_redis::cmd::get", true), "apply [mini_redis::cmd::get]");
+/// assert_eq!(label("apply", "mini_redis::cmd::get", false), "apply");
+/// ```
+#[must_use]
+pub fn label(name: &str, target: &str, collides: bool) -> String {
+    if collides {
+        format!("{name} [{target}]")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Statistics of every operation (span name, and target where one name has several),
+/// fed complete trees.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
+    /// A name's slot for its first target.
     index: HashMap<Arc<str>, usize>,
+    /// Slots of a name's other targets.
+    others: HashMap<(Arc<str>, Arc<str>), usize>,
     names: Vec<NameStats>,
     /// Scratch: how many ancestors on the current path carry each name.
     on_path: Vec<u32>,
@@ -130,9 +152,19 @@ impl Stats {
 
     fn slot(&mut self, span: &crate::input::Span) -> usize {
         if let Some(&i) = self.index.get(&span.name) {
-            return i;
+            let first = &self.names[i].target;
+            if Arc::ptr_eq(first, &span.target) || *first == span.target || self.full() {
+                return i;
+            }
+            let key = (span.name.clone(), span.target.clone());
+            if let Some(&j) = self.others.get(&key) {
+                return j;
+            }
+            let j = self.push(span.name.clone(), span.target.clone());
+            self.others.insert(key, j);
+            return j;
         }
-        let name = if self.names.len() >= NAME_LIMIT {
+        let name = if self.full() {
             Arc::from(Self::OTHER)
         } else {
             span.name.clone()
@@ -140,12 +172,31 @@ impl Stats {
         if let Some(&i) = self.index.get(&name) {
             return i;
         }
-        let i = self.names.len();
-        self.names
-            .push(NameStats::new(name.clone(), span.target.clone()));
+        let i = self.push(name.clone(), span.target.clone());
         self.index.insert(name, i);
-        self.on_path.push(0);
         i
+    }
+
+    fn full(&self) -> bool {
+        self.names.len() >= NAME_LIMIT
+    }
+
+    fn push(&mut self, name: Arc<str>, target: Arc<str>) -> usize {
+        self.names.push(NameStats::new(name, target));
+        self.on_path.push(0);
+        self.names.len() - 1
+    }
+
+    /// True if spans of this name came from several targets.
+    #[must_use]
+    pub fn collides(&self, name: &str) -> bool {
+        !self.others.is_empty() && self.others.keys().any(|(n, _)| &**n == name)
+    }
+
+    /// How a name's statistics are named in the summary: see [`label`].
+    #[must_use]
+    pub fn label(&self, stats: &NameStats) -> String {
+        label(&stats.name, &stats.target, self.collides(&stats.name))
     }
 
     /// Adds every span of a complete tree.
@@ -196,10 +247,14 @@ impl Stats {
         self.path.clear();
     }
 
-    /// The statistics of one name.
+    /// The statistics of one name (of its first target, if it has several), or of one
+    /// [`label`].
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&NameStats> {
-        self.index.get(name).map(|&i| &self.names[i])
+        self.index
+            .get(name)
+            .map(|&i| &self.names[i])
+            .or_else(|| self.names.iter().find(|s| self.label(s) == name))
     }
 
     /// All names, in first-seen order.

@@ -87,11 +87,18 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
 
     b.push(Block::Heading("TOP OPERATIONS BY TIME"));
     b.push(Block::Line(
-        "Self = own time without children (working or waiting); Busy = time entered, children's included; % self = share of all spans' own time."
+        "Self = own time without children (working or waiting); Busy = time entered, children's included; % self = share of the own time of all spans but long-lived roots."
             .to_owned(),
     ));
-    let self_sum: u64 = s.by_name.iter().map(|r| r.self_ns).sum();
     let long_lived = &s.workload.long_lived_names;
+    let self_sum: u64 = s.by_name.iter().map(|r| r.self_ns).sum();
+    // A long-lived root's own time is waiting for requests: shares are of the rest.
+    let work_sum: u64 = s
+        .by_name
+        .iter()
+        .filter(|r| !long_lived.contains(&r.name))
+        .map(|r| r.self_ns)
+        .sum();
     // Long-lived roots (mostly waiting for requests) after the work itself.
     let (roots, work): (Vec<_>, Vec<_>) =
         s.by_name.iter().partition(|r| long_lived.contains(&r.name));
@@ -100,10 +107,13 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         .chain(roots)
         .take(TOP_OPERATIONS)
         .map(|r| {
-            let name = if long_lived.contains(&r.name) {
-                format!("{} (long-lived)", r.name)
+            let (name, share) = if long_lived.contains(&r.name) {
+                (format!("{} (long-lived)", r.name), "-".to_owned())
             } else {
-                r.name.clone()
+                (
+                    r.name.clone(),
+                    format!("{:.1}%", percent(r.self_ns, work_sum)),
+                )
             };
             vec![
                 name,
@@ -111,7 +121,7 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
                 human(r.total_ns),
                 human(r.self_ns),
                 human(r.busy_ns),
-                format!("{:.1}%", percent(r.self_ns, self_sum)),
+                share,
                 human(r.mean_ns),
                 human(r.p50_ns),
                 human(r.p99_ns),

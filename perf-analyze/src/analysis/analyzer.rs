@@ -483,7 +483,8 @@ impl<'a> Analyzer<'a> {
             .collect();
         let (long_lived_roots, long_lived_names) = self.causes.long_lived();
         // A long-lived root's own time is waiting for requests, not a bottleneck.
-        let mut bottlenecks = bottleneck::find(&self.stats, wall_ns, t);
+        let busy_known = report.format != Some(SourceFormat::Python);
+        let mut bottlenecks = bottleneck::find(&self.stats, wall_ns, t, busy_known);
         bottlenecks.retain(|b| !long_lived_names.contains(&b.name));
         let parallelism = self.parallelism.opportunities();
         let background = self.background.finish();

@@ -61,7 +61,7 @@ fn level(value: f64, high: f64, medium: f64, low: f64) -> Option<Severity> {
     }
 }
 
-fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> {
+fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds, busy_known: bool) -> Option<Bottleneck> {
     let mut severity: Option<Severity> = None;
     let mut reasons = Vec::new();
     let mut raise = |s: Severity, reason: String| {
@@ -83,7 +83,12 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
                 human(stats.self_ns)
             )
         };
-        raise(s, format!("{own}; busy {} in all", human(stats.busy_ns)));
+        let busy = if busy_known {
+            format!("; busy {} in all", human(stats.busy_ns))
+        } else {
+            String::new()
+        };
+        raise(s, format!("{own}{busy}"));
     }
     let mean = stats.mean_ns();
     let mean_f = mean as f64;
@@ -131,12 +136,13 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
 }
 
 /// The bottlenecks among all operations, most severe first, then by self time.
+/// `busy_known` is false where the file records no busy time (the Python tracker's).
 #[must_use]
-pub fn find(stats: &Stats, wall_ns: u64, t: &Thresholds) -> Vec<Bottleneck> {
+pub fn find(stats: &Stats, wall_ns: u64, t: &Thresholds, busy_known: bool) -> Vec<Bottleneck> {
     let mut found: Vec<Bottleneck> = stats
         .names()
         .iter()
-        .filter_map(|s| judge(s, wall_ns, t))
+        .filter_map(|s| judge(s, wall_ns, t, busy_known))
         .collect();
     found.sort_by(|a, b| {
         b.severity

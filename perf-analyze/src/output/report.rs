@@ -91,6 +91,8 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
             .to_owned(),
     ));
     let long_lived = &s.workload.long_lived_names;
+    // The Python tracker's files record no busy time.
+    let busy_known = a.format != Some(SourceFormat::Python);
     let self_sum: u64 = s.by_name.iter().map(|r| r.self_ns).sum();
     // A long-lived root's own time is waiting for requests: shares are of the rest.
     let work_sum: u64 = s
@@ -120,7 +122,11 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
                 r.count.to_string(),
                 human(r.total_ns),
                 human(r.self_ns),
-                human(r.busy_ns),
+                if busy_known {
+                    human(r.busy_ns)
+                } else {
+                    "-".to_owned()
+                },
                 share,
                 human(r.mean_ns),
                 human(r.p50_ns),

@@ -12,7 +12,7 @@ use super::bottleneck;
 use super::causes::Causes;
 use super::critical::{critical_path, Step};
 use super::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
-use super::llm::LlmCalls;
+use super::llm::{LlmCall, LlmCalls};
 use super::parallelism::Parallelism;
 use super::stats::Stats;
 use super::summary::{NameRow, Summary, Workload};
@@ -62,6 +62,8 @@ pub(crate) struct Analyzer<'a> {
     background: Background,
     llm: LlmCalls,
     causes: Causes,
+    /// Scratch: the current tree's LLM calls, by node index.
+    calls: Vec<(usize, LlmCall)>,
     /// Roots' intervals (with the name and link of those to classify) and spans that
     /// stick out of their root, on their way in start order to active time and the
     /// async analysis: see [`place`].
@@ -303,7 +305,8 @@ impl Analyzer<'_> {
             (&mut self.timeline, &mut self.active, &mut self.background);
         let classify = is_root.then(|| (root.name.clone(), !root.follows_from.is_empty()));
         timeline.push(lo, hi, classify, place(active, background));
-        for node in tree.nodes() {
+        self.calls.clear();
+        for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
             self.operations += 1;
             match span.status {
@@ -323,7 +326,9 @@ impl Analyzer<'_> {
             }
             if super::llm::may_be_llm(span) {
                 let caller = node.parent.map(|p| tree.span(p as usize));
-                self.llm.add(span, caller);
+                if let Some(call) = self.llm.add(span, caller) {
+                    self.calls.push((index, call.clone()));
+                }
             }
         }
         self.stats.add_tree(tree);
@@ -331,7 +336,7 @@ impl Analyzer<'_> {
         self.background.add_spans(tree, &self.options.thresholds);
         let busy_known = self.busy_known(tree);
         self.causes
-            .add_tree(tree, &self.options.thresholds, busy_known);
+            .add_tree(tree, &self.options.thresholds, busy_known, &self.calls);
     }
 
     /// Offers a root's tree as the latest operation; a long-lived root offers one of its
@@ -434,6 +439,7 @@ impl<'a> Analyzer<'a> {
             background: Background::default(),
             llm: LlmCalls::default(),
             causes: Causes::default(),
+            calls: Vec::new(),
             timeline: StartOrder::new(REORDER_CAPACITY),
             active: SortedUnion::default(),
             active_ns: 0,

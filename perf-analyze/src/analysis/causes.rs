@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use super::intervals::union_len_sorted;
 use super::latency::{LatencyOverTime, LatencySummary};
-use super::llm::{may_be_llm, LlmCall};
+use super::llm::LlmCall;
 use super::parallelism::Opportunity;
 use super::stats::label;
 use crate::duration::{human, percent};
@@ -295,6 +295,8 @@ struct Recent {
 #[derive(Debug, Clone, Default)]
 pub struct Causes {
     index: HashMap<(Arc<str>, Arc<str>), u32>,
+    /// A name's first operation, for the common case of one target per name.
+    by_name: HashMap<Arc<str>, u32>,
     /// Span names and targets: one operation each.
     keys: Vec<(Arc<str>, Arc<str>)>,
     /// How each operation is named in findings (see [`Causes::labels`]).
@@ -325,6 +327,12 @@ enum Kind {
 
 impl Causes {
     fn name(&mut self, span: &crate::input::Span) -> Option<u32> {
+        if let Some(&i) = self.by_name.get(&span.name) {
+            let target = &self.keys[i as usize].1;
+            if Arc::ptr_eq(target, &span.target) || *target == span.target {
+                return Some(i);
+            }
+        }
         let key = (span.name.clone(), span.target.clone());
         if let Some(&i) = self.index.get(&key) {
             return Some(i);
@@ -336,6 +344,7 @@ impl Causes {
         self.keys.push(key.clone());
         self.names.push(span.name.clone());
         self.ops.push(Op::default());
+        self.by_name.entry(span.name.clone()).or_insert(i);
         self.index.insert(key, i);
         Some(i)
     }
@@ -394,9 +403,16 @@ impl Causes {
         (own - own_busy) as f64 >= LONG_LIVED_IDLE_SHARE * duration as f64
     }
 
-    /// Adds a complete tree. `busy_known` is false where the file does not record busy
-    /// time (the Python tracker's).
-    pub fn add_tree(&mut self, tree: &Tree, t: &Thresholds, busy_known: bool) {
+    /// Adds a complete tree and its LLM calls (by node index, in pre-order). `busy_known`
+    /// is false where the file does not record busy time (the Python tracker's).
+    pub fn add_tree(
+        &mut self,
+        tree: &Tree,
+        t: &Thresholds,
+        busy_known: bool,
+        calls: &[(usize, LlmCall)],
+    ) {
+        let mut calls = calls.iter().peekable();
         let root = tree.root();
         let kind = if !root.follows_from.is_empty() {
             Kind::Background
@@ -470,10 +486,8 @@ impl Causes {
             if children.len() >= t.batch_min_calls as usize {
                 self.add_repeats(tree, index, op, fg, t);
             }
-            if may_be_llm(span) {
-                if let Some(call) = LlmCall::from_span(span) {
-                    self.add_call(&call, op, fg);
-                }
+            if let Some((_, call)) = calls.next_if(|(i, _)| *i == index) {
+                self.add_call(call, op, fg);
             }
         }
     }

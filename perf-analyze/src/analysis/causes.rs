@@ -295,6 +295,8 @@ struct Recent {
 #[derive(Debug, Clone, Default)]
 pub struct Causes {
     index: HashMap<(Arc<str>, Arc<str>), u32>,
+    /// Operations by the addresses of their name's and target's text.
+    by_address: HashMap<(usize, usize), (u32, Arc<str>, Arc<str>)>,
     /// A name's first operation, for the common case of one target per name.
     by_name: HashMap<Arc<str>, u32>,
     /// Span names and targets: one operation each.
@@ -314,7 +316,7 @@ pub struct Causes {
     /// User-facing units' latency over the session.
     latency: LatencyOverTime,
     /// Scratch for grouping children by name.
-    scratch: HashMap<u32, Vec<(u64, u64)>>,
+    scratch: Vec<(u32, u64, u64)>,
 }
 
 /// What a tree is, for the causes.
@@ -327,6 +329,24 @@ enum Kind {
 
 impl Causes {
     fn name(&mut self, span: &crate::input::Span) -> Option<u32> {
+        // Names and targets come interned: their addresses find them without hashing text.
+        let at = (
+            Arc::as_ptr(&span.name).cast::<u8>() as usize,
+            Arc::as_ptr(&span.target).cast::<u8>() as usize,
+        );
+        if let Some(&(i, _, _)) = self.by_address.get(&at) {
+            return Some(i);
+        }
+        let i = self.name_slow(span)?;
+        if self.by_address.len() < 4 * NAME_LIMIT {
+            // The clones keep the addresses from being reused for other text.
+            self.by_address
+                .insert(at, (i, span.name.clone(), span.target.clone()));
+        }
+        Some(i)
+    }
+
+    fn name_slow(&mut self, span: &crate::input::Span) -> Option<u32> {
         if let Some(&i) = self.by_name.get(&span.name) {
             let target = &self.keys[i as usize].1;
             if Arc::ptr_eq(target, &span.target) || *target == span.target {
@@ -495,32 +515,31 @@ impl Causes {
     /// Repeated calls under node `index`: one name called many times, one call after
     /// another, filling most of the parent.
     fn add_repeats(&mut self, tree: &Tree, index: usize, parent: u32, fg: bool, t: &Thresholds) {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
+        let mut calls = std::mem::take(&mut self.scratch);
+        calls.clear();
         for &c in tree.children(index) {
             let child = tree.span(c as usize);
             if let Some(i) = self.name(child) {
-                scratch
-                    .entry(i)
-                    .or_default()
-                    .push((child.start_ns, child.end_ns));
+                calls.push((i, child.start_ns, child.end_ns));
             }
         }
+        // By operation, each one's calls in start order (children come sorted by start).
+        calls.sort_by_key(|&(op, start, _)| (op, start));
         let parent_ns = tree.span(index).duration_ns();
-        for (&child, calls) in &scratch {
-            let n = calls.len() as u64;
+        for group in calls.chunk_by(|a, b| a.0 == b.0) {
+            let n = group.len() as u64;
             if n < t.batch_min_calls {
                 continue;
             }
-            let total: u64 = calls.iter().map(|(s, e)| e.saturating_sub(*s)).sum();
-            let sequential = calls.windows(2).all(|w| w[1].0 >= w[0].1);
+            let total: u64 = group.iter().map(|(_, s, e)| e.saturating_sub(*s)).sum();
+            let sequential = group.windows(2).all(|w| w[1].1 >= w[0].2);
             if total / n > t.batch_max_mean_ns
                 || !sequential
                 || (total as f64) < REPEATED_MIN_COVER * parent_ns as f64
             {
                 continue;
             }
-            let key = (parent, child);
+            let key = (parent, group[0].0);
             if self.repeats.len() >= NAME_LIMIT && !self.repeats.contains_key(&key) {
                 continue;
             }
@@ -535,7 +554,7 @@ impl Causes {
                 r.fg_total_ns += total;
             }
         }
-        self.scratch = scratch;
+        self.scratch = calls;
     }
 
     fn add_call(&mut self, call: &LlmCall, step: u32, fg: bool) {

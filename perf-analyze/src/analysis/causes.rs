@@ -609,15 +609,18 @@ impl Causes {
         };
         let mut behind: Vec<(u32, u32, u64, bool, bool)> = Vec::new();
         for other in &self.recent {
-            let same_model = match (&me.model, &other.model) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            };
             let overlap = me
                 .end
                 .min(other.end)
                 .saturating_sub(me.start.max(other.start));
-            if !same_model || overlap == 0 {
+            if overlap == 0 || !(me.queued || other.queued) {
+                continue;
+            }
+            let same_model = match (&me.model, &other.model) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if !same_model {
                 continue;
             }
             if me.queued && other.start <= me.start {

@@ -158,7 +158,7 @@ const QUEUED_RATIO: f64 = 1.5;
 /// ... and the difference at least this long.
 const QUEUED_MIN_NS: u64 = 50_000_000;
 /// LLM calls kept to find the calls one waited behind.
-const LLM_WINDOW: usize = 256;
+const LLM_WINDOW: usize = 64;
 /// Model loading matters from this share of the LLM calls' wall time ...
 const LOAD_MIN_SHARE: f64 = 0.1;
 /// ... and this long in user-facing calls.

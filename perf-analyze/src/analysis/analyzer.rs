@@ -274,7 +274,15 @@ impl Analyzer<'_> {
     }
 
     fn judge(&mut self, segment_ended: bool) {
-        for tree in std::mem::take(&mut self.fragments) {
+        for mut tree in std::mem::take(&mut self.fragments) {
+            if !self.busy_known(&tree) {
+                // The Python tracker writes an operation when it ends, so a background
+                // operation that outlived its parent comes after it: it follows from it.
+                tree.attach_to_missing_parent();
+                self.add_spans(&tree, true);
+                self.add_root(tree);
+                continue;
+            }
             self.add_spans(&tree, segment_ended);
             if segment_ended {
                 let root = tree.root();
@@ -715,6 +723,25 @@ mod tests {
         assert_eq!(a.summary.operations, 5);
         assert_eq!(a.stats.get("graph").unwrap().count, 1);
         // Still the turn: a fragment is never the latest operation.
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn a_python_child_written_after_its_parent_follows_from_it() {
+        let op = |name: &str, id: &str, parent: &str, start: f64, end: f64| {
+            format!(
+                r#"{{"operation_name":"{name}","operation_id":"{id}","start_time":{start},"end_time":{end},"duration_seconds":{},"metadata":{{}},"parent_operation_id":{parent},"session_id":"s","timestamp":"t"}}"#,
+                end - start
+            )
+        };
+        let a = analyze_lines(&[
+            op("turn", "t1", "null", 1.0, 2.0),
+            op("digest", "d1", r#""t1""#, 1.9, 3.0),
+        ]);
+        assert_eq!(a.summary.in_flight, 0);
+        assert!(a.warnings().is_empty(), "{:?}", a.warnings());
+        assert_eq!(a.summary.background.background_roots, 1);
+        assert_eq!(a.summary.background.background[0].name, "digest");
         assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
     }
 

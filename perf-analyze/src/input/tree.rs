@@ -41,6 +41,15 @@ impl Tree {
         &self.nodes[0].span
     }
 
+    /// Links a fragment to its missing parent as work that follows from it: for files
+    /// whose writer puts a child that outlived its parent after the parent (the Python
+    /// tracker's). The tree is then complete.
+    pub fn attach_to_missing_parent(&mut self) {
+        if let Some(parent) = self.missing_parent.take() {
+            self.nodes[0].span.follows_from.push(parent);
+        }
+    }
+
     /// All nodes in pre-order.
     #[must_use]
     pub fn nodes(&self) -> &[Node] {

@@ -138,3 +138,24 @@ fn a_server_s_connections_are_long_lived_and_not_a_fan_out() {
         set.calls_per_s
     );
 }
+
+#[test]
+fn a_saving_over_concurrent_requests_is_divided_by_their_concurrency() {
+    // Four requests at once, each waiting 90 ms in update_cache: 360 ms of waiting in
+    // 100 ms of wall time save at most the 90 ms that each user waited.
+    let mut lines = vec![r#"{"type":"session","format":1,"session":"c","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#.to_owned()];
+    for r in 0..4u64 {
+        let (root, child) = (2 * r + 1, 2 * r + 2);
+        lines.push(format!(r#"{{"type":"span","id":{child},"parent":{root},"name":"update_cache","target":"t","start_ns":5000000,"end_ns":95000000,"busy_ns":0,"enters":1,"thread":"w","status":"ok","fields":{{}}}}"#));
+        lines.push(format!(r#"{{"type":"span","id":{root},"parent":null,"name":"handle","target":"t","start_ns":0,"end_ns":100000000,"busy_ns":10000000,"enters":1,"thread":"w","status":"ok","fields":{{}}}}"#));
+    }
+    lines.push(r#"{"type":"end","end_ns":100000000,"spans":8,"open":0,"dropped":0}"#.to_owned());
+    let data = lines.join("\n") + "\n";
+    let a = analyze_reader(data.as_bytes(), "c", &Options::default()).unwrap();
+    let first = &a.summary.recommendations[0];
+    assert_eq!(
+        (first.cause, first.operation.as_str()),
+        (Cause::Waiting, "update_cache")
+    );
+    assert_eq!(first.estimated_saving_ns, 90_000_000);
+}

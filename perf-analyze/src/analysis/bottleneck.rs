@@ -61,7 +61,13 @@ fn level(value: f64, high: f64, medium: f64, low: f64) -> Option<Severity> {
     }
 }
 
-fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds, busy_known: bool) -> Option<Bottleneck> {
+fn judge(
+    stats: &NameStats,
+    name: String,
+    wall_ns: u64,
+    t: &Thresholds,
+    busy_known: bool,
+) -> Option<Bottleneck> {
     let mut severity: Option<Severity> = None;
     let mut reasons = Vec::new();
     let mut raise = |s: Severity, reason: String| {
@@ -128,7 +134,7 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds, busy_known: bool) -> O
         }
     }
     Some(Bottleneck {
-        name: stats.name.to_string(),
+        name,
         severity: severity?,
         reasons,
         self_ns: stats.self_ns,
@@ -142,7 +148,7 @@ pub fn find(stats: &Stats, wall_ns: u64, t: &Thresholds, busy_known: bool) -> Ve
     let mut found: Vec<Bottleneck> = stats
         .names()
         .iter()
-        .filter_map(|s| judge(s, wall_ns, t, busy_known))
+        .filter_map(|s| judge(s, stats.label(s), wall_ns, t, busy_known))
         .collect();
     found.sort_by(|a, b| {
         b.severity

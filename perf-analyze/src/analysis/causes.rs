@@ -717,7 +717,14 @@ impl Causes {
 
     fn find(&self, parallelism: &[Opportunity], wall_ns: u64) -> Vec<Finding> {
         let mut found = Vec::new();
-        let cap = |saving: f64, changed: u64| (saving.max(0.0) as u64).min(changed).min(wall_ns);
+        // Requests that ran concurrently (a server's connections) save wall time together:
+        // a saving summed over them is divided by their mean concurrency.
+        let concurrency = (self.unit_ns as f64 / wall_ns.max(1) as f64).max(1.0);
+        let cap = |saving: f64, changed: u64| {
+            ((saving.max(0.0) / concurrency) as u64)
+                .min(changed)
+                .min(wall_ns)
+        };
         let user = self.unit_ns.max(1);
         for p in parallelism {
             if p.occurrences < 2

@@ -261,9 +261,9 @@ impl Fit {
         self.n += 1.0;
         self.sx += x;
         self.sxx += x * x;
-        for i in 0..2 {
-            self.sy[i] += y[i] as f64;
-            self.sxy[i] += x * y[i] as f64;
+        for (i, &y) in y.iter().enumerate() {
+            self.sy[i] += y as f64;
+            self.sxy[i] += x * y as f64;
         }
     }
 
@@ -296,7 +296,7 @@ struct Recent {
 pub struct Causes {
     index: HashMap<(Arc<str>, Arc<str>), u32>,
     /// Operations by the addresses of their name's and target's text.
-    by_address: HashMap<(usize, usize), (u32, Arc<str>, Arc<str>)>,
+    by_address: HashMap<(usize, usize), Interned>,
     /// A name's first operation, for the common case of one target per name.
     by_name: HashMap<Arc<str>, u32>,
     /// Span names and targets: one operation each.
@@ -318,6 +318,10 @@ pub struct Causes {
     /// Scratch for grouping children by name.
     scratch: Vec<(u32, u64, u64)>,
 }
+
+/// An operation, and the name and target whose addresses find it (held so that the
+/// addresses are not reused for other text).
+type Interned = (u32, Arc<str>, Arc<str>);
 
 /// What a tree is, for the causes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,20 +86,14 @@ impl Scenario {
         })
     }
 
-    /// The scenario's name, for session ids and file names.
+    /// The scenario's name, for session ids and file names: its cause's, or `clean`,
+    /// `server`.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Scenario::Clean => "clean",
-            Scenario::SequentialSiblings => "sequential_siblings",
-            Scenario::RepeatedCalls => "repeated_calls",
-            Scenario::LlmQueueing => "llm_queueing",
-            Scenario::LlmModelLoad => "llm_model_load",
-            Scenario::LlmPromptGrowth => "llm_prompt_growth",
-            Scenario::LlmGeneration => "llm_generation",
-            Scenario::HotOperation => "hot_operation",
-            Scenario::Waiting => "waiting",
             Scenario::Server => "server",
+            planted => planted.planted().map_or("", |(cause, _)| cause.as_str()),
         }
     }
 

@@ -87,7 +87,7 @@ fn queueing_names_the_background_calls_it_waited_behind() {
     let evidence = first.evidence.join("\n");
     assert!(evidence.contains("llm_digest (background"), "{evidence}");
     assert!(
-        evidence.contains("waited behind background work"),
+        evidence.contains("waited behind background calls 10 times"),
         "{evidence}"
     );
     // Ten answers each waited 1.175 s behind the digest: that is the saving.

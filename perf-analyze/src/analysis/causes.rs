@@ -985,7 +985,7 @@ impl Causes {
                 .take(5)
                 .map(|(&step, &(n, overlap, bg))| {
                     format!(
-                        "{} ({}, {n} times, {} overlapped)",
+                        "{} ({}: {n} overlaps, {} summed over them)",
                         self.names[step as usize],
                         if bg { "background" } else { "user-facing" },
                         human(overlap)
@@ -999,7 +999,7 @@ impl Causes {
         }
         if s.fg_behind_bg > 0 {
             evidence.push(format!(
-                "{} times a user-facing call waited behind background work",
+                "user-facing calls waited behind background calls {} times (one call can wait behind several)",
                 s.fg_behind_bg
             ));
         }

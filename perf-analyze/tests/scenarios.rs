@@ -4,7 +4,7 @@
 
 use perf_analyze::analysis::causes::Cause;
 use perf_analyze::generate::scenario::Scenario;
-use perf_analyze::{analyze_reader, Analysis, Options};
+use perf_analyze::{analyze_reader, Analysis, Format, Options, RenderOptions};
 
 fn analyze(scenario: Scenario) -> Analysis {
     let mut out = Vec::new();
@@ -158,4 +158,27 @@ fn a_saving_over_concurrent_requests_is_divided_by_their_concurrency() {
         (Cause::Waiting, "update_cache")
     );
     assert_eq!(first.estimated_saving_ns, 90_000_000);
+}
+
+#[test]
+fn the_report_prints_no_share_above_100_percent() {
+    let render = RenderOptions {
+        detailed: true,
+        width: 200,
+    };
+    for scenario in Scenario::ALL {
+        let text = analyze(scenario).render(Format::Table, &render);
+        for word in text.split_whitespace() {
+            let Some(number) = word
+                .trim_matches(|c| c == '(' || c == ')' || c == ',')
+                .strip_suffix('%')
+            else {
+                continue;
+            };
+            let Ok(share) = number.parse::<f64>() else {
+                continue;
+            };
+            assert!(share <= 100.0, "{scenario:?}: {word} in\n{text}");
+        }
+    }
 }

@@ -538,8 +538,10 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
     }
 
     b.push(Block::Heading("RESOURCE USE BY CATEGORY"));
+    // Shares of the summed own time: concurrent work can sum to more than active time.
+    let self_sum: u64 = s.resources.iter().map(|r| r.self_ns).sum();
     b.push(Block::Table {
-        header: vec!["Category", "Spans", "Self", "% of active"],
+        header: vec!["Category", "Spans", "Self", "% self"],
         rows: s
             .resources
             .iter()
@@ -548,7 +550,7 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
                     r.category.as_str().to_owned(),
                     r.count.to_string(),
                     human(r.self_ns),
-                    format!("{:.1}%", r.pct_of_active),
+                    format!("{:.1}%", percent(r.self_ns, self_sum)),
                 ]
             })
             .collect(),

@@ -1,9 +1,10 @@
 //! Bottlenecks: operations that deserve a look, with every reason that applies.
 //!
-//! Three rules, each with thresholds in [`Thresholds`]: the share of wall time
-//! spent in the operation's own code (self time), its mean duration, and its
-//! frequency times its mean. The severity is the highest any rule gives: a later
-//! rule never lowers it.
+//! Three rules, each with thresholds in [`Thresholds`]: the operation's own time
+//! (self time, working or waiting) as a share of wall time, its mean duration, and
+//! its frequency times its mean. The severity is the highest any rule gives: a later
+//! rule never lowers it. Own time summed over concurrent spans can pass the wall
+//! time: the reason then says so rather than print a share above 100%.
 
 use serde::{Deserialize, Serialize};
 

@@ -14,6 +14,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod scenario;
+
 use std::io::{self, Write};
 
 use perf_layer::record::{

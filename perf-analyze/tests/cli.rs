@@ -291,3 +291,27 @@ fn help_states_the_caps_the_library_applies() {
         );
     }
 }
+
+#[test]
+fn a_file_without_readable_records_is_an_error_naming_it_and_the_formats_tried() {
+    let o = run_with_stdin(&["report", "-"], b"hello\n{\"a\":1}\n");
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("<stdin>: no readable records"), "{err}");
+    assert!(err.contains("format 1") && err.contains("Python"), "{err}");
+}
+
+#[test]
+fn warnings_and_an_empty_session_are_said_on_stderr_too() {
+    let session = r#"{"type":"session","format":1,"session":"x","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#;
+    let o = run_with_stdin(
+        &["report", "-"],
+        format!("{session}\nnot json\n").as_bytes(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("warning: <stdin>:2:"), "{err}");
+    assert!(err.contains("No spans were recorded"), "{err}");
+    assert!(err.contains("filter"), "{err}");
+    assert!(stdout(&o).contains("No spans were recorded"));
+}

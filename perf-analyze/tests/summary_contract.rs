@@ -77,6 +77,42 @@ fn promised_keys_have_their_types() {
     for c in s["llm_calls"].as_array().unwrap() {
         assert!(c["name"].is_string() && c["wall_ns"].is_u64());
     }
+    let causes = [
+        "sequential_siblings",
+        "repeated_calls",
+        "llm_queueing",
+        "llm_model_load",
+        "llm_prompt_growth",
+        "llm_generation",
+        "hot_operation",
+        "waiting",
+    ];
+    for r in s["recommendations"].as_array().unwrap() {
+        assert!(causes.contains(&r["cause"].as_str().unwrap()), "{r}");
+        let evidence = r["evidence"].as_array().unwrap();
+        assert!(!evidence.is_empty() && evidence.iter().all(Value::is_string));
+        assert!(r["estimated_saving_ns"].as_u64() <= s["wall_ns"].as_u64());
+    }
+    for r in s["by_name"].as_array().unwrap() {
+        for key in ["p99_ns", "p999_ns", "busy_ns"] {
+            assert!(r[key].is_u64(), "{key} in {r}");
+        }
+        assert!(r["p95_ns"].as_u64() <= r["p99_ns"].as_u64());
+        assert!(r["p99_ns"].as_u64() <= r["p999_ns"].as_u64());
+        assert!(r["calls_per_s"].is_f64() && r["target"].is_string());
+    }
+    let w = &s["workload"];
+    for key in ["requests", "request_ns", "long_lived_roots"] {
+        assert!(w[key].is_u64(), "{key}: {w}");
+    }
+    assert!(w["requests_per_s"].is_f64() && w["long_lived_names"].is_array());
+    let l = &s["latency_over_time"];
+    assert!(l["start_ns"].is_u64() && l["bucket_ns"].is_u64());
+    for b in l["buckets"].as_array().unwrap() {
+        for key in ["count", "mean_ns", "max_ns"] {
+            assert!(b[key].is_u64(), "{key} in {b}");
+        }
+    }
     // And the whole document reads back into the model.
     let back: Summary = serde_json::from_value(s.clone()).unwrap();
     assert_eq!(serde_json::to_value(&back).unwrap(), s);
@@ -131,10 +167,12 @@ fn analyses_find_what_the_fixture_holds() {
         "llm"
     );
     assert_eq!(
-        row(&s["recommendations"], "operation", "graph_entity_resolver")["category"],
-        "graph"
+        row(&s["recommendations"], "operation", "ollama_generate")["cause"],
+        "llm_generation"
     );
-    assert!(!ops.contains(&"llm_generation"));
+    assert!(!ops.contains(&"memory_query_total"));
+    // The resolver runs only in background work: fixing it saves the user nothing.
+    assert!(!ops.contains(&"graph_entity_resolver"));
 
     let par = row(&s["parallelism"], "parent", "memory_query_total");
     assert_eq!(par["sequential_ns"], 2_740_600_000u64);

@@ -13,17 +13,13 @@
 //! assert_eq!(categorize("add_user_entry", "agent_demo::memory", None), Category::General);
 //! ```
 
-use std::collections::BTreeMap;
-
 use perf_layer::record::llm;
 use serde::{Deserialize, Serialize};
 
-use super::background::AsyncSummary;
-use super::bottleneck::Bottleneck;
-use super::llm::LlmCalls;
+use super::causes::{Cause, Causes};
 use super::parallelism::Opportunity;
 use super::stats::Stats;
-use crate::duration::{human, percent};
+use crate::duration::percent;
 
 /// The kind of work an operation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -71,16 +67,7 @@ impl Category {
         }
     }
 
-    /// The share of self time a fix typically saves, for the estimate.
-    fn saving_factor(self) -> f64 {
-        match self {
-            Category::Llm => 0.3,
-            Category::Retrieval => 0.4,
-            Category::General => 0.2,
-            _ => 0.5,
-        }
-    }
-
+    /// What typically helps this kind of work.
     fn suggestions(self) -> &'static [&'static str] {
         match self {
             Category::Llm => &[
@@ -199,13 +186,18 @@ pub fn categorize(name: &str, target: &str, raw_fields: Option<&str>) -> Categor
 pub struct Recommendation {
     /// The operation to change.
     pub operation: String,
+    /// Why it is slow.
+    pub cause: Cause,
     /// Its category (`llm`, `retrieval`, `graph`, `embeddings`, `digest`, `io`, `general`).
     pub category: Category,
     /// One line saying what and why.
     pub title: String,
+    /// The numbers that show the cause.
+    pub evidence: Vec<String>,
     /// What to try.
     pub suggestions: Vec<String>,
-    /// A rough estimate of the wall time a fix would save.
+    /// User-facing time a fix would save: at most the time of the spans it changes,
+    /// never more than the wall time.
     pub estimated_saving_ns: u64,
 }
 
@@ -216,14 +208,10 @@ pub struct Inputs<'a> {
     pub stats: &'a Stats,
     /// Wall time of the session.
     pub wall_ns: u64,
-    /// The bottlenecks found.
-    pub bottlenecks: &'a [Bottleneck],
     /// The parallelization opportunities found.
     pub parallelism: &'a [Opportunity],
-    /// The async analysis.
-    pub background: &'a AsyncSummary,
-    /// The LLM calls.
-    pub llm: &'a LlmCalls,
+    /// The causes' aggregates.
+    pub causes: &'a Causes,
 }
 
 fn category_of(stats: &Stats, name: &str) -> Category {
@@ -232,115 +220,40 @@ fn category_of(stats: &Stats, name: &str) -> Category {
     })
 }
 
-/// Recommendations, one per operation, largest estimated saving first.
-///
-/// A bottleneck is a root cause only if most of its time is its own (self time at
-/// least half its total): an ancestor that is slow because of its children gets
-/// no recommendation of its own, its slow child does.
+/// Recommendations, one per operation (its cause with the largest saving), largest
+/// estimated saving first: the first is the thing to fix first.
 #[must_use]
 pub fn recommend(inputs: Inputs<'_>) -> Vec<Recommendation> {
-    let mut by_operation: BTreeMap<String, Recommendation> = BTreeMap::new();
-    let mut add = |rec: Recommendation| match by_operation.get_mut(&rec.operation) {
-        Some(existing) => {
-            existing.estimated_saving_ns =
-                existing.estimated_saving_ns.max(rec.estimated_saving_ns);
-            for s in rec.suggestions {
-                if !existing.suggestions.contains(&s) {
-                    existing.suggestions.push(s);
-                }
+    let mut seen = std::collections::BTreeSet::new();
+    inputs
+        .causes
+        .findings(inputs.parallelism, inputs.wall_ns)
+        .into_iter()
+        .filter(|f| seen.insert(f.operation.clone()))
+        .map(|f| {
+            let category = category_of(inputs.stats, &f.operation);
+            let mut suggestions: Vec<String> = f
+                .cause
+                .suggestions()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+            if matches!(f.cause, Cause::HotOperation | Cause::Waiting)
+                && category != Category::General
+            {
+                suggestions.extend(category.suggestions().iter().map(|s| (*s).to_owned()));
             }
-        }
-        None => {
-            by_operation.insert(rec.operation.clone(), rec);
-        }
-    };
-    for b in inputs.bottlenecks {
-        let Some(s) = inputs.stats.get(&b.name) else {
-            continue;
-        };
-        if s.self_ns.saturating_mul(2) < s.total_ns || s.self_ns == 0 {
-            continue;
-        }
-        let category = category_of(inputs.stats, &b.name);
-        let mut suggestions: Vec<String> = category
-            .suggestions()
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        if category == Category::Llm && inputs.llm.load_ns > 0 {
-            suggestions.insert(
-                0,
-                format!(
-                    "Keep the model loaded (Ollama keep_alive): loading took {} over {} calls",
-                    human(inputs.llm.load_ns),
-                    inputs.llm.count
-                ),
-            );
-        }
-        if category == Category::Llm && inputs.llm.overhead_ns * 10 > inputs.llm.wall_ns.max(1) {
-            suggestions.push(format!(
-                "Client overhead (network, queueing) was {} of {} in LLM calls: reuse the connection, check the server's queue",
-                human(inputs.llm.overhead_ns),
-                human(inputs.llm.wall_ns)
-            ));
-        }
-        add(Recommendation {
-            operation: b.name.clone(),
-            category,
-            title: format!(
-                "{} takes {:.1}% of wall time in its own code ({} self, {} bottleneck)",
-                b.name,
-                percent(s.self_ns, inputs.wall_ns),
-                human(s.self_ns),
-                b.severity.as_str()
-            ),
-            suggestions,
-            estimated_saving_ns: (s.self_ns as f64 * category.saving_factor()) as u64,
-        });
-    }
-    for p in inputs.parallelism.iter().take(5) {
-        add(Recommendation {
-            operation: p.parent.clone(),
-            category: category_of(inputs.stats, &p.parent),
-            title: format!(
-                "{} runs {} one after another ({} {}): concurrently they would save {}",
-                p.parent,
-                p.operations.join(", "),
-                p.occurrences,
-                if p.occurrences == 1 { "time" } else { "times" },
-                human(p.saving_ns)
-            ),
-            suggestions: vec![
-                "If they do not depend on each other, start them together (tokio::join!, rayon::join, or spawned tasks)".to_owned(),
-            ],
-            estimated_saving_ns: p.saving_ns,
-        });
-    }
-    for b in inputs.background.batching.iter().take(5) {
-        add(Recommendation {
-            operation: b.operation.clone(),
-            category: category_of(inputs.stats, &b.operation),
-            title: format!(
-                "{} is called {} times under {} (mean {}): batch the calls",
-                b.operation,
-                b.calls,
-                b.parent,
-                human(b.mean_ns)
-            ),
-            suggestions: vec![
-                "Send one request for many items instead of one per item".to_owned(),
-                "Or cache the results of repeated calls".to_owned(),
-            ],
-            estimated_saving_ns: b.total_ns / 2,
-        });
-    }
-    let mut all: Vec<Recommendation> = by_operation.into_values().collect();
-    all.sort_by(|a, b| {
-        b.estimated_saving_ns
-            .cmp(&a.estimated_saving_ns)
-            .then_with(|| a.operation.cmp(&b.operation))
-    });
-    all
+            Recommendation {
+                category,
+                suggestions,
+                operation: f.operation,
+                cause: f.cause,
+                title: f.title,
+                evidence: f.evidence,
+                estimated_saving_ns: f.estimated_saving_ns,
+            }
+        })
+        .collect()
 }
 
 /// Self time per category, as in the summary's `resources`.

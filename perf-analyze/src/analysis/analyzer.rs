@@ -9,12 +9,13 @@ use perf_layer::record::{EndRecord, Status};
 use super::advice::{self, Inputs};
 use super::background::Background;
 use super::bottleneck;
+use super::causes::Causes;
 use super::critical::{critical_path, Step};
 use super::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
-use super::llm::LlmCalls;
+use super::llm::{LlmCall, LlmCalls};
 use super::parallelism::Parallelism;
 use super::stats::Stats;
-use super::summary::{NameRow, Summary};
+use super::summary::{NameRow, Summary, Workload};
 use crate::input::{self, Segment, SegmentEnd, SourceFormat, Tree, VisitReport, Visitor};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::{Error, Options};
@@ -41,6 +42,15 @@ impl SegmentInfo {
     }
 }
 
+/// `count` per second of `wall_ns` (0 without wall time), to 0.01.
+fn per_second(count: u64, wall_ns: u64) -> f64 {
+    if wall_ns == 0 {
+        0.0
+    } else {
+        (count as f64 * 1e9 / wall_ns as f64 * 100.0).round() / 100.0
+    }
+}
+
 /// The visitor that runs every analysis.
 #[derive(Debug)]
 pub(crate) struct Analyzer<'a> {
@@ -51,6 +61,9 @@ pub(crate) struct Analyzer<'a> {
     parallelism: Parallelism,
     background: Background,
     llm: LlmCalls,
+    causes: Causes,
+    /// Scratch: the current tree's LLM calls, by node index.
+    calls: Vec<(usize, LlmCall)>,
     /// Roots' intervals (with the name and link of those to classify) and spans that
     /// stick out of their root, on their way in start order to active time and the
     /// async analysis: see [`place`].
@@ -83,6 +96,8 @@ pub(crate) struct Analyzer<'a> {
 /// analysis); roots still open at the flush are used only when nothing else is there.
 #[derive(Debug, Default)]
 struct Latest {
+    /// A representative request of the latest long-lived root (see [`representative`]).
+    request: Option<Tree>,
     foreground: Option<Tree>,
     open: Option<Tree>,
     background: Option<Tree>,
@@ -130,8 +145,28 @@ impl Latest {
     }
 
     fn best(self) -> Option<Tree> {
-        self.foreground.or(self.open).or(self.background)
+        self.request
+            .or(self.foreground)
+            .or(self.open)
+            .or(self.background)
     }
+}
+
+/// A long-lived root's representative request: of its children, the latest whose
+/// duration is nearest their median.
+fn representative(tree: &Tree) -> Option<Tree> {
+    let children = tree.children(0);
+    let mut durations: Vec<u64> = children
+        .iter()
+        .map(|&c| tree.span(c as usize).duration_ns())
+        .collect();
+    durations.sort_unstable();
+    let median = *durations.get(durations.len() / 2)?;
+    let best = children
+        .iter()
+        .rev()
+        .min_by_key(|&&c| tree.span(c as usize).duration_ns().abs_diff(median))?;
+    Some(tree.subtree(*best as usize))
 }
 
 /// Where an interval goes once it is in start order: into active time and, for a root
@@ -239,7 +274,15 @@ impl Analyzer<'_> {
     }
 
     fn judge(&mut self, segment_ended: bool) {
-        for tree in std::mem::take(&mut self.fragments) {
+        for mut tree in std::mem::take(&mut self.fragments) {
+            if !self.busy_known(&tree) {
+                // The Python tracker writes an operation when it ends, so a background
+                // operation that outlived its parent comes after it: it follows from it.
+                tree.attach_to_missing_parent();
+                self.add_spans(&tree, true);
+                self.add_root(tree);
+                continue;
+            }
             self.add_spans(&tree, segment_ended);
             if segment_ended {
                 let root = tree.root();
@@ -270,7 +313,8 @@ impl Analyzer<'_> {
             (&mut self.timeline, &mut self.active, &mut self.background);
         let classify = is_root.then(|| (root.name.clone(), !root.follows_from.is_empty()));
         timeline.push(lo, hi, classify, place(active, background));
-        for node in tree.nodes() {
+        self.calls.clear();
+        for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
             self.operations += 1;
             match span.status {
@@ -290,19 +334,40 @@ impl Analyzer<'_> {
             }
             if super::llm::may_be_llm(span) {
                 let caller = node.parent.map(|p| tree.span(p as usize));
-                self.llm.add(span, caller);
+                if let Some(call) = self.llm.add(span, caller) {
+                    self.calls.push((index, call.clone()));
+                }
             }
         }
         self.stats.add_tree(tree);
         self.parallelism.add_tree(tree, &self.options.thresholds);
         self.background.add_spans(tree, &self.options.thresholds);
+        let busy_known = self.busy_known(tree);
+        self.causes
+            .add_tree(tree, &self.options.thresholds, busy_known, &self.calls);
     }
 
-    /// Offers a root's tree as the latest operation.
+    /// Offers a root's tree as the latest operation; a long-lived root offers one of its
+    /// requests instead.
     fn add_root(&mut self, tree: Tree) {
-        if tree.missing_parent().is_none() {
-            self.latest.offer(tree);
+        if tree.missing_parent().is_some() {
+            return;
         }
+        let busy_known = self.busy_known(&tree);
+        if tree.root().follows_from.is_empty() && Causes::is_long_lived(&tree, busy_known) {
+            if let Some(request) = representative(&tree) {
+                replace_if_later(&mut self.latest.request, request);
+            }
+            return;
+        }
+        self.latest.offer(tree);
+    }
+
+    /// False for the Python tracker's files, which do not record busy time.
+    fn busy_known(&self, tree: &Tree) -> bool {
+        self.segments
+            .get(tree.root().segment as usize)
+            .map_or(true, |s| s.segment.format != SourceFormat::Python)
     }
 }
 
@@ -381,6 +446,8 @@ impl<'a> Analyzer<'a> {
             parallelism: Parallelism::default(),
             background: Background::default(),
             llm: LlmCalls::default(),
+            causes: Causes::default(),
+            calls: Vec::new(),
             timeline: StartOrder::new(REORDER_CAPACITY),
             active: SortedUnion::default(),
             active_ns: 0,
@@ -410,29 +477,36 @@ impl<'a> Analyzer<'a> {
             .by_self_time()
             .into_iter()
             .map(|s| NameRow {
-                name: s.name.to_string(),
+                name: self.stats.label(s),
                 count: s.count,
                 total_ns: s.total_ns,
                 self_ns: s.self_ns,
                 mean_ns: s.mean_ns(),
                 p50_ns: s.p50_ns(),
                 p95_ns: s.p95_ns(),
+                p99_ns: s.p99_ns(),
+                p999_ns: s.p999_ns(),
+                calls_per_s: per_second(s.count, wall_ns),
+                busy_ns: s.busy_ns,
+                target: s.target.to_string(),
                 max_ns: s.max_ns,
                 pct_of_wall: crate::duration::percent(s.self_ns, wall_ns),
                 errors: s.errors,
                 open: s.open,
             })
             .collect();
-        let bottlenecks = bottleneck::find(&self.stats, wall_ns, t);
+        let (long_lived_roots, long_lived_names) = self.causes.long_lived();
+        // A long-lived root's own time is waiting for requests, not a bottleneck.
+        let busy_known = report.format != Some(SourceFormat::Python);
+        let mut bottlenecks = bottleneck::find(&self.stats, wall_ns, t, busy_known);
+        bottlenecks.retain(|b| !long_lived_names.contains(&b.name));
         let parallelism = self.parallelism.opportunities();
         let background = self.background.finish();
         let recommendations = advice::recommend(Inputs {
             stats: &self.stats,
             wall_ns,
-            bottlenecks: &bottlenecks,
             parallelism: &parallelism,
-            background: &background,
-            llm: &self.llm,
+            causes: &self.causes,
         });
         let latest = self.latest.best();
         let critical = latest.as_ref().map(critical_path).unwrap_or_default();
@@ -487,6 +561,14 @@ impl<'a> Analyzer<'a> {
             background,
             resources: advice::resources(&self.stats, active_ns),
             warnings: warnings.list().iter().map(ToString::to_string).collect(),
+            workload: Workload {
+                requests: self.causes.units(),
+                request_ns: self.causes.unit_ns(),
+                requests_per_s: per_second(self.causes.units(), wall_ns),
+                long_lived_roots,
+                long_lived_names,
+            },
+            latency_over_time: self.causes.latency(),
         };
         Analysis {
             summary,
@@ -641,6 +723,25 @@ mod tests {
         assert_eq!(a.summary.operations, 5);
         assert_eq!(a.stats.get("graph").unwrap().count, 1);
         // Still the turn: a fragment is never the latest operation.
+        assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn a_python_child_written_after_its_parent_follows_from_it() {
+        let op = |name: &str, id: &str, parent: &str, start: f64, end: f64| {
+            format!(
+                r#"{{"operation_name":"{name}","operation_id":"{id}","start_time":{start},"end_time":{end},"duration_seconds":{},"metadata":{{}},"parent_operation_id":{parent},"session_id":"s","timestamp":"t"}}"#,
+                end - start
+            )
+        };
+        let a = analyze_lines(&[
+            op("turn", "t1", "null", 1.0, 2.0),
+            op("digest", "d1", r#""t1""#, 1.9, 3.0),
+        ]);
+        assert_eq!(a.summary.in_flight, 0);
+        assert!(a.warnings().is_empty(), "{:?}", a.warnings());
+        assert_eq!(a.summary.background.background_roots, 1);
+        assert_eq!(a.summary.background.background[0].name, "digest");
         assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
     }
 

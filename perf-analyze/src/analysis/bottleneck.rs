@@ -1,9 +1,10 @@
 //! Bottlenecks: operations that deserve a look, with every reason that applies.
 //!
-//! Three rules, each with thresholds in [`Thresholds`]: the share of wall time
-//! spent in the operation's own code (self time), its mean duration, and its
-//! frequency times its mean. The severity is the highest any rule gives: a later
-//! rule never lowers it.
+//! Three rules, each with thresholds in [`Thresholds`]: the operation's own time
+//! (self time, working or waiting) as a share of wall time, its mean duration, and
+//! its frequency times its mean. The severity is the highest any rule gives: a later
+//! rule never lowers it. Own time summed over concurrent spans can pass the wall
+//! time: the reason then says so rather than print a share above 100%.
 
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +62,13 @@ fn level(value: f64, high: f64, medium: f64, low: f64) -> Option<Severity> {
     }
 }
 
-fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> {
+fn judge(
+    stats: &NameStats,
+    name: String,
+    wall_ns: u64,
+    t: &Thresholds,
+    busy_known: bool,
+) -> Option<Bottleneck> {
     let mut severity: Option<Severity> = None;
     let mut reasons = Vec::new();
     let mut raise = |s: Severity, reason: String| {
@@ -70,13 +77,25 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
     };
     let share = percent(stats.self_ns, wall_ns);
     if let Some(s) = level(share, t.share_high, t.share_medium, t.share_low) {
-        raise(
-            s,
+        let own = if share > 100.0 {
             format!(
-                "{share:.1}% of wall time in its own code ({} self)",
+                "own time {} over {} spans, more than the wall time {}: they ran concurrently",
+                human(stats.self_ns),
+                stats.count,
+                human(wall_ns)
+            )
+        } else {
+            format!(
+                "own time {} ({share:.1}% of wall time)",
                 human(stats.self_ns)
-            ),
-        );
+            )
+        };
+        let busy = if busy_known {
+            format!("; busy {} in all", human(stats.busy_ns))
+        } else {
+            String::new()
+        };
+        raise(s, format!("{own}{busy}"));
     }
     let mean = stats.mean_ns();
     let mean_f = mean as f64;
@@ -99,10 +118,15 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
     if stats.count >= t.frequent_min_count {
         let sum_share = percent(stats.sum_ns, wall_ns);
         if let Some(s) = level(sum_share, f64::INFINITY, t.share_medium, t.share_low) {
+            let of_wall = if sum_share > 100.0 {
+                "more than the wall time: calls ran concurrently".to_owned()
+            } else {
+                format!("{sum_share:.1}% of wall time")
+            };
             raise(
                 s,
                 format!(
-                    "called {} times x mean {} = {} ({sum_share:.1}% of wall time)",
+                    "called {} times x mean {} = {} ({of_wall})",
                     stats.count,
                     human(mean),
                     human(stats.sum_ns)
@@ -111,7 +135,7 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
         }
     }
     Some(Bottleneck {
-        name: stats.name.to_string(),
+        name,
         severity: severity?,
         reasons,
         self_ns: stats.self_ns,
@@ -119,12 +143,13 @@ fn judge(stats: &NameStats, wall_ns: u64, t: &Thresholds) -> Option<Bottleneck> 
 }
 
 /// The bottlenecks among all operations, most severe first, then by self time.
+/// `busy_known` is false where the file records no busy time (the Python tracker's).
 #[must_use]
-pub fn find(stats: &Stats, wall_ns: u64, t: &Thresholds) -> Vec<Bottleneck> {
+pub fn find(stats: &Stats, wall_ns: u64, t: &Thresholds, busy_known: bool) -> Vec<Bottleneck> {
     let mut found: Vec<Bottleneck> = stats
         .names()
         .iter()
-        .filter_map(|s| judge(s, wall_ns, t))
+        .filter_map(|s| judge(s, stats.label(s), wall_ns, t, busy_known))
         .collect();
     found.sort_by(|a, b| {
         b.severity

@@ -167,11 +167,10 @@ impl LlmCalls {
     /// How many calls are kept in full.
     pub const KEEP: usize = 1000;
 
-    /// Counts a span if it is an LLM call; `caller` is its parent span, if known.
-    pub fn add(&mut self, span: &Span, caller: Option<&Span>) {
-        let Some(mut call) = LlmCall::from_span(span) else {
-            return;
-        };
+    /// Counts a span if it is an LLM call, and returns the call; `caller` is its parent
+    /// span, if known.
+    pub fn add(&mut self, span: &Span, caller: Option<&Span>) -> Option<&LlmCall> {
+        let mut call = LlmCall::from_span(span)?;
         call.caller = caller.map(|c| c.name.to_string());
         self.count += 1;
         self.wall_ns += call.wall_ns;
@@ -181,6 +180,7 @@ impl LlmCalls {
             self.latest.pop_front();
         }
         self.latest.push_back(call);
+        self.latest.back()
     }
 
     /// The kept calls, sorted by start.

@@ -3,9 +3,10 @@
 //!
 //! The analyzer is an [input](crate::input) [`Visitor`](crate::input::Visitor):
 //! it feeds every tree to each aggregator (per-name [`stats`], [`parallelism`],
-//! [`background`] work, [`llm`] calls, active time by [`intervals`]), keeps the
-//! latest operation for its [`critical`] path, and at the end sums up: the
-//! [`bottleneck`]s, then the [`advice`] that weighs them all. [`compare`] and
+//! [`background`] work, [`llm`] calls, active time by [`intervals`], the [`causes`]
+//! of slow user-facing work with its [`latency`] over time), keeps the latest
+//! operation for its [`critical`] path, and at the end sums up: the
+//! [`bottleneck`]s, then the [`advice`]: the causes' findings, ranked by saving. [`compare`] and
 //! [`trend`] work on summaries, across sessions.
 //!
 //! A new analysis is one more module here, fed from the analyzer's `tree` and
@@ -17,9 +18,11 @@ pub mod advice;
 mod analyzer;
 pub mod background;
 pub mod bottleneck;
+pub mod causes;
 pub mod compare;
 pub mod critical;
 pub mod intervals;
+pub mod latency;
 pub mod llm;
 pub mod parallelism;
 pub mod sketch;
@@ -29,4 +32,4 @@ pub mod trend;
 
 pub(crate) use analyzer::Analyzer;
 pub use analyzer::{analyze_path, analyze_reader, Analysis, SegmentInfo};
-pub use summary::{NameRow, Summary, SUMMARY_FILE};
+pub use summary::{NameRow, Summary, Workload, SUMMARY_FILE};

@@ -46,6 +46,8 @@ pub struct NameStats {
     pub total_ns: u64,
     /// Self time: durations minus the union of each span's children.
     pub self_ns: u64,
+    /// Summed busy time (entered), children's included where they ran inside it.
+    pub busy_ns: u64,
     /// The plain sum of durations (for the mean).
     pub sum_ns: u64,
     /// The longest span.
@@ -68,6 +70,7 @@ impl NameStats {
             count: 0,
             total_ns: 0,
             self_ns: 0,
+            busy_ns: 0,
             sum_ns: 0,
             max_ns: 0,
             errors: 0,
@@ -94,15 +97,49 @@ impl NameStats {
     pub fn p95_ns(&self) -> u64 {
         self.sketch.quantile(0.95)
     }
+
+    /// The 99th percentile duration (within 1%).
+    #[must_use]
+    pub fn p99_ns(&self) -> u64 {
+        self.sketch.quantile(0.99)
+    }
+
+    /// The 99.9th percentile duration (within 1%).
+    #[must_use]
+    pub fn p999_ns(&self) -> u64 {
+        self.sketch.quantile(0.999)
+    }
 }
 
 /// Beyond this many distinct names, further names are counted under [`Stats::OTHER`].
 const NAME_LIMIT: usize = 50_000;
 
-/// Statistics of every span name, fed complete trees.
+/// How an operation is named where one span name comes from several targets
+/// (`Get::apply` and `Set::apply` are both `apply`): `name [target]`.
+///
+/// ```
+/// use perf_analyze::analysis::stats::label;
+///
+/// assert_eq!(label("apply", "mini_redis::cmd::get", true), "apply [mini_redis::cmd::get]");
+/// assert_eq!(label("apply", "mini_redis::cmd::get", false), "apply");
+/// ```
+#[must_use]
+pub fn label(name: &str, target: &str, collides: bool) -> String {
+    if collides {
+        format!("{name} [{target}]")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Statistics of every operation (span name, and target where one name has several),
+/// fed complete trees.
 #[derive(Debug, Clone, Default)]
 pub struct Stats {
+    /// A name's slot for its first target.
     index: HashMap<Arc<str>, usize>,
+    /// Slots of a name's other targets.
+    others: HashMap<(Arc<str>, Arc<str>), usize>,
     names: Vec<NameStats>,
     /// Scratch: how many ancestors on the current path carry each name.
     on_path: Vec<u32>,
@@ -115,9 +152,19 @@ impl Stats {
 
     fn slot(&mut self, span: &crate::input::Span) -> usize {
         if let Some(&i) = self.index.get(&span.name) {
-            return i;
+            let first = &self.names[i].target;
+            if Arc::ptr_eq(first, &span.target) || *first == span.target || self.full() {
+                return i;
+            }
+            let key = (span.name.clone(), span.target.clone());
+            if let Some(&j) = self.others.get(&key) {
+                return j;
+            }
+            let j = self.push(span.name.clone(), span.target.clone());
+            self.others.insert(key, j);
+            return j;
         }
-        let name = if self.names.len() >= NAME_LIMIT {
+        let name = if self.full() {
             Arc::from(Self::OTHER)
         } else {
             span.name.clone()
@@ -125,12 +172,31 @@ impl Stats {
         if let Some(&i) = self.index.get(&name) {
             return i;
         }
-        let i = self.names.len();
-        self.names
-            .push(NameStats::new(name.clone(), span.target.clone()));
+        let i = self.push(name.clone(), span.target.clone());
         self.index.insert(name, i);
-        self.on_path.push(0);
         i
+    }
+
+    fn full(&self) -> bool {
+        self.names.len() >= NAME_LIMIT
+    }
+
+    fn push(&mut self, name: Arc<str>, target: Arc<str>) -> usize {
+        self.names.push(NameStats::new(name, target));
+        self.on_path.push(0);
+        self.names.len() - 1
+    }
+
+    /// True if spans of this name came from several targets.
+    #[must_use]
+    pub fn collides(&self, name: &str) -> bool {
+        !self.others.is_empty() && self.others.keys().any(|(n, _)| &**n == name)
+    }
+
+    /// How a name's statistics are named in the summary: see [`label`].
+    #[must_use]
+    pub fn label(&self, stats: &NameStats) -> String {
+        label(&stats.name, &stats.target, self.collides(&stats.name))
     }
 
     /// Adds every span of a complete tree.
@@ -157,6 +223,7 @@ impl Stats {
             let stats = &mut self.names[slot];
             stats.count += 1;
             stats.sum_ns += duration;
+            stats.busy_ns += span.busy_ns.min(duration);
             stats.self_ns += duration - covered;
             if !nested_in_same_name {
                 stats.total_ns += duration;
@@ -180,10 +247,14 @@ impl Stats {
         self.path.clear();
     }
 
-    /// The statistics of one name.
+    /// The statistics of one name (of its first target, if it has several), or of one
+    /// [`label`].
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&NameStats> {
-        self.index.get(name).map(|&i| &self.names[i])
+        self.index
+            .get(name)
+            .map(|&i| &self.names[i])
+            .or_else(|| self.names.iter().find(|s| self.label(s) == name))
     }
 
     /// All names, in first-seen order.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::advice::{Recommendation, ResourceRow};
 use super::background::AsyncSummary;
 use super::bottleneck::Bottleneck;
+use super::latency::LatencySummary;
 use super::llm::LlmCall;
 use super::parallelism::Opportunity;
 use super::Analysis;
@@ -67,6 +68,28 @@ pub struct Summary {
     pub resources: Vec<ResourceRow>,
     /// Problems read past (`file:line: message`), the first 200.
     pub warnings: Vec<String>,
+    /// User-facing work against background work and long-lived roots.
+    #[serde(default)]
+    pub workload: Workload,
+    /// User-facing requests (or turns) by start time.
+    #[serde(default)]
+    pub latency_over_time: LatencySummary,
+}
+
+/// What the session's work was: user-facing requests or turns, background roots,
+/// and long-lived roots (connections, subscribers) whose children are the requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    /// User-facing units: foreground roots, and the children of long-lived roots.
+    pub requests: u64,
+    /// Their summed durations.
+    pub request_ns: u64,
+    /// Requests per second of wall time.
+    pub requests_per_s: f64,
+    /// Long-lived roots.
+    pub long_lived_roots: u64,
+    /// The most frequent long-lived roots' names.
+    pub long_lived_names: Vec<String>,
 }
 
 /// One span name's row in `by_name`.
@@ -86,6 +109,21 @@ pub struct NameRow {
     pub p50_ns: u64,
     /// 95th percentile duration (within 1%).
     pub p95_ns: u64,
+    /// 99th percentile duration (within 1%).
+    #[serde(default)]
+    pub p99_ns: u64,
+    /// 99.9th percentile duration (within 1%).
+    #[serde(default)]
+    pub p999_ns: u64,
+    /// Calls per second of wall time.
+    #[serde(default)]
+    pub calls_per_s: f64,
+    /// Summed busy time (entered); a parent's includes its children's on its thread.
+    #[serde(default)]
+    pub busy_ns: u64,
+    /// The target (module path) of its first span.
+    #[serde(default)]
+    pub target: String,
     /// Longest duration.
     pub max_ns: u64,
     /// Self time as a percentage of wall time.

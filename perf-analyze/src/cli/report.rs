@@ -88,11 +88,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             (analysis, text)
         }
     };
-    // The caps the reader applied are said where people look, whatever the output.
-    for warning in analysis.warnings() {
-        if warning.kind == WarningKind::LongLine {
-            eprintln!("warning: {}", printable(&warning.to_string()));
-        }
+    if analysis.segments.is_empty() {
+        let name = match &input {
+            Input::Stdin => "<stdin>".to_owned(),
+            Input::File(path) => perf_analyze::data_file(path).display().to_string(),
+        };
+        bail!(
+            "{name}: no readable records ({} lines): tried perf-layer's format 1 (a \"session\" line, then \"span\" lines), the Python tracker's JSON Lines (operation_name, start_time, end_time), OTLP JSON lines (resourceSpans) and Jaeger JSON (data[].spans)",
+            analysis.lines
+        );
+    }
+    // Said where people look even when the report goes to a file.
+    const STDERR_WARNINGS: usize = 10;
+    let warnings = analysis.warnings();
+    for w in warnings.iter().take(STDERR_WARNINGS) {
+        eprintln!("warning: {}", printable(&w.to_string()));
+    }
+    let more =
+        warnings.len().saturating_sub(STDERR_WARNINGS) as u64 + analysis.warnings.suppressed();
+    if more > 0 {
+        eprintln!("warning: ... and {more} more (in the report)");
+    }
+    if analysis.summary.operations == 0 {
+        eprintln!("warning: {}", perf_analyze::output::NO_SPANS);
     }
     super::write_output(args.output.as_deref(), |out| out.write_all(text.as_bytes()))?;
     if let (true, Input::File(path)) = (args.save, &input) {

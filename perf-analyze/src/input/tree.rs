@@ -41,6 +41,15 @@ impl Tree {
         &self.nodes[0].span
     }
 
+    /// Links a fragment to its missing parent as work that follows from it: for files
+    /// whose writer puts a child that outlived its parent after the parent (the Python
+    /// tracker's). The tree is then complete.
+    pub fn attach_to_missing_parent(&mut self) {
+        if let Some(parent) = self.missing_parent.take() {
+            self.nodes[0].span.follows_from.push(parent);
+        }
+    }
+
     /// All nodes in pre-order.
     #[must_use]
     pub fn nodes(&self) -> &[Node] {
@@ -70,6 +79,29 @@ impl Tree {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
+    }
+
+    /// The subtree of node `index` as a tree of its own (node `index` its root).
+    #[must_use]
+    pub fn subtree(&self, index: usize) -> Tree {
+        let base = &self.nodes[index];
+        let nodes: Vec<Node> = std::iter::once(base)
+            .chain(
+                self.nodes[index + 1..]
+                    .iter()
+                    .take_while(|n| n.depth > base.depth),
+            )
+            .enumerate()
+            .map(|(i, n)| {
+                let parent = if i == 0 {
+                    None
+                } else {
+                    n.parent.map(|p| p - index as u32)
+                };
+                Node::new(n.span.clone(), parent, n.depth - base.depth)
+            })
+            .collect();
+        Tree::from_preorder(nodes)
     }
 
     /// A tree of nodes in pre-order, their children not yet linked.

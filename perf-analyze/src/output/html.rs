@@ -14,7 +14,9 @@ use std::fmt::Write as _;
 use super::document::Block;
 use super::export::folded::{Stacks, MAX_DEPTH, MERGED_FRAME};
 use super::export::{flamegraph, Session, Timeline, TrackKind};
+use super::latency_chart::latency_chart;
 use super::{report, RenderOptions};
+use crate::analysis::latency::LatencySummary;
 use crate::analysis::Analysis;
 
 impl Analysis {
@@ -34,6 +36,7 @@ impl Analysis {
             &report::build(self, options),
             session,
             &self.summary.session,
+            &self.summary.latency_over_time,
         )
     }
 }
@@ -80,7 +83,12 @@ iframe.flamegraph{width:100%;border:0}
 ";
 
 /// Renders the report's blocks, then the timeline and the flamegraph.
-fn render(blocks: &[Block], session: &Session, name: &str) -> HtmlReport {
+fn render(
+    blocks: &[Block],
+    session: &Session,
+    name: &str,
+    latency: &LatencySummary,
+) -> HtmlReport {
     let mut html = String::with_capacity(64 * 1024);
     let title = escape(name);
     let _ = write!(
@@ -140,6 +148,7 @@ fn render(blocks: &[Block], session: &Session, name: &str) -> HtmlReport {
     if in_list {
         html.push_str("</ul>\n");
     }
+    latency_chart(&mut html, latency);
     let mut notes = Vec::new();
     turn_timeline(&mut html, &session.timeline(), &mut notes);
     flamegraph_frame(&mut html, session, &mut notes);

@@ -18,6 +18,7 @@ mod compare;
 mod document;
 pub mod export;
 mod html;
+mod latency_chart;
 mod list;
 mod markdown;
 mod report;
@@ -71,3 +72,6 @@ impl Analysis {
         }
     }
 }
+
+/// What a session without spans usually means, said by the report and on stderr.
+pub const NO_SPANS: &str = "No spans were recorded. Usually a filter hides them (spans are INFO by default: RUST_LOG=warn or an EnvFilter at warn records none), or the flush guard was dropped before the spans closed (keep it alive until the end of main).";

@@ -46,6 +46,10 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         "Operations: {}   Open: {}   Dropped: {}   Errors: {}   Segments: {}",
         s.operations, s.open, s.dropped, s.errors, s.segments
     )));
+    if s.operations == 0 && !a.segments.is_empty() {
+        b.push(Block::Line(super::NO_SPANS.to_owned()));
+    }
+    b.push(Block::Line(workload_line(a)));
     if s.ended_abruptly {
         // Said here once, so the WARNINGS section leaves these out.
         let unended: Vec<String> = a
@@ -83,23 +87,50 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
 
     b.push(Block::Heading("TOP OPERATIONS BY TIME"));
     b.push(Block::Line(
-        "Self = own time without children; % wall uses self time, so a parent and its child never double count."
+        "Self = own time without children (working or waiting); Busy = time entered, children's included; % self = share of the own time of all spans but long-lived roots."
             .to_owned(),
     ));
-    let rows = s
+    let long_lived = &s.workload.long_lived_names;
+    // The Python tracker's files record no busy time.
+    let busy_known = a.format != Some(SourceFormat::Python);
+    let self_sum: u64 = s.by_name.iter().map(|r| r.self_ns).sum();
+    // A long-lived root's own time is waiting for requests: shares are of the rest.
+    let work_sum: u64 = s
         .by_name
         .iter()
+        .filter(|r| !long_lived.contains(&r.name))
+        .map(|r| r.self_ns)
+        .sum();
+    // Long-lived roots (mostly waiting for requests) after the work itself.
+    let (roots, work): (Vec<_>, Vec<_>) =
+        s.by_name.iter().partition(|r| long_lived.contains(&r.name));
+    let rows = work
+        .into_iter()
+        .chain(roots)
         .take(TOP_OPERATIONS)
         .map(|r| {
+            let (name, share) = if long_lived.contains(&r.name) {
+                (format!("{} (long-lived)", r.name), "-".to_owned())
+            } else {
+                (
+                    r.name.clone(),
+                    format!("{:.1}%", percent(r.self_ns, work_sum)),
+                )
+            };
             vec![
-                r.name.clone(),
+                name,
                 r.count.to_string(),
                 human(r.total_ns),
                 human(r.self_ns),
-                format!("{:.1}%", r.pct_of_wall),
+                if busy_known {
+                    human(r.busy_ns)
+                } else {
+                    "-".to_owned()
+                },
+                share,
                 human(r.mean_ns),
                 human(r.p50_ns),
-                human(r.p95_ns),
+                human(r.p99_ns),
                 human(r.max_ns),
             ]
         })
@@ -110,20 +141,31 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
             "Count",
             "Total",
             "Self",
-            "% wall",
+            "Busy",
+            "% self",
             "Mean",
             "p50",
-            "p95",
+            "p99",
             "Max",
         ],
         rows,
-        right: (1..9).collect(),
+        right: (1..10).collect(),
     });
     more(&mut b, TOP_OPERATIONS, s.by_name.len(), "operations");
-    let pct_sum: f64 = s.by_name.iter().map(|r| r.pct_of_wall).sum();
-    if pct_sum > 100.05 {
+    if self_sum > s.wall_ns.saturating_add(s.wall_ns / 1000) {
         b.push(Block::Line(format!(
-            "% wall sums to {pct_sum:.0}%: operations ran concurrently (foreground and background work, or several threads at once), so their self times overlap."
+            "Own time sums to {} in {} of wall time: operations ran concurrently (connections, background work, several threads).",
+            human(self_sum),
+            human(s.wall_ns)
+        )));
+    }
+
+    if let Some(first) = s.recommendations.first() {
+        b.push(Block::Line(format!(
+            "Fix first: {} [{}] (saves about {} of user-facing time)",
+            first.title,
+            first.cause.as_str(),
+            human(first.estimated_saving_ns)
         )));
     }
 
@@ -184,6 +226,38 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
     }
     b.push(Block::End);
     b
+}
+
+/// User-facing work against background work, with busy time next to wall time.
+fn workload_line(a: &Analysis) -> String {
+    let s = &a.summary;
+    let w = &s.workload;
+    let mut line = format!(
+        "User-facing: {} requests or turns, {} in all ({:.2}/s)",
+        w.requests,
+        human(w.request_ns),
+        w.requests_per_s
+    );
+    let (roots, bg) = s
+        .background
+        .background
+        .iter()
+        .filter(|r| !w.long_lived_names.contains(&r.name))
+        .fold((0, 0), |(n, t), r| (n + r.count, t + r.total_ns));
+    if roots > 0 {
+        line.push_str(&format!(
+            "   Background: {roots} roots, {} in all",
+            human(bg)
+        ));
+    }
+    if w.long_lived_roots > 0 {
+        line.push_str(&format!(
+            "   Long-lived roots: {} ({}), their children counted as requests",
+            w.long_lived_roots,
+            w.long_lived_names.join(", ")
+        ));
+    }
+    line
 }
 
 fn llm_row(c: &LlmCall) -> Vec<String> {
@@ -300,10 +374,13 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
         b.push(Block::Line(format!(
             "{}. [{}] {} (estimated saving {})",
             i + 1,
-            r.category.as_str(),
+            r.cause.as_str(),
             r.title,
             human(r.estimated_saving_ns)
         )));
+        for evidence in &r.evidence {
+            b.push(Block::Bullet(1, format!("Evidence: {evidence}")));
+        }
         for suggestion in &r.suggestions {
             b.push(Block::Bullet(1, suggestion.clone()));
         }
@@ -346,6 +423,11 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
     }
 
     b.push(Block::Heading("CRITICAL PATH (LATEST OPERATION)"));
+    if s.workload.long_lived_roots > 0 {
+        b.push(Block::Line(
+            "Of a request of the latest long-lived root, of about median duration.".into(),
+        ));
+    }
     let mut lines: Vec<String> = a
         .critical_path
         .iter()
@@ -456,8 +538,10 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
     }
 
     b.push(Block::Heading("RESOURCE USE BY CATEGORY"));
+    // Shares of the summed own time: concurrent work can sum to more than active time.
+    let self_sum: u64 = s.resources.iter().map(|r| r.self_ns).sum();
     b.push(Block::Table {
-        header: vec!["Category", "Spans", "Self", "% of active"],
+        header: vec!["Category", "Spans", "Self", "% self"],
         rows: s
             .resources
             .iter()
@@ -466,7 +550,7 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
                     r.category.as_str().to_owned(),
                     r.count.to_string(),
                     human(r.self_ns),
-                    format!("{:.1}%", r.pct_of_active),
+                    format!("{:.1}%", percent(r.self_ns, self_sum)),
                 ]
             })
             .collect(),

@@ -1,0 +1,1026 @@
+//! Causes: what makes user-facing work slow, each with its evidence and the time a fix
+//! would save.
+//!
+//! Work is **user-facing** if a user (or a client) waits for it: a root that does not
+//! follow from another span, or, under a *long-lived* root (a connection, a
+//! subscriber, a REPL session: a root much longer than its many children, or idle
+//! nearly all its own time), each of its children, one request each. Roots that follow
+//! from another span are background work: fixing them saves no user-facing time,
+//! unless user-facing work waits for them (see [`Cause::LlmQueueing`]).
+//!
+//! Every finding's saving is at most the time of the spans its fix changes, and never
+//! more than the session's wall time.
+//!
+//! ```
+//! use perf_analyze::analysis::causes::Cause;
+//!
+//! assert_eq!(Cause::LlmQueueing.as_str(), "llm_queueing");
+//! assert_eq!(serde_json::to_string(&Cause::SequentialSiblings).unwrap(), r#""sequential_siblings""#);
+//! ```
+
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::intervals::union_len_sorted;
+use super::latency::{LatencyOverTime, LatencySummary};
+use super::llm::LlmCall;
+use super::parallelism::Opportunity;
+use super::stats::label;
+use crate::duration::{human, percent};
+use crate::input::Tree;
+use crate::Thresholds;
+
+/// Why an operation is slow: the `cause` of a recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// A small fan-out of distinct children run one after another, the same way under
+    /// many instances of a parent: they could run concurrently.
+    SequentialSiblings,
+    /// Many short calls of one operation one after another under one parent (N+1).
+    RepeatedCalls,
+    /// LLM calls whose client wall time far exceeds the server's own time: they queued
+    /// behind other calls to the same model.
+    LlmQueueing,
+    /// Loading the model is a material share of the LLM calls.
+    LlmModelLoad,
+    /// Prompt tokens and prompt evaluation grow over the calls of one step.
+    LlmPromptGrowth,
+    /// Generating the output dominates the LLM calls.
+    LlmGeneration,
+    /// Busy (on-CPU) nearly all its own time, and a large share of user-facing time.
+    HotOperation,
+    /// Idle far longer than busy in its own time, with no child span that explains it.
+    Waiting,
+}
+
+impl Cause {
+    /// Every cause.
+    pub const ALL: [Cause; 8] = [
+        Cause::SequentialSiblings,
+        Cause::RepeatedCalls,
+        Cause::LlmQueueing,
+        Cause::LlmModelLoad,
+        Cause::LlmPromptGrowth,
+        Cause::LlmGeneration,
+        Cause::HotOperation,
+        Cause::Waiting,
+    ];
+
+    /// The name used in the summary.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::SequentialSiblings => "sequential_siblings",
+            Cause::RepeatedCalls => "repeated_calls",
+            Cause::LlmQueueing => "llm_queueing",
+            Cause::LlmModelLoad => "llm_model_load",
+            Cause::LlmPromptGrowth => "llm_prompt_growth",
+            Cause::LlmGeneration => "llm_generation",
+            Cause::HotOperation => "hot_operation",
+            Cause::Waiting => "waiting",
+        }
+    }
+
+    /// What to try.
+    #[must_use]
+    pub fn suggestions(self) -> &'static [&'static str] {
+        match self {
+            Cause::SequentialSiblings => &[
+                "If they do not depend on each other, start them together (tokio::join!, rayon::join, or spawned tasks)",
+            ],
+            Cause::RepeatedCalls => &[
+                "Send one request for many items instead of one per item",
+                "Or cache the results of repeated calls",
+            ],
+            Cause::LlmQueueing => &[
+                "Serve the user's call first: run background LLM calls when no user-facing call is waiting",
+                "Or give background work its own server or model instance (Ollama: OLLAMA_NUM_PARALLEL)",
+            ],
+            Cause::LlmModelLoad => &[
+                "Keep the model loaded between calls (Ollama keep_alive)",
+                "Use one model for nearby steps so that they do not evict each other",
+            ],
+            Cause::LlmPromptGrowth => &[
+                "Trim or summarise the history instead of sending all of it every call",
+                "Keep the constant prefix first so that the server can reuse its cache",
+            ],
+            Cause::LlmGeneration => &[
+                "Ask for shorter answers (a token limit, a tighter instruction)",
+                "Use a smaller or quantized model for this step",
+                "Stream the response so output starts earlier",
+            ],
+            Cause::HotOperation => &[
+                "Profile its own code (perf record -g, cargo flamegraph): it computes, it does not wait",
+                "Cache its result, or do the work once instead of per request",
+            ],
+            Cause::Waiting => &[
+                "Find what it waits for (a lock, a channel, I/O) and add a span around that wait",
+                "Shorten the critical section, or avoid waiting on the user's path",
+            ],
+        }
+    }
+}
+
+/// One finding: a cause at an operation, with the numbers that show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The cause.
+    pub cause: Cause,
+    /// The operation that carries it.
+    pub operation: String,
+    /// One line saying what and why.
+    pub title: String,
+    /// The numbers that show it.
+    pub evidence: Vec<String>,
+    /// User-facing time a fix would save, at most the time of the spans it changes and
+    /// the session's wall time.
+    pub estimated_saving_ns: u64,
+}
+
+/// A root lasting at least this long may be long-lived.
+const LONG_LIVED_MIN_NS: u64 = 1_000_000_000;
+/// A long-lived root with children has at least this many.
+const LONG_LIVED_MIN_CHILDREN: usize = 16;
+/// ... and lasts at least this many times its children's mean.
+const LONG_LIVED_RATIO: u64 = 50;
+/// A root idle this share of its own time (or more) is waiting for work: long-lived.
+const LONG_LIVED_IDLE_SHARE: f64 = 0.9;
+/// A fan-out has at most this many distinct children.
+const FAN_OUT_MAX: usize = 8;
+/// Repeated calls fill at least this share of their parent.
+const REPEATED_MIN_COVER: f64 = 0.5;
+/// An LLM call queued if its client wall is this many times the server's total ...
+const QUEUED_RATIO: f64 = 1.5;
+/// ... and the difference at least this long.
+const QUEUED_MIN_NS: u64 = 50_000_000;
+/// LLM calls kept to find the calls one waited behind.
+const LLM_WINDOW: usize = 64;
+/// Model loading matters from this share of the LLM calls' wall time ...
+const LOAD_MIN_SHARE: f64 = 0.1;
+/// ... and this long in user-facing calls.
+const LOAD_MIN_NS: u64 = 100_000_000;
+/// Prompt growth: at least this many calls of one step ...
+const GROWTH_MIN_CALLS: u64 = 4;
+/// ... whose fitted prompt tokens grow by this factor from the first call to the last.
+const GROWTH_MIN_FACTOR: f64 = 1.5;
+/// Generation dominates at this share of the calls' wall time.
+const GENERATION_MIN_SHARE: f64 = 0.5;
+/// A fix of generation saves about this share of it (shorter answers, a smaller model).
+const GENERATION_SAVING: f64 = 0.3;
+/// A hot operation is busy at least this share of its own time ...
+const HOT_MIN_BUSY: f64 = 0.8;
+/// ... and takes at least this share of user-facing time.
+const HOT_MIN_SHARE: f64 = 0.4;
+/// Optimising a hot operation's code saves about this share of it.
+const HOT_SAVING: f64 = 0.5;
+/// Distinct names (and name pairs) tracked.
+const NAME_LIMIT: usize = 10_000;
+
+/// Per span name.
+#[derive(Debug, Clone, Default)]
+struct Op {
+    /// Spans, and in user-facing work.
+    count: u64,
+    fg_count: u64,
+    /// Durations, and in user-facing work.
+    all_ns: u64,
+    fg_ns: u64,
+    /// Self time in user-facing work, and its busy part (where busy time is known).
+    fg_self_ns: u64,
+    fg_self_busy_ns: u64,
+    fg_self_known_ns: u64,
+    /// Waiting spans in user-facing work: how many, their own idle and busy time.
+    waits: u64,
+    wait_idle_ns: u64,
+    wait_busy_ns: u64,
+    wait_longest_ns: u64,
+}
+
+/// Repeated calls of one operation under one parent name.
+#[derive(Debug, Clone, Default)]
+struct Repeat {
+    parents: u64,
+    calls: u64,
+    total_ns: u64,
+    parent_ns: u64,
+    fg_total_ns: u64,
+    fg_calls: u64,
+    fg_parents: u64,
+}
+
+/// LLM calls of one step (the call span's name).
+#[derive(Debug, Clone, Default)]
+struct Step {
+    calls: u64,
+    fg_calls: u64,
+    fg_wall_ns: u64,
+    wall_ns: u64,
+    load_ns: u64,
+    fg_load_ns: u64,
+    loads: u64,
+    fg_eval_ns: u64,
+    fg_output_tokens: u64,
+    fg_eval_known_ns: u64,
+    queued: u64,
+    fg_queued: u64,
+    queue_ns: u64,
+    fg_queue_ns: u64,
+    fg_server_ns: u64,
+    /// Waited behind, per step: overlaps, overlapped time, and whether it was background.
+    behind: HashMap<u32, (u64, u64, bool)>,
+    fg_behind_bg: u64,
+    /// Prompt tokens and prompt evaluation over the calls with both: a line fit.
+    growth: Fit,
+    fg_prompt_eval_ns: u64,
+    min_prompt_eval_ns: u64,
+}
+
+/// A least-squares line through (call index, value) pairs, for two values at once.
+#[derive(Debug, Clone, Default)]
+struct Fit {
+    n: f64,
+    sx: f64,
+    sxx: f64,
+    sy: [f64; 2],
+    sxy: [f64; 2],
+    first: [u64; 2],
+    last: [u64; 2],
+}
+
+impl Fit {
+    fn add(&mut self, y: [u64; 2]) {
+        let x = self.n;
+        if self.n == 0.0 {
+            self.first = y;
+        }
+        self.last = y;
+        self.n += 1.0;
+        self.sx += x;
+        self.sxx += x * x;
+        for (i, &y) in y.iter().enumerate() {
+            self.sy[i] += y as f64;
+            self.sxy[i] += x * y as f64;
+        }
+    }
+
+    /// The fitted values at the first and the last call.
+    fn ends(&self, i: usize) -> Option<(f64, f64)> {
+        let d = self.n * self.sxx - self.sx * self.sx;
+        if self.n < 2.0 || d <= 0.0 {
+            return None;
+        }
+        let slope = (self.n * self.sxy[i] - self.sx * self.sy[i]) / d;
+        let intercept = (self.sy[i] - slope * self.sx) / self.n;
+        Some((intercept, intercept + slope * (self.n - 1.0)))
+    }
+}
+
+/// A recent LLM call, to find the calls another waited behind.
+#[derive(Debug, Clone)]
+struct Recent {
+    start: u64,
+    end: u64,
+    step: u32,
+    model: Option<Arc<str>>,
+    foreground: bool,
+    queued: bool,
+}
+
+/// Collects what the causes are found from, tree by tree, in memory bounded by the
+/// distinct names (and a window of recent LLM calls).
+#[derive(Debug, Clone, Default)]
+pub struct Causes {
+    index: HashMap<(Arc<str>, Arc<str>), u32>,
+    /// Operations by the addresses of their name's and target's text.
+    by_address: HashMap<(usize, usize), Interned>,
+    /// A name's first operation, for the common case of one target per name.
+    by_name: HashMap<Arc<str>, u32>,
+    /// Span names and targets: one operation each.
+    keys: Vec<(Arc<str>, Arc<str>)>,
+    /// How each operation is named in findings (see [`Causes::labels`]).
+    names: Vec<Arc<str>>,
+    ops: Vec<Op>,
+    steps: HashMap<u32, Step>,
+    repeats: HashMap<(u32, u32), Repeat>,
+    recent: VecDeque<Recent>,
+    /// User-facing units (requests, turns) and their summed durations.
+    units: u64,
+    unit_ns: u64,
+    /// Long-lived roots recognised.
+    long_lived: u64,
+    long_lived_names: HashMap<u32, u64>,
+    /// User-facing units' latency over the session.
+    latency: LatencyOverTime,
+    /// Scratch for grouping children by name.
+    scratch: Vec<(u32, u64, u64)>,
+}
+
+/// An operation, and the name and target whose addresses find it (held so that the
+/// addresses are not reused for other text).
+type Interned = (u32, Arc<str>, Arc<str>);
+
+/// What a tree is, for the causes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Background,
+    LongLived,
+    Foreground,
+}
+
+impl Causes {
+    fn name(&mut self, span: &crate::input::Span) -> Option<u32> {
+        // Names and targets come interned: their addresses find them without hashing text.
+        let at = (
+            Arc::as_ptr(&span.name).cast::<u8>() as usize,
+            Arc::as_ptr(&span.target).cast::<u8>() as usize,
+        );
+        if let Some(&(i, _, _)) = self.by_address.get(&at) {
+            return Some(i);
+        }
+        let i = self.name_slow(span)?;
+        if self.by_address.len() < 4 * NAME_LIMIT {
+            // The clones keep the addresses from being reused for other text.
+            self.by_address
+                .insert(at, (i, span.name.clone(), span.target.clone()));
+        }
+        Some(i)
+    }
+
+    fn name_slow(&mut self, span: &crate::input::Span) -> Option<u32> {
+        if let Some(&i) = self.by_name.get(&span.name) {
+            let target = &self.keys[i as usize].1;
+            if Arc::ptr_eq(target, &span.target) || *target == span.target {
+                return Some(i);
+            }
+        }
+        let key = (span.name.clone(), span.target.clone());
+        if let Some(&i) = self.index.get(&key) {
+            return Some(i);
+        }
+        if self.keys.len() >= NAME_LIMIT {
+            return None;
+        }
+        let i = self.keys.len() as u32;
+        self.keys.push(key.clone());
+        self.names.push(span.name.clone());
+        self.ops.push(Op::default());
+        self.by_name.entry(span.name.clone()).or_insert(i);
+        self.index.insert(key, i);
+        Some(i)
+    }
+
+    /// Names operations in findings: by span name, and where one name has several
+    /// targets (`Get::apply` and `Set::apply` are both `apply`), as `name [target]`.
+    fn labels(&mut self) {
+        let mut targets: HashMap<&str, u32> = HashMap::default();
+        for (name, _) in &self.keys {
+            *targets.entry(name).or_default() += 1;
+        }
+        let labels: Vec<Arc<str>> = self
+            .keys
+            .iter()
+            .map(|(name, target)| Arc::from(label(name, target, targets[&**name] > 1)))
+            .collect();
+        self.names = labels;
+    }
+
+    /// True if a root is long-lived: a connection or a session whose children are the
+    /// requests, or a task idle nearly all its own time.
+    #[must_use]
+    pub fn is_long_lived(tree: &Tree, busy_known: bool) -> bool {
+        let root = tree.root();
+        let duration = root.duration_ns();
+        if duration < LONG_LIVED_MIN_NS {
+            return false;
+        }
+        let children = tree.children(0);
+        let child_sum: u64 = children
+            .iter()
+            .map(|&c| tree.span(c as usize).duration_ns())
+            .sum();
+        if children.len() >= LONG_LIVED_MIN_CHILDREN
+            && child_sum / children.len() as u64 * LONG_LIVED_RATIO <= duration
+        {
+            return true;
+        }
+        if !busy_known {
+            return false;
+        }
+        let covered = union_len_sorted(
+            children.iter().map(|&c| {
+                let s = tree.span(c as usize);
+                (s.start_ns, s.end_ns)
+            }),
+            root.start_ns,
+            root.end_ns,
+        );
+        let own = duration - covered;
+        let child_busy: u64 = children
+            .iter()
+            .map(|&c| tree.span(c as usize).busy_ns)
+            .sum();
+        let own_busy = root.busy_ns.saturating_sub(child_busy).min(own);
+        (own - own_busy) as f64 >= LONG_LIVED_IDLE_SHARE * duration as f64
+    }
+
+    /// Adds a complete tree and its LLM calls (by node index, in pre-order). `busy_known`
+    /// is false where the file does not record busy time (the Python tracker's).
+    pub fn add_tree(
+        &mut self,
+        tree: &Tree,
+        t: &Thresholds,
+        busy_known: bool,
+        calls: &[(usize, LlmCall)],
+    ) {
+        let mut calls = calls.iter().peekable();
+        let root = tree.root();
+        let kind = if !root.follows_from.is_empty() {
+            Kind::Background
+        } else if Self::is_long_lived(tree, busy_known) {
+            Kind::LongLived
+        } else {
+            Kind::Foreground
+        };
+        if kind == Kind::LongLived {
+            self.long_lived += 1;
+            if let Some(i) = self.name(root) {
+                *self.long_lived_names.entry(i).or_default() += 1;
+            }
+        }
+        for (index, node) in tree.nodes().iter().enumerate() {
+            let span = &node.span;
+            let fg = match kind {
+                Kind::Background => false,
+                Kind::LongLived => index != 0,
+                Kind::Foreground => true,
+            };
+            let unit = fg && (index == 0 || (kind == Kind::LongLived && node.depth == 1));
+            let duration = span.duration_ns();
+            if unit {
+                self.units += 1;
+                self.unit_ns += duration;
+                self.latency.add(span.start_ns, duration);
+            }
+            let children = tree.children(index);
+            let covered = union_len_sorted(
+                children.iter().map(|&c| {
+                    let s = tree.span(c as usize);
+                    (s.start_ns, s.end_ns)
+                }),
+                span.start_ns,
+                span.end_ns,
+            );
+            let own = duration - covered;
+            let Some(op) = self.name(span) else {
+                continue;
+            };
+            let o = &mut self.ops[op as usize];
+            o.count += 1;
+            o.all_ns += duration;
+            if fg {
+                o.fg_count += 1;
+                o.fg_ns += duration;
+                o.fg_self_ns += own;
+                if busy_known {
+                    let child_busy: u64 = children
+                        .iter()
+                        .map(|&c| tree.span(c as usize).busy_ns)
+                        .sum();
+                    let own_busy = span.busy_ns.saturating_sub(child_busy).min(own);
+                    let own_idle = own - own_busy;
+                    o.fg_self_busy_ns += own_busy;
+                    o.fg_self_known_ns += own;
+                    if own_idle >= t.idle_min_ns
+                        && own_idle as f64 >= t.idle_ratio * own_busy as f64
+                    {
+                        o.waits += 1;
+                        o.wait_idle_ns += own_idle;
+                        o.wait_busy_ns += own_busy;
+                        o.wait_longest_ns = o.wait_longest_ns.max(own_idle);
+                    }
+                }
+            }
+            if kind == Kind::LongLived && index == 0 {
+                continue;
+            }
+            if children.len() >= t.batch_min_calls as usize {
+                self.add_repeats(tree, index, op, fg, t);
+            }
+            if let Some((_, call)) = calls.next_if(|(i, _)| *i == index) {
+                self.add_call(call, op, fg);
+            }
+        }
+    }
+
+    /// Repeated calls under node `index`: one name called many times, one call after
+    /// another, filling most of the parent.
+    fn add_repeats(&mut self, tree: &Tree, index: usize, parent: u32, fg: bool, t: &Thresholds) {
+        let mut calls = std::mem::take(&mut self.scratch);
+        calls.clear();
+        for &c in tree.children(index) {
+            let child = tree.span(c as usize);
+            if let Some(i) = self.name(child) {
+                calls.push((i, child.start_ns, child.end_ns));
+            }
+        }
+        // By operation, each one's calls in start order (children come sorted by start).
+        calls.sort_by_key(|&(op, start, _)| (op, start));
+        let parent_ns = tree.span(index).duration_ns();
+        for group in calls.chunk_by(|a, b| a.0 == b.0) {
+            let n = group.len() as u64;
+            if n < t.batch_min_calls {
+                continue;
+            }
+            let total: u64 = group.iter().map(|(_, s, e)| e.saturating_sub(*s)).sum();
+            let sequential = group.windows(2).all(|w| w[1].1 >= w[0].2);
+            if total / n > t.batch_max_mean_ns
+                || !sequential
+                || (total as f64) < REPEATED_MIN_COVER * parent_ns as f64
+            {
+                continue;
+            }
+            let key = (parent, group[0].0);
+            if self.repeats.len() >= NAME_LIMIT && !self.repeats.contains_key(&key) {
+                continue;
+            }
+            let r = self.repeats.entry(key).or_default();
+            r.parents += 1;
+            r.calls += n;
+            r.total_ns += total;
+            r.parent_ns += parent_ns;
+            if fg {
+                r.fg_parents += 1;
+                r.fg_calls += n;
+                r.fg_total_ns += total;
+            }
+        }
+        self.scratch = calls;
+    }
+
+    fn add_call(&mut self, call: &LlmCall, step: u32, fg: bool) {
+        let server = call.overhead_ns.map(|o| call.wall_ns - o);
+        let queue = call.overhead_ns.unwrap_or(0);
+        let queued = server.is_some_and(|server| {
+            queue >= QUEUED_MIN_NS && call.wall_ns as f64 >= QUEUED_RATIO * server as f64
+        });
+        let s = self.steps.entry(step).or_default();
+        s.calls += 1;
+        s.wall_ns += call.wall_ns;
+        let load = call.load_ns.unwrap_or(0);
+        s.load_ns += load;
+        if load > 0 {
+            s.loads += 1;
+        }
+        if queued {
+            s.queued += 1;
+            s.queue_ns += queue;
+        }
+        if fg {
+            s.fg_calls += 1;
+            s.fg_wall_ns += call.wall_ns;
+            s.fg_load_ns += load;
+            s.fg_server_ns += server.unwrap_or(call.wall_ns);
+            if let Some(eval) = call.eval_ns {
+                s.fg_eval_ns += eval;
+                s.fg_eval_known_ns += call.wall_ns;
+                s.fg_output_tokens += call.output_tokens.unwrap_or(0);
+            }
+            if queued {
+                s.fg_queued += 1;
+                s.fg_queue_ns += queue;
+            }
+            if let (Some(tokens), Some(eval)) = (call.input_tokens, call.prompt_eval_ns) {
+                s.growth.add([tokens, eval]);
+                s.fg_prompt_eval_ns += eval;
+                s.min_prompt_eval_ns = if s.growth.n == 1.0 {
+                    eval
+                } else {
+                    s.min_prompt_eval_ns.min(eval)
+                };
+            }
+        }
+        let me = Recent {
+            start: call.start_ns,
+            end: call.start_ns + call.wall_ns,
+            step,
+            model: call.model.as_deref().map(Arc::from),
+            foreground: fg,
+            queued,
+        };
+        let mut behind: Vec<(u32, u32, u64, bool, bool)> = Vec::new();
+        for other in &self.recent {
+            let overlap = me
+                .end
+                .min(other.end)
+                .saturating_sub(me.start.max(other.start));
+            if overlap == 0 || !(me.queued || other.queued) {
+                continue;
+            }
+            let same_model = match (&me.model, &other.model) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if !same_model {
+                continue;
+            }
+            if me.queued && other.start <= me.start {
+                behind.push((
+                    me.step,
+                    other.step,
+                    overlap,
+                    !other.foreground,
+                    me.foreground,
+                ));
+            }
+            if other.queued && me.start <= other.start {
+                behind.push((
+                    other.step,
+                    me.step,
+                    overlap,
+                    !me.foreground,
+                    other.foreground,
+                ));
+            }
+        }
+        for (waiter, ahead, overlap, ahead_bg, waiter_fg) in behind {
+            let s = self.steps.entry(waiter).or_default();
+            let e = s.behind.entry(ahead).or_insert((0, 0, ahead_bg));
+            e.0 += 1;
+            e.1 += overlap;
+            if ahead_bg && waiter_fg {
+                s.fg_behind_bg += 1;
+            }
+        }
+        if self.recent.len() == LLM_WINDOW {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(me);
+    }
+
+    /// User-facing units (requests, turns) seen.
+    #[must_use]
+    pub fn units(&self) -> u64 {
+        self.units
+    }
+
+    /// Their summed durations.
+    #[must_use]
+    pub fn unit_ns(&self) -> u64 {
+        self.unit_ns
+    }
+
+    /// User-facing units' latency over time.
+    #[must_use]
+    pub fn latency(&self) -> LatencySummary {
+        self.latency.summary()
+    }
+
+    /// Long-lived roots recognised, and the names of the most frequent (up to 5).
+    #[must_use]
+    pub fn long_lived(&self) -> (u64, Vec<String>) {
+        let mut names: Vec<(&u32, &u64)> = self.long_lived_names.iter().collect();
+        names.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+        (
+            self.long_lived,
+            names
+                .into_iter()
+                .take(5)
+                .map(|(&i, _)| self.names[i as usize].to_string())
+                .collect(),
+        )
+    }
+
+    /// The user-facing share of a span name's time (0 to 1).
+    fn fg_share(&self, name: &str) -> f64 {
+        let (mut fg, mut all) = (0u64, 0u64);
+        for (i, (n, _)) in self.keys.iter().enumerate() {
+            if &**n == name {
+                fg += self.ops[i].fg_ns;
+                all += self.ops[i].all_ns;
+            }
+        }
+        if all == 0 {
+            0.0
+        } else {
+            fg as f64 / all as f64
+        }
+    }
+
+    /// Every finding, largest saving first. `parallelism` is the sequential-siblings
+    /// analysis, `wall_ns` the session's wall time.
+    #[must_use]
+    pub fn findings(&self, parallelism: &[Opportunity], wall_ns: u64) -> Vec<Finding> {
+        let mut labelled = self.clone();
+        labelled.labels();
+        labelled.find(parallelism, wall_ns)
+    }
+
+    fn find(&self, parallelism: &[Opportunity], wall_ns: u64) -> Vec<Finding> {
+        let mut found = Vec::new();
+        // Requests that ran concurrently (a server's connections) save wall time together:
+        // a saving summed over them is divided by their mean concurrency.
+        let concurrency = (self.unit_ns as f64 / wall_ns.max(1) as f64).max(1.0);
+        let cap = |saving: f64, changed: u64| {
+            ((saving.max(0.0) / concurrency) as u64)
+                .min(changed)
+                .min(wall_ns)
+        };
+        let user = self.unit_ns.max(1);
+        for p in parallelism {
+            if p.occurrences < 2
+                || p.operations.len() > FAN_OUT_MAX
+                || p.spans != p.occurrences * p.operations.len() as u64
+            {
+                continue;
+            }
+            let share = self.fg_share(&p.parent);
+            let saving = cap(p.saving_ns as f64 * share, p.sequential_ns);
+            if saving == 0 {
+                continue;
+            }
+            found.push(Finding {
+                cause: Cause::SequentialSiblings,
+                operation: p.parent.clone(),
+                title: format!(
+                    "{} runs {} one after another: side by side they would take the longest one's time",
+                    p.parent,
+                    p.operations.join(", ")
+                ),
+                evidence: vec![
+                    format!(
+                        "{} of its runs each ran {} in sequence: {} in a row, {} if run concurrently",
+                        p.occurrences,
+                        p.operations.join(", "),
+                        human(p.sequential_ns),
+                        human(p.parallel_ns)
+                    ),
+                    format!(
+                        "{:.0}% of {}'s time is user-facing",
+                        share * 100.0,
+                        p.parent
+                    ),
+                ],
+                estimated_saving_ns: saving,
+            });
+        }
+        for (&(parent, child), r) in &self.repeats {
+            if r.fg_calls == 0 {
+                continue;
+            }
+            // Batched, each parent's calls would cost about one call.
+            let one_each = r.fg_total_ns / r.fg_calls * r.fg_parents;
+            let saving = cap((r.fg_total_ns - one_each) as f64, r.fg_total_ns);
+            let (parent, child) = (&self.names[parent as usize], &self.names[child as usize]);
+            found.push(Finding {
+                cause: Cause::RepeatedCalls,
+                operation: child.to_string(),
+                title: format!(
+                    "{child} is called {:.0} times in a row per {parent}: batch the calls",
+                    r.calls as f64 / r.parents as f64
+                ),
+                evidence: vec![
+                    format!(
+                        "{} calls under {} {parent} spans, mean {}, one after another",
+                        r.calls,
+                        r.parents,
+                        human(r.total_ns / r.calls.max(1))
+                    ),
+                    format!(
+                        "they fill {:.0}% of {parent}'s time ({} of {})",
+                        percent(r.total_ns, r.parent_ns),
+                        human(r.total_ns),
+                        human(r.parent_ns)
+                    ),
+                ],
+                estimated_saving_ns: saving,
+            });
+        }
+        let llm_wall: u64 = self.steps.values().map(|s| s.wall_ns).sum();
+        let llm_load: u64 = self.steps.values().map(|s| s.load_ns).sum();
+        for (&step, s) in &self.steps {
+            let name = self.names[step as usize].to_string();
+            if s.fg_queued > 0 {
+                found.push(self.queueing(&name, s, cap(s.fg_queue_ns as f64, s.fg_wall_ns)));
+            }
+            if s.fg_load_ns >= LOAD_MIN_NS && llm_load as f64 >= LOAD_MIN_SHARE * llm_wall as f64 {
+                found.push(Finding {
+                    cause: Cause::LlmModelLoad,
+                    operation: name.clone(),
+                    title: format!(
+                        "{name} waits for the model to load: {} of loading in {} calls",
+                        human(s.load_ns),
+                        s.loads
+                    ),
+                    evidence: vec![
+                        format!(
+                            "model loads took {} of {} in all LLM calls ({:.0}%)",
+                            human(llm_load),
+                            human(llm_wall),
+                            percent(llm_load, llm_wall)
+                        ),
+                        format!(
+                            "{} in user-facing {name} calls ({} of {} calls loaded the model)",
+                            human(s.fg_load_ns),
+                            s.loads,
+                            s.calls
+                        ),
+                    ],
+                    estimated_saving_ns: cap(s.fg_load_ns as f64, s.fg_wall_ns),
+                });
+            }
+            if let (Some(tokens), Some(eval)) = (s.growth.ends(0), s.growth.ends(1)) {
+                let grows = s.growth.n as u64 >= GROWTH_MIN_CALLS
+                    && tokens.0 > 0.0
+                    && tokens.1 >= GROWTH_MIN_FACTOR * tokens.0
+                    && eval.1 > eval.0;
+                let saving = s
+                    .fg_prompt_eval_ns
+                    .saturating_sub(s.min_prompt_eval_ns * s.growth.n as u64);
+                if grows && saving > 0 {
+                    found.push(Finding {
+                        cause: Cause::LlmPromptGrowth,
+                        operation: name.clone(),
+                        title: format!(
+                            "{name}'s prompt grows call after call: the history is not trimmed"
+                        ),
+                        evidence: vec![
+                            format!(
+                                "prompt tokens {} at the first of {} calls, {} at the last",
+                                s.growth.first[0], s.growth.n, s.growth.last[0]
+                            ),
+                            format!(
+                                "prompt evaluation {} at the first, {} at the last ({} in all)",
+                                human(s.growth.first[1]),
+                                human(s.growth.last[1]),
+                                human(s.fg_prompt_eval_ns)
+                            ),
+                        ],
+                        estimated_saving_ns: cap(saving as f64, s.fg_prompt_eval_ns),
+                    });
+                }
+            }
+            if s.fg_eval_known_ns > 0
+                && s.fg_eval_ns as f64 >= GENERATION_MIN_SHARE * s.fg_eval_known_ns as f64
+            {
+                let rate = s.fg_output_tokens as f64 * 1e9 / s.fg_eval_ns.max(1) as f64;
+                found.push(Finding {
+                    cause: Cause::LlmGeneration,
+                    operation: name.clone(),
+                    title: format!(
+                        "{name} spends most of its time generating: {} tokens at {rate:.1} tokens/s",
+                        s.fg_output_tokens
+                    ),
+                    evidence: vec![
+                        format!(
+                            "generation {} of {} in {} user-facing calls ({:.0}%)",
+                            human(s.fg_eval_ns),
+                            human(s.fg_eval_known_ns),
+                            s.fg_calls,
+                            percent(s.fg_eval_ns, s.fg_eval_known_ns)
+                        ),
+                        format!(
+                            "{} output tokens, {:.0} per call, {rate:.1} tokens/s",
+                            s.fg_output_tokens,
+                            s.fg_output_tokens as f64 / s.fg_calls.max(1) as f64
+                        ),
+                    ],
+                    estimated_saving_ns: cap(
+                        s.fg_eval_ns as f64 * GENERATION_SAVING,
+                        s.fg_eval_ns,
+                    ),
+                });
+            }
+        }
+        for (i, o) in self.ops.iter().enumerate() {
+            let name = &self.names[i];
+            if self.steps.contains_key(&(i as u32)) {
+                continue;
+            }
+            let busy_share = o.fg_self_busy_ns as f64 / o.fg_self_known_ns.max(1) as f64;
+            if o.fg_self_known_ns > 0
+                && busy_share >= HOT_MIN_BUSY
+                && o.fg_self_ns as f64 >= HOT_MIN_SHARE * user as f64
+            {
+                found.push(Finding {
+                    cause: Cause::HotOperation,
+                    operation: name.to_string(),
+                    title: format!(
+                        "{name} computes: busy {:.0}% of its own time, {:.0}% of user-facing time",
+                        busy_share * 100.0,
+                        percent(o.fg_self_ns, user)
+                    ),
+                    evidence: vec![
+                        format!(
+                            "in its own code {} busy of {} ({} spans in user-facing work)",
+                            human(o.fg_self_busy_ns),
+                            human(o.fg_self_known_ns),
+                            o.fg_count
+                        ),
+                        format!(
+                            "user-facing work: {} in {} requests or turns",
+                            human(self.unit_ns),
+                            self.units
+                        ),
+                    ],
+                    estimated_saving_ns: cap(
+                        o.fg_self_busy_ns as f64 * HOT_SAVING,
+                        o.fg_self_busy_ns,
+                    ),
+                });
+            }
+            if o.waits > 0 {
+                found.push(Finding {
+                    cause: Cause::Waiting,
+                    operation: name.to_string(),
+                    title: format!(
+                        "{name} waits: idle {} of its own time, busy {}, and no child span explains it",
+                        human(o.wait_idle_ns),
+                        human(o.wait_busy_ns)
+                    ),
+                    evidence: vec![
+                        format!(
+                            "{} of {} user-facing spans idle far longer than busy in their own time",
+                            o.waits, o.fg_count
+                        ),
+                        format!(
+                            "idle {} in all, the longest {}",
+                            human(o.wait_idle_ns),
+                            human(o.wait_longest_ns)
+                        ),
+                    ],
+                    estimated_saving_ns: cap(o.wait_idle_ns as f64, o.fg_ns),
+                });
+            }
+        }
+        found.sort_by(|a, b| {
+            b.estimated_saving_ns
+                .cmp(&a.estimated_saving_ns)
+                .then_with(|| (a.cause, &a.operation).cmp(&(b.cause, &b.operation)))
+        });
+        found
+    }
+
+    fn queueing(&self, name: &str, s: &Step, saving: u64) -> Finding {
+        let mut behind: Vec<(&u32, &(u64, u64, bool))> = s.behind.iter().collect();
+        behind.sort_by(|a, b| b.1 .1.cmp(&a.1 .1).then_with(|| a.0.cmp(b.0)));
+        let mut evidence = vec![format!(
+            "{} of {} user-facing calls queued: client wall {} against the server's {} ({} waiting)",
+            s.fg_queued,
+            s.fg_calls,
+            human(s.fg_wall_ns),
+            human(s.fg_server_ns),
+            human(s.fg_queue_ns)
+        )];
+        if behind.is_empty() {
+            evidence.push(
+                "no overlapping call to the same model in the file: the server is busy with work from elsewhere, or the network is slow".to_owned(),
+            );
+        } else {
+            let list: Vec<String> = behind
+                .iter()
+                .take(5)
+                .map(|(&step, &(n, overlap, bg))| {
+                    format!(
+                        "{} ({}: {n} overlaps, {} summed over them)",
+                        self.names[step as usize],
+                        if bg { "background" } else { "user-facing" },
+                        human(overlap)
+                    )
+                })
+                .collect();
+            evidence.push(format!(
+                "waited behind calls to the same model: {}",
+                list.join(", ")
+            ));
+        }
+        if s.fg_behind_bg > 0 {
+            evidence.push(format!(
+                "user-facing calls waited behind background calls {} times (one call can wait behind several)",
+                s.fg_behind_bg
+            ));
+        }
+        let behind_names: Vec<&str> = behind
+            .iter()
+            .take(3)
+            .map(|(&step, _)| &*self.names[step as usize])
+            .collect();
+        Finding {
+            cause: Cause::LlmQueueing,
+            operation: name.to_owned(),
+            title: if behind_names.is_empty() {
+                format!("{name} queues: the server's own time is a fraction of the call")
+            } else {
+                format!(
+                    "{name} queues behind {} on the same model",
+                    behind_names.join(", ")
+                )
+            },
+            evidence,
+            estimated_saving_ns: saving,
+        }
+    }
+}

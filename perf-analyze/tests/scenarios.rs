@@ -1,0 +1,184 @@
+//! The diagnosis on sessions with one planted cause each: the first recommendation
+//! names the planted cause and operation, every saving is possible, and a clean
+//! session gets no recommendation at all.
+
+use perf_analyze::analysis::causes::Cause;
+use perf_analyze::generate::scenario::Scenario;
+use perf_analyze::{analyze_reader, Analysis, Format, Options, RenderOptions};
+
+fn analyze(scenario: Scenario) -> Analysis {
+    let mut out = Vec::new();
+    scenario.write(&mut out).unwrap();
+    let a = analyze_reader(&out[..], scenario.name(), &Options::default()).unwrap();
+    assert!(a.warnings().is_empty(), "{scenario:?}: {:?}", a.warnings());
+    a
+}
+
+#[test]
+fn the_first_recommendation_names_the_planted_cause_and_operation() {
+    let mut failures = Vec::new();
+    for scenario in Scenario::ALL {
+        let Some((cause, operation)) = scenario.planted() else {
+            continue;
+        };
+        let a = analyze(scenario);
+        let got: Vec<(Cause, &str, u64)> = a
+            .summary
+            .recommendations
+            .iter()
+            .map(|r| (r.cause, r.operation.as_str(), r.estimated_saving_ns))
+            .collect();
+        if got.first().map(|g| (g.0, g.1)) != Some((cause, operation)) {
+            failures.push(format!(
+                "{scenario:?}: planted {cause:?} at {operation}, got {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_cause_is_planted_somewhere() {
+    for cause in Cause::ALL {
+        assert!(
+            Scenario::ALL
+                .iter()
+                .any(|s| s.planted().is_some_and(|(c, _)| c == cause)),
+            "{cause:?}"
+        );
+    }
+}
+
+#[test]
+fn a_clean_session_gets_no_recommendation() {
+    let a = analyze(Scenario::Clean);
+    assert!(
+        a.summary.recommendations.is_empty(),
+        "{:#?}",
+        a.summary.recommendations
+    );
+}
+
+#[test]
+fn savings_are_possible_and_ranked_and_evidence_is_given() {
+    for scenario in Scenario::ALL {
+        let a = analyze(scenario);
+        let recs = &a.summary.recommendations;
+        for r in recs {
+            assert!(
+                r.estimated_saving_ns <= a.summary.wall_ns,
+                "{scenario:?}: {r:?} saves more than the wall time {}",
+                a.summary.wall_ns
+            );
+            assert!(!r.evidence.is_empty(), "{scenario:?}: {r:?}");
+        }
+        assert!(
+            recs.windows(2)
+                .all(|w| w[0].estimated_saving_ns >= w[1].estimated_saving_ns),
+            "{scenario:?}: not ranked by saving"
+        );
+    }
+}
+
+#[test]
+fn queueing_names_the_background_calls_it_waited_behind() {
+    let a = analyze(Scenario::LlmQueueing);
+    let first = &a.summary.recommendations[0];
+    let evidence = first.evidence.join("\n");
+    assert!(evidence.contains("llm_digest (background"), "{evidence}");
+    assert!(
+        evidence.contains("waited behind background calls 10 times"),
+        "{evidence}"
+    );
+    // Ten answers each waited 1.175 s behind the digest: that is the saving.
+    assert_eq!(first.estimated_saving_ns, 10 * 1_195_000_000);
+}
+
+#[test]
+fn a_server_s_connections_are_long_lived_and_not_a_fan_out() {
+    let a = analyze(Scenario::Server);
+    let recs = &a.summary.recommendations;
+    assert!(
+        recs.iter()
+            .all(|r| r.cause != Cause::SequentialSiblings && r.operation != "connection"),
+        "{recs:#?}"
+    );
+    // Both operations named apply are told apart.
+    assert!(recs.iter().all(|r| r.operation != "apply"), "{recs:#?}");
+    let rows: Vec<(&str, u64)> = a
+        .summary
+        .by_name
+        .iter()
+        .map(|r| (r.name.as_str(), r.count))
+        .collect();
+    assert!(
+        rows.contains(&("apply [server::cmd::get]", 800)),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("apply [server::cmd::set]", 800)),
+        "{rows:?}"
+    );
+    assert_eq!(a.summary.workload.long_lived_roots, 9);
+    assert_eq!(a.summary.workload.requests, 8 * 200 + 1);
+    // The latest operation is a request, not a connection.
+    let latest = a.latest.as_ref().unwrap().root();
+    assert_eq!((&*latest.name, latest.duration_ns()), ("apply", 2_100_000));
+    // p99 is of the slow sets: half the requests take 2.1 ms.
+    let set = a
+        .summary
+        .by_name
+        .iter()
+        .find(|r| r.name.ends_with("set]"))
+        .unwrap();
+    assert!(set.p99_ns >= 2_079_000 && set.p999_ns >= set.p99_ns);
+    assert!(
+        (set.calls_per_s - 800.0 / 4.999).abs() < 0.01,
+        "{}",
+        set.calls_per_s
+    );
+}
+
+#[test]
+fn a_saving_over_concurrent_requests_is_divided_by_their_concurrency() {
+    // Four requests at once, each waiting 90 ms in update_cache: 360 ms of waiting in
+    // 100 ms of wall time save at most the 90 ms that each user waited.
+    let mut lines = vec![r#"{"type":"session","format":1,"session":"c","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#.to_owned()];
+    for r in 0..4u64 {
+        let (root, child) = (2 * r + 1, 2 * r + 2);
+        lines.push(format!(r#"{{"type":"span","id":{child},"parent":{root},"name":"update_cache","target":"t","start_ns":5000000,"end_ns":95000000,"busy_ns":0,"enters":1,"thread":"w","status":"ok","fields":{{}}}}"#));
+        lines.push(format!(r#"{{"type":"span","id":{root},"parent":null,"name":"handle","target":"t","start_ns":0,"end_ns":100000000,"busy_ns":10000000,"enters":1,"thread":"w","status":"ok","fields":{{}}}}"#));
+    }
+    lines.push(r#"{"type":"end","end_ns":100000000,"spans":8,"open":0,"dropped":0}"#.to_owned());
+    let data = lines.join("\n") + "\n";
+    let a = analyze_reader(data.as_bytes(), "c", &Options::default()).unwrap();
+    let first = &a.summary.recommendations[0];
+    assert_eq!(
+        (first.cause, first.operation.as_str()),
+        (Cause::Waiting, "update_cache")
+    );
+    assert_eq!(first.estimated_saving_ns, 90_000_000);
+}
+
+#[test]
+fn the_report_prints_no_share_above_100_percent() {
+    let render = RenderOptions {
+        detailed: true,
+        width: 200,
+    };
+    for scenario in Scenario::ALL {
+        let text = analyze(scenario).render(Format::Table, &render);
+        for word in text.split_whitespace() {
+            let Some(number) = word
+                .trim_matches(|c| c == '(' || c == ')' || c == ',')
+                .strip_suffix('%')
+            else {
+                continue;
+            };
+            let Ok(share) = number.parse::<f64>() else {
+                continue;
+            };
+            assert!(share <= 100.0, "{scenario:?}: {word} in\n{text}");
+        }
+    }
+}

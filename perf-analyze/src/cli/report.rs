@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use perf_analyze::export::Session;
 use perf_analyze::output::printable;
-use perf_analyze::{analyze_path, analyze_reader, Format, Input, RenderOptions, WarningKind};
+use perf_analyze::{analyze_path, analyze_reader, Format, Input, RenderOptions};
 
 use super::{Source, Width};
 

@@ -83,12 +83,7 @@ iframe.flamegraph{width:100%;border:0}
 ";
 
 /// Renders the report's blocks, then the timeline and the flamegraph.
-fn render(
-    blocks: &[Block],
-    session: &Session,
-    name: &str,
-    latency: &LatencySummary,
-) -> HtmlReport {
+fn render(blocks: &[Block], session: &Session, name: &str, latency: &LatencySummary) -> HtmlReport {
     let mut html = String::with_capacity(64 * 1024);
     let title = escape(name);
     let _ = write!(

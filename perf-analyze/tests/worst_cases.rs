@@ -172,3 +172,48 @@ fn deep_chains_are_folded_and_drawn_to_a_bounded_depth_and_say_so() {
         report.page.len()
     );
 }
+
+#[test]
+fn a_long_parent_cycle_whose_spans_outlive_their_parents_is_exported() {
+    // 20,000 spans, each naming the next as parent and the last naming the first; each
+    // starts inside its parent and ends after it.
+    let n = 20_000u64;
+    let (trace, warnings) = finishes(Duration::from_secs(120), move || {
+        let data = file_of((1..=n).map(|i| {
+            let parent = if i == n { 1 } else { i + 1 };
+            span(i, Some(parent), "cycle", n - i, 3 * n - i + 5)
+        }));
+        let (analysis, session) =
+            Session::read_analyzed(data.as_bytes(), "cycle.jsonl", &Options::default())
+                .expect("a session");
+        assert_eq!(
+            session.trees().iter().map(|t| t.len()).sum::<usize>(),
+            n as usize
+        );
+        assert_tracks_nest(&session.timeline());
+        let mut trace = Vec::new();
+        chrome::write(&session, &mut trace).expect("a trace");
+        speedscope::write(&session, &mut Vec::new()).expect("a profile");
+        let _ = analysis.html_report(&perf_analyze::RenderOptions::default(), &session);
+        let warnings: Vec<String> = analysis
+            .warnings()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        (trace, warnings)
+    });
+    let trace: serde_json::Value = serde_json::from_slice(&trace).expect("JSON");
+    let spans = trace["traceEvents"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["ph"] == "X")
+        .count();
+    assert_eq!(spans, n as usize);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("is in a parent cycle: treated as a root")),
+        "{warnings:?}"
+    );
+}

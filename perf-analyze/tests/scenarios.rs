@@ -103,6 +103,20 @@ fn a_server_s_connections_are_long_lived_and_not_a_fan_out() {
             .all(|r| r.cause != Cause::SequentialSiblings && r.operation != "connection"),
         "{recs:#?}"
     );
+    // A connection's requests run one after another by nature: no parallelism there,
+    // even where any saving counts as material.
+    let mut options = Options::default();
+    options.thresholds.parallel_min_share = 0.0;
+    let mut out = Vec::new();
+    Scenario::Server.write(&mut out).unwrap();
+    let eager = analyze_reader(&out[..], "server", &options).unwrap();
+    let parents: Vec<&str> = eager
+        .summary
+        .parallelism
+        .iter()
+        .map(|p| p.parent.as_str())
+        .collect();
+    assert!(!parents.contains(&"connection"), "{parents:?}");
     // Both operations named apply are told apart.
     assert!(recs.iter().all(|r| r.operation != "apply"), "{recs:#?}");
     let rows: Vec<(&str, u64)> = a

@@ -340,9 +340,11 @@ impl Analyzer<'_> {
             }
         }
         self.stats.add_tree(tree);
-        self.parallelism.add_tree(tree, &self.options.thresholds);
-        self.background.add_spans(tree, &self.options.thresholds);
         let busy_known = self.busy_known(tree);
+        let long_lived = root.follows_from.is_empty() && Causes::is_long_lived(tree, busy_known);
+        self.parallelism
+            .add_tree_from(tree, &self.options.thresholds, usize::from(long_lived));
+        self.background.add_spans(tree, &self.options.thresholds);
         self.causes
             .add_tree(tree, &self.options.thresholds, busy_known, &self.calls);
     }

@@ -64,7 +64,13 @@ pub struct Parallelism {
 impl Parallelism {
     /// Looks at every parent in a complete tree.
     pub fn add_tree(&mut self, tree: &Tree, thresholds: &Thresholds) {
-        for index in 0..tree.len() {
+        self.add_tree_from(tree, thresholds, 0);
+    }
+
+    /// Looks at the parents in a complete tree from node `first` on: 1 leaves out a
+    /// long-lived root (a connection), whose requests run one after another by nature.
+    pub fn add_tree_from(&mut self, tree: &Tree, thresholds: &Thresholds, first: usize) {
+        for index in first..tree.len() {
             let children = tree.children(index);
             if children.len() < 2 {
                 continue;

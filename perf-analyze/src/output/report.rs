@@ -13,6 +13,9 @@ const TREE_LINES: usize = 40;
 const TREE_DEPTH: u32 = 12;
 const LLM_ROWS: usize = 20;
 const LIST_ROWS: usize = 10;
+/// Said of the latest operation where long-lived roots hold the requests.
+const REQUEST_OF_LONG_LIVED: &str =
+    "A request of the latest long-lived root (connection, subscriber), of about median duration.";
 
 fn opt(ns: Option<u64>) -> String {
     ns.map_or_else(|| "-".to_owned(), human)
@@ -171,6 +174,9 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
 
     if let Some(tree) = &a.latest {
         b.push(Block::Heading("LATEST OPERATION BREAKDOWN"));
+        if s.workload.long_lived_roots > 0 {
+            b.push(Block::Line(REQUEST_OF_LONG_LIVED.into()));
+        }
         b.push(Block::Pre(breakdown(tree)));
     }
 
@@ -424,9 +430,7 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
 
     b.push(Block::Heading("CRITICAL PATH (LATEST OPERATION)"));
     if s.workload.long_lived_roots > 0 {
-        b.push(Block::Line(
-            "Of a request of the latest long-lived root, of about median duration.".into(),
-        ));
+        b.push(Block::Line(REQUEST_OF_LONG_LIVED.into()));
     }
     let mut lines: Vec<String> = a
         .critical_path

@@ -67,8 +67,15 @@ impl PerfLayer {
     #[inline]
     fn encode(&self, record: impl FnOnce(&mut Encoder<'_>)) -> Fields {
         let mut fields = Fields::default();
+        self.encode_into(&mut fields, record);
+        fields
+    }
+
+    /// Encodes field values into `fields`, where they stay (no move of the text).
+    #[inline]
+    fn encode_into(&self, fields: &mut Fields, record: impl FnOnce(&mut Encoder<'_>)) {
         let mut encoder = Encoder {
-            fields: &mut fields,
+            fields,
             max_len: self.shared.max_field_len,
             cut: false,
         };
@@ -84,7 +91,6 @@ impl PerfLayer {
                 ),
             );
         }
-        fields
     }
 
     /// The parent's layer id and depth. Fast path: the explicit parent, or the
@@ -136,16 +142,16 @@ where
             return;
         }
         let start = shared.clock.now();
-        let fields = self.encode(|encoder| attrs.record(encoder));
         let parent = self.parent(attrs, id, &ctx);
-        let state = SpanState::new(
+        let mut state = SpanState::new(
             shared.ids.next(),
             parent,
             attrs.metadata(),
             local::thread_name(),
             start,
-            fields,
+            Fields::default(),
         );
+        self.encode_into(&mut state.fields, |encoder| attrs.record(encoder));
         if let Some(echo) = &shared.echo {
             echo.start(state.depth, state.meta.name(), state.id);
         }

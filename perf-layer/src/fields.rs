@@ -276,6 +276,14 @@ pub(crate) fn string(out: &mut impl std::io::Write, s: &str) {
     let _ = serde_json::to_writer(out, s);
 }
 
+/// Sets `name` to the JSON string `value` (a field not from a span's callsite).
+#[cfg(feature = "opentelemetry")]
+impl Fields {
+    pub(crate) fn set_str(&mut self, name: &'static str, value: &str) {
+        self.set(name, |t| string(t, value), false);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

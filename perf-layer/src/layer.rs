@@ -34,6 +34,8 @@ pub struct PerfLayer {
     pub(crate) shared: Arc<Shared>,
     /// Which subscriber this instance was added to (registries reuse each other's ids).
     tag: u64,
+    #[cfg(feature = "opentelemetry")]
+    otel: crate::otel::Subscriber,
 }
 
 /// A fresh tag for a layer instance.
@@ -52,6 +54,8 @@ impl PerfLayer {
         PerfLayer {
             shared,
             tag: next_tag(),
+            #[cfg(feature = "opentelemetry")]
+            otel: Default::default(),
         }
     }
 
@@ -136,6 +140,11 @@ where
         self.tag = next_tag();
     }
 
+    #[cfg(feature = "opentelemetry")]
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.otel.register(subscriber);
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let shared = &*self.shared;
         if shared.stopped.load(Ordering::Relaxed) {
@@ -177,8 +186,14 @@ where
     fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
         let shared = &*self.shared;
         let end = shared.clock.now();
+        #[cfg(feature = "opentelemetry")]
+        let otel = self.otel.ids(&id);
         // Buffered under the shard lock: the guard's drain of open spans cannot miss it.
         let Some((pushed, echo)) = shared.table.remove_with(self.key(&id), |mut state| {
+            #[cfg(feature = "opentelemetry")]
+            if let Some(ids) = &otel {
+                state.fields.merge(ids);
+            }
             let status = if state.error {
                 Status::Error
             } else {

@@ -10,6 +10,8 @@ mod fields;
 mod handle;
 mod layer;
 mod local;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 mod session;
 mod shared;
 mod table;

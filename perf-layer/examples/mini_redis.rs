@@ -5,6 +5,9 @@
 //! ```sh
 //! cargo run --release -p perf-layer --example mini_redis                 # 5 rounds, 1-5 min
 //! cargo run --release -p perf-layer --example mini_redis -- --rounds 9 --only floor,perf-layer
+//! # keep perf-layer's session (logs/mini-redis/) and read it:
+//! cargo run --release -p perf-layer --example mini_redis -- --rounds 1 --only perf-layer --keep logs
+//! cargo run --release -p perf-analyze -- report mini-redis --detailed
 //! ```
 //!
 //! Subscribers: `none`; `floor` (registry + an empty layer: a bare `registry()` never
@@ -51,7 +54,7 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 const SUBSCRIBERS: [&str; 5] = ["none", "floor", "fmt", "tracing-chrome", "perf-layer"];
 const USAGE: &str = "usage: mini_redis [--rounds N] [--requests N] [--clients N] \
-                     [--max-seconds S] [--only SUB,SUB...]";
+                     [--max-seconds S] [--only SUB,SUB...] [--keep DIR]";
 /// The runtime's worker threads' name; CPU is split between them and the rest.
 const WORKER: &str = "redis-worker";
 const KEYS: u64 = 1024;
@@ -76,6 +79,8 @@ struct Options {
     clients: u64,
     max_seconds: u64,
     only: Vec<String>,
+    /// Where perf-layer's rounds keep their session (`--keep DIR`), to analyze it after.
+    keep: Option<std::path::PathBuf>,
 }
 
 fn main() {
@@ -93,6 +98,7 @@ fn run() -> Result<(), Error> {
         clients: 16,
         max_seconds: 60,
         only: SUBSCRIBERS.iter().map(|s| s.to_string()).collect(),
+        keep: None,
     };
     let mut child = None;
     while let Some(arg) = args.next() {
@@ -106,6 +112,7 @@ fn run() -> Result<(), Error> {
             "--clients" => opts.clients = value()?.parse()?,
             "--max-seconds" => opts.max_seconds = value()?.parse()?,
             "--only" => opts.only = value()?.split(',').map(str::to_owned).collect(),
+            "--keep" => opts.keep = Some(value()?.into()),
             "--child" => child = Some(value()?),
             "-h" | "--help" => {
                 println!("{USAGE}\nsubscribers: {}", SUBSCRIBERS.join(", "));
@@ -323,6 +330,11 @@ fn run_child(exe: &Path, sub: &str, opts: &Options) -> Result<Round, Error> {
         .args(["--requests", &opts.requests.to_string()])
         .args(["--clients", &opts.clients.to_string()])
         .args(["--max-seconds", &opts.max_seconds.to_string()])
+        .args(
+            opts.keep
+                .iter()
+                .flat_map(|dir| [std::ffi::OsStr::new("--keep"), dir.as_os_str()]),
+        )
         .stdout(Stdio::piped())
         .spawn()?;
     // The time bound, plus room for start-up, the untimed fill and the final flush.
@@ -372,7 +384,8 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 // --- the child: one subscriber, one round ------------------------------------------------
 
 fn child_round(sub: &str, opts: &Options) -> Result<(), Error> {
-    let dir = tempfile::tempdir()?;
+    let tmp = tempfile::tempdir()?;
+    let dir = opts.keep.as_deref().unwrap_or(tmp.path());
     let guard: Box<dyn std::any::Any> = match sub {
         "none" => Box::new(()),
         "floor" => {
@@ -393,14 +406,14 @@ fn child_round(sub: &str, opts: &Options) -> Result<(), Error> {
         }
         "tracing-chrome" => {
             let (layer, guard) = tracing_chrome::ChromeLayerBuilder::new()
-                .file(dir.path().join("trace.json"))
+                .file(dir.join("trace.json"))
                 .build();
             tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
             Box::new(guard)
         }
         "perf-layer" => {
             let (layer, guard) = perf_layer::PerfLayer::builder()
-                .logs_dir(dir.path())
+                .logs_dir(dir)
                 .session_id("mini-redis")
                 .build()?;
             tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))?;
@@ -417,12 +430,9 @@ fn child_round(sub: &str, opts: &Options) -> Result<(), Error> {
     drop(runtime);
     drop(guard); // flushes the subscriber's file
     round.peak_kib = peak_kib().unwrap_or(0);
-    round.output_bytes = dir_bytes(dir.path())?;
+    round.output_bytes = dir_bytes(dir)?;
     if sub == "perf-layer" {
-        let data = dir
-            .path()
-            .join("mini-redis")
-            .join(perf_layer::record::DATA_FILE);
+        let data = dir.join("mini-redis").join(perf_layer::record::DATA_FILE);
         let text = std::fs::read_to_string(&data)?;
         let last = text.lines().last().unwrap_or_default();
         let Ok(Record::End(end)) = serde_json::from_str(last) else {
@@ -580,6 +590,7 @@ mod tests {
             clients: 3,
             max_seconds,
             only: Vec::new(),
+            keep: None,
         }
     }
 

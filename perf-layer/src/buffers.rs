@@ -28,6 +28,12 @@ use crate::table::SpanState;
 /// How long a blocking close waits while the writer makes no progress at all.
 pub(crate) const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// One thread's buffer holds at most this fraction of the budget before it waits for
+/// the writer (or drops): with the default 8 MiB, 512 KiB, which is also the most the
+/// writer hands back for reuse ([`RETAIN`]), so a thread's buffer in steady state is
+/// reused, never regrown.
+const PER_THREAD_SHARE: usize = 16;
+
 /// Room a thread reserves from the budget at a time.
 const CHUNK: usize = 32 * 1024;
 /// A thread wakes the writer when it has reserved this much since it last did (the
@@ -212,8 +218,8 @@ impl Buffers {
             budget: Budget::default(),
             round: Round::default(),
             limit,
-            per_thread: (limit / 8).max(CHUNK.min(limit)),
-            chunk: (limit / 8).clamp(1, CHUNK),
+            per_thread: (limit / PER_THREAD_SHARE).max(CHUNK.min(limit)),
+            chunk: (limit / PER_THREAD_SHARE).clamp(1, CHUNK),
             lossy,
             writer: OnceLock::new(),
             dropped: Arc::default(),

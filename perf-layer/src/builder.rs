@@ -30,8 +30,9 @@ pub enum Backpressure {
 /// The default bound on closed spans waiting for the writer, in bytes: 8 MiB.
 pub const DEFAULT_BUFFER_BYTES: usize = 8 << 20;
 
-/// The default cap on a field value's text, in bytes: 1 KiB.
-pub const DEFAULT_MAX_FIELD_LEN: usize = 1024;
+/// The default cap on a field value's text, in bytes: 256 B. Formatting a `Debug` value
+/// stops there, so a large value costs no more than the cap to record.
+pub const DEFAULT_MAX_FIELD_LEN: usize = 256;
 
 /// The smallest buffer [`Builder::buffer_bytes`] accepts.
 const MIN_BUFFER_BYTES: usize = 4096;
@@ -134,7 +135,7 @@ impl Builder {
     /// The longest text a field value keeps, in bytes (of the text before JSON
     /// escaping). Longer strings and `Debug` values are cut at a character boundary and
     /// end with `…[truncated]`; numbers and booleans are never cut. Default
-    /// [`DEFAULT_MAX_FIELD_LEN`] (1 KiB).
+    /// [`DEFAULT_MAX_FIELD_LEN`] (256 B).
     pub fn max_field_len(mut self, bytes: usize) -> Self {
         self.max_field_len = bytes;
         self

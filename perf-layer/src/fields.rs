@@ -1,9 +1,11 @@
 //! A span's fields, encoded as JSON text once, where they are recorded: the hot path
 //! keeps the text inline (no heap allocation while it fits [`INLINE`] bytes) and the
-//! writer copies it into the line as it is.
+//! writer copies it into the line as it is. `Debug` and string values are escaped
+//! straight into that text as they are formatted, and formatting stops at the length
+//! cap: a long value costs no more than the cap.
 
-use std::cell::RefCell;
-use std::fmt::{self, Write as _};
+use std::fmt;
+use std::io;
 
 use smallvec::SmallVec;
 use tracing::field::{Field, Visit};
@@ -16,11 +18,117 @@ pub(crate) const TRUNCATED: &str = "…[truncated]";
 /// Appended to a value whose `Debug` returned an error.
 pub(crate) const FMT_ERROR: &str = "…[fmt error]";
 
+/// Bytes kept in an inline array while they fit, on the heap once they do not.
+#[derive(Clone)]
+pub(crate) struct Text {
+    inline: [u8; INLINE],
+    /// Bytes used in `inline`, until the text spills.
+    len: u8,
+    /// The whole text once it outgrew `inline` (empty and unallocated until then).
+    heap: Vec<u8>,
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text {
+            inline: [0; INLINE],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.as_slice()), f)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Text {
+    #[inline]
+    fn spilled(&self) -> bool {
+        self.heap.capacity() != 0
+    }
+
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        if self.spilled() {
+            &self.heap
+        } else {
+            &self.inline[..usize::from(self.len)]
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        if self.spilled() {
+            self.heap.len()
+        } else {
+            usize::from(self.len)
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends `bytes`, moving the text to the heap the first time it outgrows [`INLINE`].
+    #[inline]
+    pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        let len = usize::from(self.len);
+        if !self.spilled() && len + bytes.len() <= INLINE {
+            self.inline[len..len + bytes.len()].copy_from_slice(bytes);
+            self.len = (len + bytes.len()) as u8;
+        } else {
+            self.extend_heap(bytes);
+        }
+    }
+
+    #[cold]
+    fn extend_heap(&mut self, bytes: &[u8]) {
+        if !self.spilled() {
+            let len = usize::from(self.len);
+            let mut heap = Vec::with_capacity((len + bytes.len()).max(2 * INLINE));
+            heap.extend_from_slice(&self.inline[..len]);
+            self.heap = heap;
+        }
+        self.heap.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn push(&mut self, byte: u8) {
+        self.extend(&[byte]);
+    }
+}
+
+impl io::Write for Text {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.extend(buf);
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.extend(buf);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A span's fields as the inside of a JSON object (`"a":1,"b":"x"`), in the order they
 /// were first recorded; a later record of a name replaces its value in place.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Fields {
-    text: SmallVec<[u8; INLINE]>,
+    text: Text,
     /// Each field's name and the end of its `"name":value` in `text`.
     index: SmallVec<[(&'static str, u32); 2]>,
 }
@@ -31,29 +139,35 @@ impl Fields {
     }
 
     /// The JSON text, without the braces.
+    #[inline]
     pub(crate) fn text(&self) -> &[u8] {
-        &self.text
+        self.text.as_slice()
+    }
+
+    /// Where `name` already is in the index.
+    #[inline]
+    fn find(&self, name: &'static str) -> Option<usize> {
+        self.index
+            .iter()
+            .position(|&(n, _)| std::ptr::eq(n, name) || n == name)
     }
 
     /// Takes every field of `later` over, replacing values of the same name.
     pub(crate) fn merge(&mut self, later: &Fields) {
         let mut start = 0;
+        let text = later.text();
         for &(name, end) in &later.index {
             let end = end as usize;
-            let entry = &later.text[start..end];
+            let entry = &text[start..end];
             start = end + 1;
-            self.set(name, |text| text.extend_from_slice(entry), true);
+            self.set(name, |t| t.extend(entry), true);
         }
     }
 
     /// Sets `name` to what `encode` appends (`"name":value`, or the value only when
     /// `whole` is false). A new name is encoded straight into the text.
-    fn set(&mut self, name: &'static str, encode: impl FnOnce(&mut Vec8), whole: bool) {
-        let found = self
-            .index
-            .iter()
-            .position(|&(n, _)| std::ptr::eq(n, name) || n == name);
-        let Some(i) = found else {
+    fn set(&mut self, name: &'static str, encode: impl FnOnce(&mut Text), whole: bool) {
+        let Some(i) = self.find(name) else {
             if !self.text.is_empty() {
                 self.text.push(b',');
             }
@@ -64,7 +178,7 @@ impl Fields {
             self.index.push((name, self.text.len() as u32));
             return;
         };
-        let mut entry = Vec8::new();
+        let mut entry = Text::default();
         if !whole {
             key(&mut entry, name);
         }
@@ -75,50 +189,16 @@ impl Fields {
             self.index[i - 1].1 as usize + 1
         };
         let end = self.index[i].1 as usize;
-        let mut text = Vec8::new();
-        text.extend_from_slice(&self.text[..start]);
-        text.extend_from_slice(&entry);
-        text.extend_from_slice(&self.text[end..]);
+        let old = self.text.as_slice();
+        let mut text = Text::default();
+        text.extend(&old[..start]);
+        text.extend(entry.as_slice());
+        text.extend(&old[end..]);
         let grown = (entry.len() as i64) - (end - start) as i64;
         for slot in &mut self.index[i..] {
             slot.1 = (i64::from(slot.1) + grown) as u32;
         }
         self.text = text;
-    }
-}
-
-impl Fields {
-    /// The common case in one copy: a name not recorded yet and needing no escapes, with
-    /// a short value. False (and nothing done) otherwise.
-    #[inline]
-    fn append_plain(&mut self, name: &'static str, value: &[u8]) -> bool {
-        const MAX: usize = 64;
-        let len = usize::from(!self.text.is_empty()) + name.len() + 3 + value.len();
-        if len > MAX
-            || !plain(name)
-            || self
-                .index
-                .iter()
-                .any(|&(n, _)| std::ptr::eq(n, name) || n == name)
-        {
-            return false;
-        }
-        let mut entry = [0u8; MAX];
-        let mut at = 0;
-        let mut put = |bytes: &[u8]| {
-            entry[at..at + bytes.len()].copy_from_slice(bytes);
-            at += bytes.len();
-        };
-        if !self.text.is_empty() {
-            put(b",");
-        }
-        put(b"\"");
-        put(name.as_bytes());
-        put(b"\":");
-        put(value);
-        self.text.extend_from_slice(&entry[..at]);
-        self.index.push((name, self.text.len() as u32));
-        true
     }
 }
 
@@ -131,19 +211,16 @@ fn plain(name: &str) -> bool {
 
 /// `"name":`, escaped only when the name needs it (field names rarely do).
 #[inline]
-fn key(out: &mut Vec8, name: &str) {
+fn key(out: &mut Text, name: &str) {
     if plain(name) {
         out.push(b'"');
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b"\":");
+        out.extend(name.as_bytes());
+        out.extend(b"\":");
     } else {
         string(out, name);
         out.push(b':');
     }
 }
-
-/// A small byte buffer for one encoded entry.
-type Vec8 = SmallVec<[u8; INLINE]>;
 
 /// Records field values into [`Fields`], cutting text values at `max_len` bytes.
 pub(crate) struct Encoder<'a> {
@@ -154,65 +231,84 @@ pub(crate) struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
+    /// A value that is already JSON text (a number, a bool).
+    #[inline]
     fn raw(&mut self, field: &Field, value: &[u8]) {
-        if !self.fields.append_plain(field.name(), value) {
-            self.fields
-                .set(field.name(), |t| t.extend_from_slice(value), false);
-        }
+        self.fields.set(field.name(), |t| t.extend(value), false);
     }
 
-    fn text(&mut self, field: &Field, write: impl FnOnce(&mut Capped<'_>) -> fmt::Result) {
+    /// A string value: `write` formats it through a writer that escapes it straight into
+    /// the field text and stops the formatting at `max_len` bytes.
+    fn text(&mut self, field: &Field, write: impl FnOnce(&mut Escaped<'_>) -> fmt::Result) {
         let max_len = self.max_len;
-        let fields = &mut *self.fields;
-        let any_cut = &mut self.cut;
-        let encode = |scratch: &mut String| {
-            scratch.clear();
-            let mut capped = Capped {
-                out: scratch,
-                room: max_len,
-                cut: false,
-            };
-            let failed = write(&mut capped).is_err();
-            let cut = capped.cut;
-            *any_cut |= cut;
-            if cut {
-                scratch.push_str(TRUNCATED);
-            } else if failed {
-                scratch.push_str(FMT_ERROR);
-            }
-            fields.set(field.name(), |t| string(t, scratch), false);
-        };
-        // A value's Debug may itself record fields on this thread: then use a fresh buffer.
-        SCRATCH.with(|s| match s.try_borrow_mut() {
-            Ok(mut scratch) => {
-                encode(&mut scratch);
-                if scratch.capacity() > 4 * INLINE && scratch.capacity() > max_len.saturating_mul(2)
-                {
-                    *scratch = String::new();
+        let mut cut = false;
+        self.fields.set(
+            field.name(),
+            |t| {
+                t.push(b'"');
+                let mut escaped = Escaped {
+                    out: t,
+                    room: max_len,
+                    cut: false,
+                };
+                let failed = write(&mut escaped).is_err();
+                cut = escaped.cut;
+                if cut {
+                    escaped.out.extend(TRUNCATED.as_bytes());
+                } else if failed {
+                    escaped.out.extend(FMT_ERROR.as_bytes());
                 }
-            }
-            Err(_) => encode(&mut String::new()),
-        });
+                t.push(b'"');
+            },
+            false,
+        );
+        self.cut |= cut;
     }
 }
 
-thread_local! {
-    /// Where a text value is formatted before it is escaped (reused: no allocation).
-    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
-/// A `fmt::Write` that keeps the first `room` bytes (cut at a char boundary) and then
-/// stops the formatting.
-pub(crate) struct Capped<'a> {
-    out: &'a mut String,
+/// A `fmt::Write` that escapes what it is given as the inside of a JSON string into
+/// `out`, keeps the first `room` bytes of the unescaped text (cut at a char boundary)
+/// and then stops the formatting with an error (which the caller reads as the cut).
+pub(crate) struct Escaped<'a> {
+    out: &'a mut Text,
     room: usize,
     cut: bool,
 }
 
-impl fmt::Write for Capped<'_> {
+impl Escaped<'_> {
+    /// Appends `s` escaped: runs of bytes that need no escape as they are, `"` and `\`
+    /// after a backslash, and control characters as serde_json escapes them.
+    #[inline]
+    fn put(&mut self, s: &str) {
+        let bytes = s.as_bytes();
+        let mut from = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b >= 0x20 && b != b'"' && b != b'\\' {
+                continue;
+            }
+            self.out.extend(&bytes[from..i]);
+            if b == b'"' || b == b'\\' {
+                self.out.extend(&[b'\\', b]);
+            } else {
+                // `"\u001f"` at most: eight bytes with the quotes, which are left out.
+                let mut quoted = [0u8; 8];
+                let mut w = &mut quoted[..];
+                // One ASCII byte is a whole str; writing into memory cannot fail.
+                let _ = serde_json::to_writer(&mut w, &s[i..=i]);
+                let n = 8 - w.len();
+                self.out.extend(&quoted[1..n.saturating_sub(1).max(1)]);
+            }
+            from = i + 1;
+        }
+        self.out.extend(&bytes[from..]);
+    }
+}
+
+impl fmt::Write for Escaped<'_> {
+    #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if s.len() <= self.room {
-            self.out.push_str(s);
+            self.put(s);
             self.room -= s.len();
             return Ok(());
         }
@@ -220,7 +316,7 @@ impl fmt::Write for Capped<'_> {
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        self.out.push_str(&s[..end]);
+        self.put(&s[..end]);
         self.room = 0;
         self.cut = true;
         Err(fmt::Error)
@@ -230,9 +326,13 @@ impl fmt::Write for Capped<'_> {
 impl Visit for Encoder<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         // Non-finite floats are written as null, as serde_json does.
-        let mut text: SmallVec<[u8; 32]> = SmallVec::new();
-        let _ = serde_json::to_writer(&mut text, &value);
-        self.raw(field, &text);
+        self.fields.set(
+            field.name(),
+            |t| {
+                let _ = serde_json::to_writer(t, &value);
+            },
+            false,
+        );
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
@@ -246,14 +346,14 @@ impl Visit for Encoder<'_> {
     fn record_i128(&mut self, field: &Field, value: i128) {
         match i64::try_from(value) {
             Ok(v) => self.record_i64(field, v),
-            Err(_) => self.text(field, |w| write!(w, "{value}")),
+            Err(_) => self.text(field, |w| fmt::Write::write_fmt(w, format_args!("{value}"))),
         }
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
         match u64::try_from(value) {
             Ok(v) => self.record_u64(field, v),
-            Err(_) => self.text(field, |w| write!(w, "{value}")),
+            Err(_) => self.text(field, |w| fmt::Write::write_fmt(w, format_args!("{value}"))),
         }
     }
 
@@ -262,16 +362,18 @@ impl Visit for Encoder<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.text(field, |w| w.write_str(value));
+        self.text(field, |w| fmt::Write::write_str(w, value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.text(field, |w| write!(w, "{value:?}"));
+        self.text(field, |w| {
+            fmt::Write::write_fmt(w, format_args!("{value:?}"))
+        });
     }
 }
 
 /// A JSON string, escaped by serde_json.
-pub(crate) fn string(out: &mut impl std::io::Write, s: &str) {
+pub(crate) fn string(out: &mut impl io::Write, s: &str) {
     // Writing into memory cannot fail.
     let _ = serde_json::to_writer(out, s);
 }
@@ -338,6 +440,22 @@ mod tests {
         assert_eq!(parsed["a"], format!("abc{TRUNCATED}"));
         assert_eq!(parsed["b"], format!("\"é{TRUNCATED}"));
         assert_eq!(parsed["c"], "abcd", "a value of exactly the cap is whole");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_escapes_into_json_that_reads_back_the_same(
+            text in "\\PC{0,40}|[\u{0}-\u{7f}]{0,40}",
+        ) {
+            let json = encode(1024, |e, f| {
+                e.record_str(&f[0], &text);
+                e.record_debug(&f[1], &text);
+            });
+            let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+            proptest::prop_assert_eq!(parsed["a"].as_str(), Some(text.as_str()));
+            let debug = format!("{text:?}");
+            proptest::prop_assert_eq!(parsed["b"].as_str(), Some(debug.as_str()));
+        }
     }
 
     #[test]

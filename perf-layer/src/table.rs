@@ -92,10 +92,27 @@ impl SpanState {
 
 /// A registry's span id, with the tag of the layer instance that saw it: one layer
 /// cloned into two registries keeps their spans apart, though both hand out the same ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Key {
     pub(crate) tag: u64,
     pub(crate) id: u64,
+}
+
+impl Key {
+    /// Tag and id in one word (tags are small counters and ids fit in the low half in
+    /// practice; equal words of different keys only share a bucket, never an entry).
+    #[inline]
+    fn word(self) -> u64 {
+        self.id ^ self.tag.rotate_left(32)
+    }
+}
+
+impl std::hash::Hash for Key {
+    /// One round of the hasher per key, not one per part.
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.word());
+    }
 }
 
 const SHARDS: usize = 64;
@@ -123,7 +140,7 @@ impl SpanTable {
 
     #[inline]
     fn shard(&self, key: Key) -> MutexGuard<'_, Map> {
-        let mixed = (key.id ^ key.tag.rotate_left(32)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let mixed = key.word().wrapping_mul(0xD6E8_FEB8_6659_FD93);
         self.shards[(mixed >> (64 - SHARD_BITS)) as usize]
             .0
             .lock()

@@ -253,9 +253,19 @@ impl Writer {
             let Some(taken) = self.slots[i].taken.as_mut() else {
                 continue;
             };
+            // A run: this thread's records up to the next thread's earliest close, with
+            // no heap operation between them (one thread busy alone is one run).
+            let until = heap.peek().map_or(u64::MAX, |Reverse((end, _))| *end);
             self.out.record(taken);
-            if let Some(end) = taken.next_end(round) {
-                heap.push(Reverse((end, i)));
+            loop {
+                match taken.next_end(round) {
+                    Some(end) if end <= until => self.out.record(taken),
+                    Some(end) => {
+                        heap.push(Reverse((end, i)));
+                        break;
+                    }
+                    None => break,
+                }
             }
         }
         for entry in &mut self.slots {

@@ -117,6 +117,19 @@ impl Batch {
         std::mem::size_of::<Rec>() + follows_len + fields_len
     }
 
+    /// An empty batch with room for `recs` records and `text` bytes of text.
+    pub(crate) fn with_capacity((recs, text): (usize, usize)) -> Self {
+        Batch {
+            recs: Vec::with_capacity(recs),
+            text: Vec::with_capacity(text),
+        }
+    }
+
+    /// How many records and bytes of text it holds.
+    pub(crate) fn len(&self) -> (usize, usize) {
+        (self.recs.len(), self.text.len())
+    }
+
     pub(crate) fn capacity_bytes(&self) -> usize {
         self.recs.capacity() * std::mem::size_of::<Rec>() + self.text.capacity()
     }

@@ -29,7 +29,7 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use crate::buffers::{Batch, Buffers, Rec, Slot, RETAIN, RETAIN_ALL};
 use crate::fields::string;
-use crate::record::{EndRecord, Record};
+use crate::record::{EndRecord, Record, Status};
 use crate::session::DataFile;
 use crate::table::IdHasher;
 use crate::timings::Clock;
@@ -74,6 +74,9 @@ struct Entry {
     spare: Option<Batch>,
     /// Records taken and not yet written (those of a later round wait here).
     taken: Option<Taken>,
+    /// The size of the last batch taken: a thread with no spare gets a batch this big,
+    /// made here, rather than growing one on its own thread.
+    last: (usize, usize),
 }
 
 /// A taken batch and how far it is written.
@@ -117,7 +120,7 @@ struct Out {
     broken_line: bool,
     /// The first write failure, or the file's deletion, has been reported.
     reported: bool,
-    /// `,"name":…,"target":…` per callsite, escaped once.
+    /// `,"name":…,"target":…,"start_ns":` per callsite, escaped once.
     callsites: HashMap<usize, Box<[u8]>, BuildHasherDefault<IdHasher>>,
     clock: Clock,
     last_write: Instant,
@@ -212,17 +215,23 @@ impl Writer {
             slot,
             spare: None,
             taken: None,
+            last: (0, 0),
         }));
         let mut batches = 0;
         let mut heap = BinaryHeap::new();
         for (i, entry) in self.slots.iter_mut().enumerate() {
-            let spare = entry.spare.take();
-            self.spare_bytes = self
-                .spare_bytes
-                .saturating_sub(spare.as_ref().map_or(0, Batch::capacity_bytes));
+            let spare = match entry.spare.take() {
+                Some(spare) => {
+                    self.spare_bytes = self.spare_bytes.saturating_sub(spare.capacity_bytes());
+                    Some(spare)
+                }
+                None if entry.last.0 > 0 => Some(Batch::with_capacity(entry.last)),
+                None => None,
+            };
             match self.buffers.take(&entry.slot, spare) {
                 Ok(mut batch) => {
                     batches += 1;
+                    entry.last = batch.len();
                     match &mut entry.taken {
                         None => {
                             entry.taken = Some(Taken {
@@ -474,6 +483,7 @@ impl Out {
                 string(&mut bytes, meta.name());
                 bytes.extend_from_slice(b",\"target\":");
                 string(&mut bytes, meta.target());
+                bytes.extend_from_slice(b",\"start_ns\":");
                 bytes.into_boxed_slice()
             });
         buf.extend_from_slice(callsite);
@@ -481,7 +491,6 @@ impl Out {
         let start = clock.since_start(rec.start);
         let end = clock.since_start(rec.end).max(start);
         let busy = clock.nanos(rec.busy).min(end - start);
-        buf.extend_from_slice(b",\"start_ns\":");
         int(buf, start);
         buf.extend_from_slice(b",\"end_ns\":");
         int(buf, end);
@@ -491,9 +500,11 @@ impl Out {
         int(buf, rec.enters);
         buf.extend_from_slice(b",\"thread\":");
         buf.extend_from_slice(rec.thread.as_bytes());
-        buf.extend_from_slice(b",\"status\":\"");
-        buf.extend_from_slice(rec.status.as_str().as_bytes());
-        buf.extend_from_slice(b"\",\"fields\":{");
+        buf.extend_from_slice(match rec.status {
+            Status::Ok => b",\"status\":\"ok\",\"fields\":{",
+            Status::Error => b",\"status\":\"error\",\"fields\":{",
+            Status::Open => b",\"status\":\"open\",\"fields\":{",
+        });
         buf.extend_from_slice(fields);
         buf.extend_from_slice(b"}}\n");
         self.pending += 1;
@@ -509,7 +520,7 @@ fn int(buf: &mut Vec<u8>, n: u64) {
 mod tests {
     use super::*;
     use crate::fields::{Encoder, Fields};
-    use crate::record::{SpanRecord, Status};
+    use crate::record::SpanRecord;
     use crate::table::SpanState;
     use std::num::NonZeroU64;
     use tracing::field::Visit;

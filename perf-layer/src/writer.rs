@@ -120,8 +120,12 @@ struct Out {
     broken_line: bool,
     /// The first write failure, or the file's deletion, has been reported.
     reported: bool,
-    /// `,"name":…,"target":…,"start_ns":` per callsite, escaped once.
-    callsites: HashMap<usize, Box<[u8]>, BuildHasherDefault<IdHasher>>,
+    /// `,"name":…,"target":…,"start_ns":` per callsite, escaped once, and where each
+    /// callsite's is in it.
+    callsite_parts: Vec<Box<[u8]>>,
+    callsites: HashMap<usize, usize, BuildHasherDefault<IdHasher>>,
+    /// The last callsite looked up and its part (runs of one callsite are common).
+    last_callsite: (usize, usize),
     clock: Clock,
     last_write: Instant,
 }
@@ -150,7 +154,9 @@ impl Writer {
                 dropped: Arc::clone(&buffers.dropped),
                 broken_line: false,
                 reported: false,
+                callsite_parts: Vec::new(),
                 callsites: HashMap::default(),
+                last_callsite: (0, 0),
                 clock,
                 last_write: Instant::now(),
             },
@@ -475,18 +481,24 @@ impl Out {
             buf.push(b']');
         }
         let meta = rec.meta;
-        let callsite = self
-            .callsites
-            .entry(std::ptr::from_ref(meta) as usize)
-            .or_insert_with(|| {
+        let key = std::ptr::from_ref(meta) as usize;
+        let part = if self.last_callsite.0 == key {
+            self.last_callsite.1
+        } else {
+            let parts = &mut self.callsite_parts;
+            let part = *self.callsites.entry(key).or_insert_with(|| {
                 let mut bytes = b",\"name\":".to_vec();
                 string(&mut bytes, meta.name());
                 bytes.extend_from_slice(b",\"target\":");
                 string(&mut bytes, meta.target());
                 bytes.extend_from_slice(b",\"start_ns\":");
-                bytes.into_boxed_slice()
+                parts.push(bytes.into_boxed_slice());
+                parts.len() - 1
             });
-        buf.extend_from_slice(callsite);
+            self.last_callsite = (key, part);
+            part
+        };
+        buf.extend_from_slice(&self.callsite_parts[part]);
         let clock = &self.clock;
         let start = clock.since_start(rec.start);
         let end = clock.since_start(rec.end).max(start);

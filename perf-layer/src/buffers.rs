@@ -90,7 +90,12 @@ impl Batch {
         round: u64,
     ) -> usize {
         let before = self.text.len();
-        for (i, id) in state.follows_from().iter().enumerate() {
+        let follows: &[u64] = if state.has_follows() {
+            state.follows_from()
+        } else {
+            &[]
+        };
+        for (i, id) in follows.iter().enumerate() {
             if i > 0 {
                 self.text.push(b',');
             }

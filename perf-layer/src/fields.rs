@@ -138,6 +138,11 @@ impl Fields {
         self.index.is_empty()
     }
 
+    /// Whether the text has moved to the heap.
+    pub(crate) fn spilled(&self) -> bool {
+        self.text.spilled()
+    }
+
     /// The JSON text, without the braces.
     #[inline]
     pub(crate) fn text(&self) -> &[u8] {

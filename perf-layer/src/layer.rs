@@ -189,7 +189,7 @@ where
         #[cfg(feature = "opentelemetry")]
         let otel = self.otel.ids(&id);
         // Buffered under the shard lock: the guard's drain of open spans cannot miss it.
-        let Some((pushed, echo)) = shared.table.remove_with(self.key(&id), |mut state| {
+        let Some((pushed, echo)) = shared.table.remove_with(self.key(&id), |state| {
             #[cfg(feature = "opentelemetry")]
             if let Some(ids) = &otel {
                 state.fields.merge(ids);
@@ -199,7 +199,7 @@ where
             } else {
                 Status::Ok
             };
-            let pushed = shared.buffers.push(&mut state, end, status);
+            let pushed = shared.buffers.push(state, end, status);
             let start = state.timings.start;
             (pushed, (state.depth, state.meta.name(), state.id, start))
         }) else {

@@ -63,6 +63,23 @@ impl SpanState {
         }
     }
 
+    /// Lets go of what a closed span's state holds on the heap (field text past the
+    /// inline buffer, follows-from links) while its place waits for reuse.
+    fn release(&mut self) {
+        if self.fields.spilled() {
+            self.fields = Fields::default();
+        }
+        if self.follows.capacity() != 0 {
+            self.follows = Vec::new();
+        }
+    }
+
+    /// Whether any follows-from link was recorded.
+    #[inline]
+    pub(crate) fn has_follows(&self) -> bool {
+        !self.follows.is_empty()
+    }
+
     /// The follows-from links, each once, in id order.
     pub(crate) fn follows_from(&mut self) -> &[u64] {
         self.follows.sort_unstable();
@@ -120,9 +137,18 @@ const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
 #[repr(align(128))]
 #[derive(Debug, Default)]
-struct Shard(Mutex<Map>);
+struct Shard(Mutex<Slots>);
 
-type Map = HashMap<Key, SpanState, BuildHasherDefault<IdHasher>>;
+/// A shard's open spans: the map gives each key the index of its state in `states`,
+/// where the state stays from its span's creation to its close (written once, read
+/// and updated in place, never moved again). A closed span's place is reused.
+#[derive(Debug, Default)]
+struct Slots {
+    map: HashMap<Key, u32, BuildHasherDefault<IdHasher>>,
+    states: Vec<SpanState>,
+    /// Places in `states` of closed spans, to reuse.
+    free: Vec<u32>,
+}
 
 /// The open spans, keyed by layer tag and registry id (an id is reused by its registry
 /// only after close, when the span has left this table).
@@ -139,7 +165,7 @@ impl SpanTable {
     }
 
     #[inline]
-    fn shard(&self, key: Key) -> MutexGuard<'_, Map> {
+    fn shard(&self, key: Key) -> MutexGuard<'_, Slots> {
         let mixed = key.word().wrapping_mul(0xD6E8_FEB8_6659_FD93);
         self.shards[(mixed >> (64 - SHARD_BITS)) as usize]
             .0
@@ -152,30 +178,57 @@ impl SpanTable {
     #[inline]
     pub(crate) fn insert(&self, key: Key, state: SpanState, stopped: impl FnOnce() -> bool) {
         let mut shard = self.shard(key);
-        if !stopped() {
-            shard.insert(key, state);
+        if stopped() {
+            return;
+        }
+        let shard = &mut *shard;
+        let at = match shard.free.pop() {
+            Some(at) => {
+                shard.states[at as usize] = state;
+                at
+            }
+            None => {
+                shard.states.push(state);
+                (shard.states.len() - 1) as u32
+            }
+        };
+        // A registry hands an id out again only after its span closed: no old entry.
+        if let Some(old) = shard.map.insert(key, at) {
+            shard.free.push(old);
         }
     }
 
     /// Runs `f` on the span's state under its shard lock. `f` must not call back into tracing.
     #[inline]
     pub(crate) fn with<R>(&self, key: Key, f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
-        self.shard(key).get_mut(&key).map(f)
+        let mut shard = self.shard(key);
+        let at = *shard.map.get(&key)? as usize;
+        shard.states.get_mut(at).map(f)
     }
 
-    /// Removes the span and runs `f` on its state, still under the shard lock: what `f`
-    /// does with the state happens before the guard's drain can look at this shard.
+    /// Removes the span and runs `f` on its state where it lies, still under the shard
+    /// lock: what `f` does with the state happens before the guard's drain can look at
+    /// this shard.
     #[inline]
-    pub(crate) fn remove_with<R>(&self, key: Key, f: impl FnOnce(SpanState) -> R) -> Option<R> {
+    pub(crate) fn remove_with<R>(
+        &self,
+        key: Key,
+        f: impl FnOnce(&mut SpanState) -> R,
+    ) -> Option<R> {
         let mut shard = self.shard(key);
-        shard.remove(&key).map(f)
+        let at = shard.map.remove(&key)?;
+        let state = shard.states.get_mut(at as usize)?;
+        let result = f(state);
+        state.release();
+        shard.free.push(at);
+        Some(result)
     }
 
     /// How many spans are open.
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .map(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).map.len())
             .sum()
     }
 
@@ -184,8 +237,17 @@ impl SpanTable {
     pub(crate) fn drain(&self) -> Vec<SpanState> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            let mut map = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
-            all.extend(map.drain().map(|(_, state)| state));
+            let mut shard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut open: Vec<u32> = shard.map.drain().map(|(_, at)| at).collect();
+            open.sort_unstable();
+            shard.free.clear();
+            let states = std::mem::take(&mut shard.states);
+            let mut open = open.into_iter().peekable();
+            for (at, state) in states.into_iter().enumerate() {
+                if open.next_if_eq(&(at as u32)).is_some() {
+                    all.push(state);
+                }
+            }
         }
         all.sort_unstable_by_key(|s| (std::cmp::Reverse(s.depth), s.id));
         all

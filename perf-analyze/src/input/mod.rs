@@ -32,4 +32,6 @@ pub use pipeline::{data_file, visit, visit_path, VisitReport, Visitor};
 pub use scan::{read, LoadSummary, MAX_LINE_BYTES, MAX_SKIP_BYTES};
 pub use session::{list_sessions, resolve, validate_session_name, Input};
 pub use span::{session_origin_ns, Event, Fields, Segment, SegmentEnd, SourceFormat, Span, Status};
-pub use tree::{Node, Tree, TreeBuilder};
+pub use tree::{
+    union_len_sorted, EarlyChildren, Node, Tree, TreeBuilder, HOLD_BUDGET, MAX_EARLY_RUNS,
+};

@@ -1,6 +1,7 @@
 //! Assembles spans into complete root trees: see [`TreeBuilder`].
 
 use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::span::Span;
@@ -17,6 +18,63 @@ pub struct Node {
     pub depth: u32,
     children_at: u32,
     children_len: u32,
+    /// Children handed over in pieces before this span closed (see [`Tree::open_parent`]).
+    early: Option<Box<EarlyChildren>>,
+}
+
+/// The most separate runs of time [`EarlyChildren`] keeps for one span: past it, the
+/// earliest run is folded into a length (exact unless a child handed over later reaches
+/// back into it, which spans that close in start order never do).
+pub const MAX_EARLY_RUNS: usize = 1024;
+
+/// The intervals of a span's children that were handed over before the span closed:
+/// what its self time needs of them. Kept as the disjoint runs of their union.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EarlyChildren {
+    /// Disjoint runs of the union: start -> end.
+    runs: BTreeMap<u64, u64>,
+    /// The length of runs folded away past [`MAX_EARLY_RUNS`].
+    folded_ns: u64,
+    /// How many children were handed over early.
+    count: u64,
+}
+
+impl EarlyChildren {
+    /// Adds a child's interval `[start, end)`.
+    fn add(&mut self, start: u64, end: u64) {
+        self.count += 1;
+        if start >= end {
+            return;
+        }
+        let (mut lo, mut hi) = (start, end);
+        // Runs that touch [lo, hi): the one starting at or before lo, then those after.
+        if let Some((&s, &e)) = self.runs.range(..=lo).next_back() {
+            if e >= lo {
+                lo = s;
+                hi = hi.max(e);
+                self.runs.remove(&s);
+            }
+        }
+        while let Some((&s, &e)) = self.runs.range(lo..).next() {
+            if s > hi {
+                break;
+            }
+            hi = hi.max(e);
+            self.runs.remove(&s);
+        }
+        self.runs.insert(lo, hi);
+        if self.runs.len() > MAX_EARLY_RUNS {
+            if let Some((s, e)) = self.runs.pop_first() {
+                self.folded_ns += e - s;
+            }
+        }
+    }
+
+    /// How many children were handed over early.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
 }
 
 /// A complete root tree: nodes in pre-order (node 0 is the root), children sorted by start.
@@ -25,9 +83,62 @@ pub struct Tree {
     nodes: Vec<Node>,
     children: Vec<u32>,
     missing_parent: Option<u64>,
+    open_parent: Option<u64>,
 }
 
 impl Tree {
+    /// For a piece, the id of its root's parent, still open when the piece was handed
+    /// over: a [`TreeBuilder`] with a budget ([`TreeBuilder::with_budget`]) hands over
+    /// closed subtrees before their root closes. The parent's own tree (or piece) comes
+    /// later, and its node says how many children came early
+    /// ([`Tree::early_children`]). `None` for a complete tree.
+    #[must_use]
+    pub fn open_parent(&self) -> Option<u64> {
+        self.open_parent
+    }
+
+    /// The children of node `index` handed over in pieces before it closed, if any.
+    #[must_use]
+    pub fn early_children(&self, index: usize) -> Option<&EarlyChildren> {
+        self.nodes[index].early.as_deref()
+    }
+
+    /// The time of node `index` its children cover: the length of the union of their
+    /// intervals within the node's, counting children handed over early.
+    #[must_use]
+    pub fn covered_ns(&self, index: usize) -> u64 {
+        let span = self.span(index);
+        let (lo, hi) = (span.start_ns, span.end_ns.max(span.start_ns));
+        let children = self.children(index).iter().map(|&c| {
+            let child = self.span(c as usize);
+            (child.start_ns, child.end_ns)
+        });
+        let Some(early) = self.early_children(index) else {
+            return union_len_sorted(children, lo, hi);
+        };
+        // Both are sorted by start: merge them.
+        let mut runs = early.runs.iter().map(|(&s, &e)| (s, e)).peekable();
+        let mut children = children.peekable();
+        let merged = std::iter::from_fn(move || match (runs.peek(), children.peek()) {
+            (Some(r), Some(c)) if r.0 <= c.0 => runs.next(),
+            (Some(_), None) => runs.next(),
+            _ => children.next(),
+        });
+        early
+            .folded_ns
+            .saturating_add(union_len_sorted(merged, lo, hi))
+            .min(hi - lo)
+    }
+
+    /// The self time of node `index`: its duration minus the time its children cover
+    /// ([`Tree::covered_ns`]).
+    #[must_use]
+    pub fn self_ns(&self, index: usize) -> u64 {
+        self.span(index)
+            .duration_ns()
+            .saturating_sub(self.covered_ns(index))
+    }
+
     /// The parent id the root names if that parent never came in its segment: the tree
     /// is then a fragment of an operation that was lost, or is still running.
     #[must_use]
@@ -98,7 +209,9 @@ impl Tree {
                 } else {
                     n.parent.map(|p| p - index as u32)
                 };
-                Node::new(n.span.clone(), parent, n.depth - base.depth)
+                let mut node = Node::new(n.span.clone(), parent, n.depth - base.depth);
+                node.early.clone_from(&n.early);
+                node
             })
             .collect();
         Tree::from_preorder(nodes)
@@ -111,6 +224,7 @@ impl Tree {
                 nodes,
                 children: Vec::new(),
                 missing_parent: None,
+                open_parent: None,
             };
         }
         for i in 1..nodes.len() {
@@ -138,6 +252,7 @@ impl Tree {
             nodes,
             children,
             missing_parent: None,
+            open_parent: None,
         }
     }
 }
@@ -150,8 +265,32 @@ impl Node {
             depth,
             children_at: 0,
             children_len: 0,
+            early: None,
         }
     }
+}
+
+/// The length of the union of `intervals` sorted by start, clipped to `[lo, hi)`.
+#[must_use]
+pub fn union_len_sorted(intervals: impl IntoIterator<Item = (u64, u64)>, lo: u64, hi: u64) -> u64 {
+    let mut total = 0;
+    let mut current: Option<(u64, u64)> = None;
+    for (s, e) in intervals {
+        let (s, e) = (s.max(lo), e.min(hi));
+        if s >= e {
+            continue;
+        }
+        match &mut current {
+            Some((_, ce)) if s <= *ce => *ce = (*ce).max(e),
+            _ => {
+                if let Some((cs, ce)) = current {
+                    total += ce - cs;
+                }
+                current = Some((s, e));
+            }
+        }
+    }
+    total + current.map_or(0, |(s, e)| e - s)
 }
 
 /// No slot: the end of a sibling list.
@@ -169,7 +308,16 @@ struct Held {
     next_sibling: u32,
     /// Set once the span is placed in the tree being built (a cycle cannot place it twice).
     placed: bool,
+    /// Its children handed over before it closed.
+    early: Option<Box<EarlyChildren>>,
 }
+
+/// How many closed spans a [`TreeBuilder`] made with [`TreeBuilder::with_budget`] holds
+/// under roots still open before it hands the closed subtrees over as pieces: 65,536
+/// spans, about 16 MB. Consumers that take pieces (folded stacks, flamegraphs) then hold
+/// memory in proportion to open work and distinct names, not to the size of a
+/// long-lived root's subtree.
+pub const HOLD_BUDGET: usize = 1 << 16;
 
 /// Holds closed spans until their root closes.
 ///
@@ -214,6 +362,13 @@ pub struct TreeBuilder {
     stack: Vec<(u32, u32, u32)>,
     /// The children of one node, while they are sorted.
     siblings: Vec<u32>,
+    /// Held spans past which closed subtrees are handed over as pieces.
+    budget: usize,
+    /// Held spans at which to look for pieces next (the budget, or more if what is held
+    /// is in parent cycles and cannot be handed over).
+    next_hand_over: usize,
+    /// Open span id -> its children handed over in pieces so far.
+    early: HashMap<u64, Box<EarlyChildren>>,
     warnings: Warnings,
 }
 
@@ -228,10 +383,26 @@ impl std::fmt::Debug for TreeBuilder {
 }
 
 impl TreeBuilder {
-    /// A builder; `source` names the input in warnings.
+    /// A builder that holds every span until its root closes; `source` names the
+    /// input in warnings.
     #[must_use]
     pub fn new(source: &str) -> TreeBuilder {
+        TreeBuilder::with_budget(source, usize::MAX)
+    }
+
+    /// A builder that holds at most about `budget` closed spans under roots still open
+    /// (see [`HOLD_BUDGET`]): past it, each closed subtree whose parent is still open is
+    /// handed over as a piece, a [`Tree`] whose [`Tree::open_parent`] is set, in the
+    /// order of its root's start. The parent's node, when it comes, has the intervals
+    /// of those children ([`Tree::early_children`], [`Tree::self_ns`]). A child that
+    /// closes after its parent was handed over comes as a piece whose parent never
+    /// comes.
+    #[must_use]
+    pub fn with_budget(source: &str, budget: usize) -> TreeBuilder {
         TreeBuilder {
+            budget,
+            next_hand_over: budget,
+            early: HashMap::default(),
             source: source.into(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -272,6 +443,11 @@ impl TreeBuilder {
             key = None;
         }
         let first_child = self.first_child.remove(&original_id).unwrap_or(NONE);
+        let early = if self.early.is_empty() {
+            None
+        } else {
+            self.early.remove(&original_id)
+        };
         let parent = match span.parent {
             Some(p) if p == original_id => {
                 let message = format!(
@@ -285,7 +461,7 @@ impl TreeBuilder {
         };
         let Some(parent) = parent else {
             self.collect(first_child);
-            let tree = self.assemble(span);
+            let tree = self.assemble(span, early);
             emit(tree);
             return;
         };
@@ -295,6 +471,7 @@ impl TreeBuilder {
             first_child,
             next_sibling: NONE,
             placed: false,
+            early,
         });
         let next_sibling = match self.held.get(&parent) {
             // The parent closed before this child (e.g. both flushed open): link directly.
@@ -310,6 +487,36 @@ impl TreeBuilder {
         if let Some(key) = key {
             self.held.insert(key, slot);
         }
+        if self.slots.len() - self.free.len() > self.next_hand_over {
+            self.hand_over(emit);
+        }
+    }
+
+    /// Hands over every closed subtree whose parent is still open, as pieces.
+    fn hand_over(&mut self, emit: &mut impl FnMut(Tree)) {
+        let mut roots: Vec<(u64, u64, u32, u64)> = Vec::new();
+        for (&parent, &first) in &self.first_child {
+            let mut cursor = first;
+            while let Some(held) = self.slots.get(cursor as usize).and_then(Option::as_ref) {
+                roots.push((held.span.start_ns, held.span.line, cursor, parent));
+                cursor = held.next_sibling;
+            }
+        }
+        self.first_child.clear();
+        roots.sort_unstable();
+        for (start, _, slot, parent) in roots {
+            let Some(end) = self.slots[slot as usize].as_ref().map(|h| h.span.end_ns) else {
+                continue;
+            };
+            self.early.entry(parent).or_default().add(start, end);
+            if let Some(mut tree) = self.build_held(slot) {
+                tree.open_parent = Some(parent);
+                emit(tree);
+            }
+        }
+        // What is still held is in parent cycles: look again once as much more is held.
+        let held = self.slots.len() - self.free.len();
+        self.next_hand_over = self.budget.max(held.saturating_mul(2));
     }
 
     fn hold(&mut self, held: Held) -> u32 {
@@ -387,6 +594,8 @@ impl TreeBuilder {
         self.held.clear();
         self.slots.clear();
         self.free.clear();
+        self.early.clear();
+        self.next_hand_over = self.budget;
     }
 
     /// Follows parents from a held span to the cycle they run into: the cycle's span with
@@ -423,7 +632,7 @@ impl TreeBuilder {
         let first_child = held.first_child;
         self.collect(first_child);
         let root = self.release(slot)?;
-        Some(self.assemble(root.span))
+        Some(self.assemble(root.span, root.early))
     }
 
     /// Lists the held descendants of a root whose first child is `first_child` in
@@ -470,13 +679,17 @@ impl TreeBuilder {
     }
 
     /// Moves the spans listed in [`Self::order`] out of their slots into `root`'s tree.
-    fn assemble(&mut self, root: Span) -> Tree {
+    fn assemble(&mut self, root: Span, early: Option<Box<EarlyChildren>>) -> Tree {
         let mut nodes = Vec::with_capacity(self.order.len() + 1);
-        nodes.push(Node::new(root, None, 0));
+        let mut node = Node::new(root, None, 0);
+        node.early = early;
+        nodes.push(node);
         for i in 0..self.order.len() {
             let (slot, parent, depth) = self.order[i];
             if let Some(held) = self.release(slot) {
-                nodes.push(Node::new(held.span, Some(parent), depth));
+                let mut node = Node::new(held.span, Some(parent), depth);
+                node.early = held.early;
+                nodes.push(node);
             }
         }
         Tree::from_preorder(nodes)
@@ -607,6 +820,65 @@ mod tests {
         assert_eq!(trees.len(), 1);
         assert_eq!(trees[0].len(), 2);
         assert_eq!(trees[0].missing_parent(), Some(9));
+    }
+
+    #[test]
+    fn past_the_budget_closed_subtrees_come_early_and_their_parent_knows_their_time() {
+        let mut builder = TreeBuilder::with_budget("t", 2);
+        let (mut trees, mut pieces) = (Vec::new(), Vec::new());
+        // A connection (1) open while requests (10, 20, 30, 40) with a child each close.
+        for (k, start) in [(1u64, 10u64), (2, 30), (3, 50), (4, 70)] {
+            let request = 10 * k;
+            for s in [
+                span(request + 1, Some(request), start + 1, start + 5),
+                span(request, Some(1), start, start + 10),
+            ] {
+                builder.push(s, &mut |t: Tree| {
+                    if t.open_parent().is_some() {
+                        pieces.push(t)
+                    } else {
+                        trees.push(t)
+                    }
+                });
+            }
+        }
+        builder.push(span(1, None, 0, 100), &mut |t: Tree| trees.push(t));
+        builder.finish_segment(&mut |t: Tree| trees.push(t));
+        let under_root = pieces.iter().filter(|p| p.open_parent() == Some(1)).count();
+        assert!(under_root >= 2, "{pieces:?}");
+        assert_eq!(trees.len(), 1);
+        let root = &trees[0];
+        let early = root.early_children(0).map_or(0, EarlyChildren::count);
+        assert_eq!(early as usize, under_root);
+        assert_eq!(early as usize + root.children(0).len(), 4);
+        assert_eq!(root.covered_ns(0), 40);
+        assert_eq!(root.self_ns(0), 60);
+        assert_eq!(pieces.iter().map(Tree::len).sum::<usize>() + root.len(), 9);
+    }
+
+    #[test]
+    fn early_children_keep_the_union_of_their_times() {
+        let mut early = EarlyChildren::default();
+        for (s, e) in [
+            (10, 20),
+            (30, 40),
+            (15, 32),
+            (50, 60),
+            (5, 6),
+            (6, 7),
+            (60, 60),
+        ] {
+            early.add(s, e);
+        }
+        let runs: Vec<(u64, u64)> = early.runs.iter().map(|(&s, &e)| (s, e)).collect();
+        assert_eq!(runs, [(5, 7), (10, 40), (50, 60)]);
+        assert_eq!(early.count(), 7);
+        let mut many = EarlyChildren::default();
+        for k in 0..(MAX_EARLY_RUNS as u64 + 10) {
+            many.add(3 * k, 3 * k + 2);
+        }
+        assert_eq!(many.runs.len(), MAX_EARLY_RUNS);
+        assert_eq!(many.folded_ns, 20);
     }
 
     #[test]

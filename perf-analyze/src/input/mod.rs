@@ -8,7 +8,8 @@
 //!    OTLP JSON and Jaeger JSON files, told by their first key, are read by their own
 //!    streaming readers into the same events.
 //! 2. A [`TreeBuilder`] holds each span until its root closes, then hands over the
-//!    complete tree.
+//!    complete tree; with a budget ([`HOLD_BUDGET`]), closed subtrees under a root
+//!    that stays open come earlier, as pieces (see [`Tree::open_parent`]).
 //! 3. The pipeline ([`visit`], [`visit_path`]) runs both, reading on one thread and
 //!    building trees on the calling one, and gives every tree to a [`Visitor`].
 //!

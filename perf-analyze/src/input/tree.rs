@@ -18,8 +18,6 @@ pub struct Node {
     pub depth: u32,
     children_at: u32,
     children_len: u32,
-    /// Children handed over in pieces before this span closed (see [`Tree::open_parent`]).
-    early: Option<Box<EarlyChildren>>,
 }
 
 /// The most separate runs of time [`EarlyChildren`] keeps for one span: past it, the
@@ -35,17 +33,24 @@ pub struct EarlyChildren {
     runs: BTreeMap<u64, u64>,
     /// The length of runs folded away past [`MAX_EARLY_RUNS`].
     folded_ns: u64,
+    /// The end of the latest run folded away.
+    folded_end: u64,
+    /// Set once a child reached back into the runs folded away (warned about once).
+    reached_back: bool,
     /// How many children were handed over early.
     count: u64,
 }
 
 impl EarlyChildren {
-    /// Adds a child's interval `[start, end)`.
-    fn add(&mut self, start: u64, end: u64) {
+    /// Adds a child's interval `[start, end)`; true the first time one reaches back
+    /// into the runs folded away (the union is approximate from then on).
+    fn add(&mut self, start: u64, end: u64) -> bool {
         self.count += 1;
         if start >= end {
-            return;
+            return false;
         }
+        let reaches_back = self.folded_ns > 0 && start < self.folded_end && !self.reached_back;
+        self.reached_back |= reaches_back;
         let (mut lo, mut hi) = (start, end);
         // Runs that touch [lo, hi): the one starting at or before lo, then those after.
         if let Some((&s, &e)) = self.runs.range(..=lo).next_back() {
@@ -66,8 +71,10 @@ impl EarlyChildren {
         if self.runs.len() > MAX_EARLY_RUNS {
             if let Some((s, e)) = self.runs.pop_first() {
                 self.folded_ns += e - s;
+                self.folded_end = self.folded_end.max(e);
             }
         }
+        reaches_back
     }
 
     /// How many children were handed over early.
@@ -84,6 +91,9 @@ pub struct Tree {
     children: Vec<u32>,
     missing_parent: Option<u64>,
     open_parent: Option<u64>,
+    /// The nodes whose children were handed over in pieces before they closed (see
+    /// [`Tree::open_parent`]), by node index, sorted.
+    early: Vec<(u32, Box<EarlyChildren>)>,
 }
 
 impl Tree {
@@ -100,7 +110,14 @@ impl Tree {
     /// The children of node `index` handed over in pieces before it closed, if any.
     #[must_use]
     pub fn early_children(&self, index: usize) -> Option<&EarlyChildren> {
-        self.nodes[index].early.as_deref()
+        if self.early.is_empty() {
+            return None;
+        }
+        let at = self
+            .early
+            .binary_search_by_key(&(index as u32), |(i, _)| *i)
+            .ok()?;
+        Some(&self.early[at].1)
     }
 
     /// The time of node `index` its children cover: the length of the union of their
@@ -209,12 +226,18 @@ impl Tree {
                 } else {
                     n.parent.map(|p| p - index as u32)
                 };
-                let mut node = Node::new(n.span.clone(), parent, n.depth - base.depth);
-                node.early.clone_from(&n.early);
-                node
+                Node::new(n.span.clone(), parent, n.depth - base.depth)
             })
             .collect();
-        Tree::from_preorder(nodes)
+        let range = index as u32..(index + nodes.len()) as u32;
+        let mut tree = Tree::from_preorder(nodes);
+        tree.early = self
+            .early
+            .iter()
+            .filter(|(i, _)| range.contains(i))
+            .map(|(i, early)| (i - range.start, early.clone()))
+            .collect();
+        tree
     }
 
     /// A tree of nodes in pre-order, their children not yet linked.
@@ -225,6 +248,7 @@ impl Tree {
                 children: Vec::new(),
                 missing_parent: None,
                 open_parent: None,
+                early: Vec::new(),
             };
         }
         for i in 1..nodes.len() {
@@ -253,6 +277,7 @@ impl Tree {
             children,
             missing_parent: None,
             open_parent: None,
+            early: Vec::new(),
         }
     }
 }
@@ -265,7 +290,6 @@ impl Node {
             depth,
             children_at: 0,
             children_len: 0,
-            early: None,
         }
     }
 }
@@ -308,8 +332,6 @@ struct Held {
     next_sibling: u32,
     /// Set once the span is placed in the tree being built (a cycle cannot place it twice).
     placed: bool,
-    /// Its children handed over before it closed.
-    early: Option<Box<EarlyChildren>>,
 }
 
 /// How many closed spans a [`TreeBuilder`] made with [`TreeBuilder::with_budget`] holds
@@ -443,11 +465,6 @@ impl TreeBuilder {
             key = None;
         }
         let first_child = self.first_child.remove(&original_id).unwrap_or(NONE);
-        let early = if self.early.is_empty() {
-            None
-        } else {
-            self.early.remove(&original_id)
-        };
         let parent = match span.parent {
             Some(p) if p == original_id => {
                 let message = format!(
@@ -461,7 +478,7 @@ impl TreeBuilder {
         };
         let Some(parent) = parent else {
             self.collect(first_child);
-            let tree = self.assemble(span, early);
+            let tree = self.assemble(span);
             emit(tree);
             return;
         };
@@ -471,7 +488,6 @@ impl TreeBuilder {
             first_child,
             next_sibling: NONE,
             placed: false,
-            early,
         });
         let next_sibling = match self.held.get(&parent) {
             // The parent closed before this child (e.g. both flushed open): link directly.
@@ -508,7 +524,15 @@ impl TreeBuilder {
             let Some(end) = self.slots[slot as usize].as_ref().map(|h| h.span.end_ns) else {
                 continue;
             };
-            self.early.entry(parent).or_default().add(start, end);
+            if self.early.entry(parent).or_default().add(start, end) {
+                if let Some(span) = self.slots[slot as usize].as_ref().map(|h| h.span.clone()) {
+                    let message = format!(
+                        "span {parent} had children handed over in more than {MAX_EARLY_RUNS} separate runs of time before it closed, and span {} ({}) reached back into the earliest: its self time is approximate",
+                        span.id, span.name
+                    );
+                    self.warn(&span, WarningKind::EarlyChildrenFolded, message);
+                }
+            }
             if let Some(mut tree) = self.build_held(slot) {
                 tree.open_parent = Some(parent);
                 emit(tree);
@@ -632,7 +656,7 @@ impl TreeBuilder {
         let first_child = held.first_child;
         self.collect(first_child);
         let root = self.release(slot)?;
-        Some(self.assemble(root.span, root.early))
+        Some(self.assemble(root.span))
     }
 
     /// Lists the held descendants of a root whose first child is `first_child` in
@@ -679,20 +703,25 @@ impl TreeBuilder {
     }
 
     /// Moves the spans listed in [`Self::order`] out of their slots into `root`'s tree.
-    fn assemble(&mut self, root: Span, early: Option<Box<EarlyChildren>>) -> Tree {
+    /// The nodes that had children handed over early get their intervals.
+    fn assemble(&mut self, root: Span) -> Tree {
         let mut nodes = Vec::with_capacity(self.order.len() + 1);
-        let mut node = Node::new(root, None, 0);
-        node.early = early;
-        nodes.push(node);
+        nodes.push(Node::new(root, None, 0));
         for i in 0..self.order.len() {
             let (slot, parent, depth) = self.order[i];
             if let Some(held) = self.release(slot) {
-                let mut node = Node::new(held.span, Some(parent), depth);
-                node.early = held.early;
-                nodes.push(node);
+                nodes.push(Node::new(held.span, Some(parent), depth));
             }
         }
-        Tree::from_preorder(nodes)
+        let mut tree = Tree::from_preorder(nodes);
+        if !self.early.is_empty() {
+            for (i, node) in tree.nodes.iter().enumerate() {
+                if let Some(early) = self.early.remove(&node.span.id) {
+                    tree.early.push((i as u32, early));
+                }
+            }
+        }
+        tree
     }
 }
 
@@ -879,6 +908,12 @@ mod tests {
         }
         assert_eq!(many.runs.len(), MAX_EARLY_RUNS);
         assert_eq!(many.folded_ns, 20);
+        assert!(!many.add(
+            3 * MAX_EARLY_RUNS as u64 + 100,
+            3 * MAX_EARLY_RUNS as u64 + 101
+        ));
+        assert!(many.add(1, 2), "reaches back into the folded runs");
+        assert!(!many.add(1, 2), "said once");
     }
 
     #[test]

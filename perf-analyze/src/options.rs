@@ -12,6 +12,11 @@ pub struct Options {
     pub strict: bool,
     /// Thresholds of bottlenecks, parallelism, idle spans and batching.
     pub thresholds: Thresholds,
+    /// For the commands that take closed subtrees before their root closes (folded
+    /// stacks, flamegraph): how many closed spans to hold under open roots first.
+    /// `None` is [`HOLD_BUDGET`](crate::input::HOLD_BUDGET); the output is the same
+    /// whatever the budget, only memory changes.
+    pub hold_budget: Option<usize>,
 }
 
 /// Thresholds of the detailed analyses. Shares are percentages of wall time.

@@ -35,6 +35,10 @@ pub enum WarningKind {
     /// Operations that closed long after many that started later: active time and the
     /// async analysis place them approximately.
     LateOperations,
+    /// A span still open had children handed over early in more than
+    /// [`MAX_EARLY_RUNS`](crate::input::MAX_EARLY_RUNS) separate runs of time, and a
+    /// later one reached back into the earliest runs: its self time is approximate.
+    EarlyChildrenFolded,
 }
 
 /// A problem in the input that the analyzer read past, with the place it was found.

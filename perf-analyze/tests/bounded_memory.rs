@@ -140,3 +140,18 @@ fn folded_stacks_are_read_in_memory_that_follows_distinct_stacks_not_the_file() 
     assert_eq!(stacks.spans, 200_000);
     assert!(stacks.stacks.len() < 100, "{} stacks", stacks.stacks.len());
 }
+
+#[test]
+fn folding_a_server_whose_connections_stay_open_holds_memory_that_follows_open_work() {
+    let _one = one_at_a_time();
+    // 400,000 spans under 4 connection roots open the whole session: held until the
+    // roots close (what a builder without a budget does), they take about 100 MB.
+    let mut data = Vec::new();
+    perf_analyze::generate::write_server_session(&mut data, 400_000, 4, 7).expect("a session");
+    let (stacks, _) = within(40 << 20, || {
+        Stacks::read(data.as_slice(), "server.jsonl", &Default::default())
+    })
+    .expect("stacks");
+    assert_eq!(stacks.spans, 400_000);
+    assert!(stacks.stacks.len() < 100, "{} stacks", stacks.stacks.len());
+}

@@ -134,28 +134,7 @@ impl SortedUnion {
     }
 }
 
-/// The length of the union of `intervals` sorted by start, clipped to `[lo, hi)`.
-#[must_use]
-pub fn union_len_sorted(intervals: impl IntoIterator<Item = (u64, u64)>, lo: u64, hi: u64) -> u64 {
-    let mut total = 0;
-    let mut current: Option<(u64, u64)> = None;
-    for (s, e) in intervals {
-        let (s, e) = (s.max(lo), e.min(hi));
-        if s >= e {
-            continue;
-        }
-        match &mut current {
-            Some((_, ce)) if s <= *ce => *ce = (*ce).max(e),
-            _ => {
-                if let Some((cs, ce)) = current {
-                    total += ce - cs;
-                }
-                current = Some((s, e));
-            }
-        }
-    }
-    total + current.map_or(0, |(s, e)| e - s)
-}
+pub use crate::input::union_len_sorted;
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,6 @@ use std::sync::Arc;
 
 use perf_layer::record::Status;
 
-use super::intervals::union_len_sorted;
 use super::sketch::Sketch;
 use crate::input::Tree;
 
@@ -213,12 +212,7 @@ impl Stats {
             let span = &node.span;
             let slot = self.slot(span);
             let duration = span.duration_ns();
-            let children = tree
-                .children(index)
-                .iter()
-                .map(|&c| tree.span(c as usize))
-                .map(|c| (c.start_ns, c.end_ns));
-            let covered = union_len_sorted(children, span.start_ns, span.end_ns);
+            let covered = tree.covered_ns(index);
             let nested_in_same_name = self.on_path[slot] > 0;
             let stats = &mut self.names[slot];
             stats.count += 1;

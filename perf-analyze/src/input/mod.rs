@@ -8,7 +8,8 @@
 //!    OTLP JSON and Jaeger JSON files, told by their first key, are read by their own
 //!    streaming readers into the same events.
 //! 2. A [`TreeBuilder`] holds each span until its root closes, then hands over the
-//!    complete tree.
+//!    complete tree; with a budget ([`HOLD_BUDGET`]), closed subtrees under a root
+//!    that stays open come earlier, as pieces (see [`Tree::open_parent`]).
 //! 3. The pipeline ([`visit`], [`visit_path`]) runs both, reading on one thread and
 //!    building trees on the calling one, and gives every tree to a [`Visitor`].
 //!
@@ -32,4 +33,6 @@ pub use pipeline::{data_file, visit, visit_path, VisitReport, Visitor};
 pub use scan::{read, LoadSummary, MAX_LINE_BYTES, MAX_SKIP_BYTES};
 pub use session::{list_sessions, resolve, validate_session_name, Input};
 pub use span::{session_origin_ns, Event, Fields, Segment, SegmentEnd, SourceFormat, Span, Status};
-pub use tree::{Node, Tree, TreeBuilder};
+pub use tree::{
+    union_len_sorted, EarlyChildren, Node, Tree, TreeBuilder, HOLD_BUDGET, MAX_EARLY_RUNS,
+};

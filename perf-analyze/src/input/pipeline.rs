@@ -46,6 +46,20 @@ pub trait Visitor {
     }
     /// A complete root tree.
     fn tree(&mut self, tree: Tree);
+    /// True if the visitor takes pieces ([`Visitor::piece`]): the trees under a root
+    /// that stays open are then handed over before it closes, so that memory stays
+    /// bounded (see [`HOLD_BUDGET`](super::HOLD_BUDGET)). False by default: every tree
+    /// comes whole.
+    fn takes_pieces(&self) -> bool {
+        false
+    }
+    /// A closed subtree whose parent ([`Tree::open_parent`]) was still open, handed over
+    /// early; called only if [`Visitor::takes_pieces`]. The parent comes later in a tree
+    /// or a piece of its own, or never (a fragment whose parent is lost or still running:
+    /// known at [`Visitor::segment_end`]).
+    fn piece(&mut self, piece: Tree) {
+        let _ = piece;
+    }
     /// A segment ended (all its trees were delivered).
     fn segment_end(&mut self, end: &SegmentEnd) {
         let _ = end;
@@ -93,14 +107,26 @@ pub fn visit<R: BufRead + Send>(
             }
             result
         });
-        let mut builder = TreeBuilder::new(source);
+        let budget = if visitor.takes_pieces() {
+            options.hold_budget.unwrap_or(super::HOLD_BUDGET)
+        } else {
+            usize::MAX
+        };
+        let mut builder = TreeBuilder::with_budget(source, budget);
+        let emit = |visitor: &mut _, tree: Tree| {
+            if tree.open_parent().is_some() {
+                Visitor::piece(visitor, tree);
+            } else {
+                Visitor::tree(visitor, tree);
+            }
+        };
         for batch in rx {
             for event in batch {
                 match event {
                     Event::Segment(segment) => visitor.segment(&segment),
-                    Event::Span(span) => builder.push(span, &mut |tree| visitor.tree(tree)),
+                    Event::Span(span) => builder.push(span, &mut |tree| emit(visitor, tree)),
                     Event::SegmentEnd(end) => {
-                        builder.finish_segment(&mut |tree| visitor.tree(tree));
+                        builder.finish_segment(&mut |tree| emit(visitor, tree));
                         visitor.segment_end(&end);
                     }
                 }

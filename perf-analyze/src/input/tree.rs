@@ -1,6 +1,7 @@
 //! Assembles spans into complete root trees: see [`TreeBuilder`].
 
 use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::span::Span;
@@ -19,15 +20,142 @@ pub struct Node {
     children_len: u32,
 }
 
+/// The most separate runs of time [`EarlyChildren`] keeps for one span: past it, the
+/// earliest run is folded into a length (exact unless a child handed over later reaches
+/// back into it, which spans that close in start order never do).
+pub const MAX_EARLY_RUNS: usize = 1024;
+
+/// The intervals of a span's children that were handed over before the span closed:
+/// what its self time needs of them. Kept as the disjoint runs of their union.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EarlyChildren {
+    /// Disjoint runs of the union: start -> end.
+    runs: BTreeMap<u64, u64>,
+    /// The length of runs folded away past [`MAX_EARLY_RUNS`].
+    folded_ns: u64,
+    /// The end of the latest run folded away.
+    folded_end: u64,
+    /// Set once a child reached back into the runs folded away (warned about once).
+    reached_back: bool,
+    /// How many children were handed over early.
+    count: u64,
+}
+
+impl EarlyChildren {
+    /// Adds a child's interval `[start, end)`; true the first time one reaches back
+    /// into the runs folded away (the union is approximate from then on).
+    fn add(&mut self, start: u64, end: u64) -> bool {
+        self.count += 1;
+        if start >= end {
+            return false;
+        }
+        let reaches_back = self.folded_ns > 0 && start < self.folded_end && !self.reached_back;
+        self.reached_back |= reaches_back;
+        let (mut lo, mut hi) = (start, end);
+        // Runs that touch [lo, hi): the one starting at or before lo, then those after.
+        if let Some((&s, &e)) = self.runs.range(..=lo).next_back() {
+            if e >= lo {
+                lo = s;
+                hi = hi.max(e);
+                self.runs.remove(&s);
+            }
+        }
+        while let Some((&s, &e)) = self.runs.range(lo..).next() {
+            if s > hi {
+                break;
+            }
+            hi = hi.max(e);
+            self.runs.remove(&s);
+        }
+        self.runs.insert(lo, hi);
+        if self.runs.len() > MAX_EARLY_RUNS {
+            if let Some((s, e)) = self.runs.pop_first() {
+                self.folded_ns += e - s;
+                self.folded_end = self.folded_end.max(e);
+            }
+        }
+        reaches_back
+    }
+
+    /// How many children were handed over early.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
 /// A complete root tree: nodes in pre-order (node 0 is the root), children sorted by start.
 #[derive(Debug, Clone)]
 pub struct Tree {
     nodes: Vec<Node>,
     children: Vec<u32>,
     missing_parent: Option<u64>,
+    open_parent: Option<u64>,
+    /// The nodes whose children were handed over in pieces before they closed (see
+    /// [`Tree::open_parent`]), by node index, sorted.
+    early: Vec<(u32, Box<EarlyChildren>)>,
 }
 
 impl Tree {
+    /// For a piece, the id of its root's parent, still open when the piece was handed
+    /// over: a [`TreeBuilder`] with a budget ([`TreeBuilder::with_budget`]) hands over
+    /// closed subtrees before their root closes. The parent's own tree (or piece) comes
+    /// later, and its node says how many children came early
+    /// ([`Tree::early_children`]). `None` for a complete tree.
+    #[must_use]
+    pub fn open_parent(&self) -> Option<u64> {
+        self.open_parent
+    }
+
+    /// The children of node `index` handed over in pieces before it closed, if any.
+    #[must_use]
+    pub fn early_children(&self, index: usize) -> Option<&EarlyChildren> {
+        if self.early.is_empty() {
+            return None;
+        }
+        let at = self
+            .early
+            .binary_search_by_key(&(index as u32), |(i, _)| *i)
+            .ok()?;
+        Some(&self.early[at].1)
+    }
+
+    /// The time of node `index` its children cover: the length of the union of their
+    /// intervals within the node's, counting children handed over early.
+    #[must_use]
+    pub fn covered_ns(&self, index: usize) -> u64 {
+        let span = self.span(index);
+        let (lo, hi) = (span.start_ns, span.end_ns.max(span.start_ns));
+        let children = self.children(index).iter().map(|&c| {
+            let child = self.span(c as usize);
+            (child.start_ns, child.end_ns)
+        });
+        let Some(early) = self.early_children(index) else {
+            return union_len_sorted(children, lo, hi);
+        };
+        // Both are sorted by start: merge them.
+        let mut runs = early.runs.iter().map(|(&s, &e)| (s, e)).peekable();
+        let mut children = children.peekable();
+        let merged = std::iter::from_fn(move || match (runs.peek(), children.peek()) {
+            (Some(r), Some(c)) if r.0 <= c.0 => runs.next(),
+            (Some(_), None) => runs.next(),
+            _ => children.next(),
+        });
+        early
+            .folded_ns
+            .saturating_add(union_len_sorted(merged, lo, hi))
+            .min(hi - lo)
+    }
+
+    /// The self time of node `index`: its duration minus the time its children cover
+    /// ([`Tree::covered_ns`]).
+    #[must_use]
+    pub fn self_ns(&self, index: usize) -> u64 {
+        self.span(index)
+            .duration_ns()
+            .saturating_sub(self.covered_ns(index))
+    }
+
     /// The parent id the root names if that parent never came in its segment: the tree
     /// is then a fragment of an operation that was lost, or is still running.
     #[must_use]
@@ -101,7 +229,15 @@ impl Tree {
                 Node::new(n.span.clone(), parent, n.depth - base.depth)
             })
             .collect();
-        Tree::from_preorder(nodes)
+        let range = index as u32..(index + nodes.len()) as u32;
+        let mut tree = Tree::from_preorder(nodes);
+        tree.early = self
+            .early
+            .iter()
+            .filter(|(i, _)| range.contains(i))
+            .map(|(i, early)| (i - range.start, early.clone()))
+            .collect();
+        tree
     }
 
     /// A tree of nodes in pre-order, their children not yet linked.
@@ -111,6 +247,8 @@ impl Tree {
                 nodes,
                 children: Vec::new(),
                 missing_parent: None,
+                open_parent: None,
+                early: Vec::new(),
             };
         }
         for i in 1..nodes.len() {
@@ -138,6 +276,8 @@ impl Tree {
             nodes,
             children,
             missing_parent: None,
+            open_parent: None,
+            early: Vec::new(),
         }
     }
 }
@@ -152,6 +292,29 @@ impl Node {
             children_len: 0,
         }
     }
+}
+
+/// The length of the union of `intervals` sorted by start, clipped to `[lo, hi)`.
+#[must_use]
+pub fn union_len_sorted(intervals: impl IntoIterator<Item = (u64, u64)>, lo: u64, hi: u64) -> u64 {
+    let mut total = 0;
+    let mut current: Option<(u64, u64)> = None;
+    for (s, e) in intervals {
+        let (s, e) = (s.max(lo), e.min(hi));
+        if s >= e {
+            continue;
+        }
+        match &mut current {
+            Some((_, ce)) if s <= *ce => *ce = (*ce).max(e),
+            _ => {
+                if let Some((cs, ce)) = current {
+                    total += ce - cs;
+                }
+                current = Some((s, e));
+            }
+        }
+    }
+    total + current.map_or(0, |(s, e)| e - s)
 }
 
 /// No slot: the end of a sibling list.
@@ -170,6 +333,13 @@ struct Held {
     /// Set once the span is placed in the tree being built (a cycle cannot place it twice).
     placed: bool,
 }
+
+/// How many closed spans a [`TreeBuilder`] made with [`TreeBuilder::with_budget`] holds
+/// under roots still open before it hands the closed subtrees over as pieces: 65,536
+/// spans, about 16 MB. Consumers that take pieces (folded stacks, flamegraphs) then hold
+/// memory in proportion to open work and distinct names, not to the size of a
+/// long-lived root's subtree.
+pub const HOLD_BUDGET: usize = 1 << 16;
 
 /// Holds closed spans until their root closes.
 ///
@@ -214,6 +384,13 @@ pub struct TreeBuilder {
     stack: Vec<(u32, u32, u32)>,
     /// The children of one node, while they are sorted.
     siblings: Vec<u32>,
+    /// Held spans past which closed subtrees are handed over as pieces.
+    budget: usize,
+    /// Held spans at which to look for pieces next (the budget, or more if what is held
+    /// is in parent cycles and cannot be handed over).
+    next_hand_over: usize,
+    /// Open span id -> its children handed over in pieces so far.
+    early: HashMap<u64, Box<EarlyChildren>>,
     warnings: Warnings,
 }
 
@@ -228,10 +405,26 @@ impl std::fmt::Debug for TreeBuilder {
 }
 
 impl TreeBuilder {
-    /// A builder; `source` names the input in warnings.
+    /// A builder that holds every span until its root closes; `source` names the
+    /// input in warnings.
     #[must_use]
     pub fn new(source: &str) -> TreeBuilder {
+        TreeBuilder::with_budget(source, usize::MAX)
+    }
+
+    /// A builder that holds at most about `budget` closed spans under roots still open
+    /// (see [`HOLD_BUDGET`]): past it, each closed subtree whose parent is still open is
+    /// handed over as a piece, a [`Tree`] whose [`Tree::open_parent`] is set, in the
+    /// order of its root's start. The parent's node, when it comes, has the intervals
+    /// of those children ([`Tree::early_children`], [`Tree::self_ns`]). A child that
+    /// closes after its parent was handed over comes as a piece whose parent never
+    /// comes.
+    #[must_use]
+    pub fn with_budget(source: &str, budget: usize) -> TreeBuilder {
         TreeBuilder {
+            budget,
+            next_hand_over: budget,
+            early: HashMap::default(),
             source: source.into(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -310,6 +503,44 @@ impl TreeBuilder {
         if let Some(key) = key {
             self.held.insert(key, slot);
         }
+        if self.slots.len() - self.free.len() > self.next_hand_over {
+            self.hand_over(emit);
+        }
+    }
+
+    /// Hands over every closed subtree whose parent is still open, as pieces.
+    fn hand_over(&mut self, emit: &mut impl FnMut(Tree)) {
+        let mut roots: Vec<(u64, u64, u32, u64)> = Vec::new();
+        for (&parent, &first) in &self.first_child {
+            let mut cursor = first;
+            while let Some(held) = self.slots.get(cursor as usize).and_then(Option::as_ref) {
+                roots.push((held.span.start_ns, held.span.line, cursor, parent));
+                cursor = held.next_sibling;
+            }
+        }
+        self.first_child.clear();
+        roots.sort_unstable();
+        for (start, _, slot, parent) in roots {
+            let Some(end) = self.slots[slot as usize].as_ref().map(|h| h.span.end_ns) else {
+                continue;
+            };
+            if self.early.entry(parent).or_default().add(start, end) {
+                if let Some(span) = self.slots[slot as usize].as_ref().map(|h| h.span.clone()) {
+                    let message = format!(
+                        "span {parent} had children handed over in more than {MAX_EARLY_RUNS} separate runs of time before it closed, and span {} ({}) reached back into the earliest: its self time is approximate",
+                        span.id, span.name
+                    );
+                    self.warn(&span, WarningKind::EarlyChildrenFolded, message);
+                }
+            }
+            if let Some(mut tree) = self.build_held(slot) {
+                tree.open_parent = Some(parent);
+                emit(tree);
+            }
+        }
+        // What is still held is in parent cycles: look again once as much more is held.
+        let held = self.slots.len() - self.free.len();
+        self.next_hand_over = self.budget.max(held.saturating_mul(2));
     }
 
     fn hold(&mut self, held: Held) -> u32 {
@@ -387,6 +618,8 @@ impl TreeBuilder {
         self.held.clear();
         self.slots.clear();
         self.free.clear();
+        self.early.clear();
+        self.next_hand_over = self.budget;
     }
 
     /// Follows parents from a held span to the cycle they run into: the cycle's span with
@@ -470,6 +703,7 @@ impl TreeBuilder {
     }
 
     /// Moves the spans listed in [`Self::order`] out of their slots into `root`'s tree.
+    /// The nodes that had children handed over early get their intervals.
     fn assemble(&mut self, root: Span) -> Tree {
         let mut nodes = Vec::with_capacity(self.order.len() + 1);
         nodes.push(Node::new(root, None, 0));
@@ -479,7 +713,15 @@ impl TreeBuilder {
                 nodes.push(Node::new(held.span, Some(parent), depth));
             }
         }
-        Tree::from_preorder(nodes)
+        let mut tree = Tree::from_preorder(nodes);
+        if !self.early.is_empty() {
+            for (i, node) in tree.nodes.iter().enumerate() {
+                if let Some(early) = self.early.remove(&node.span.id) {
+                    tree.early.push((i as u32, early));
+                }
+            }
+        }
+        tree
     }
 }
 
@@ -607,6 +849,71 @@ mod tests {
         assert_eq!(trees.len(), 1);
         assert_eq!(trees[0].len(), 2);
         assert_eq!(trees[0].missing_parent(), Some(9));
+    }
+
+    #[test]
+    fn past_the_budget_closed_subtrees_come_early_and_their_parent_knows_their_time() {
+        let mut builder = TreeBuilder::with_budget("t", 2);
+        let (mut trees, mut pieces) = (Vec::new(), Vec::new());
+        // A connection (1) open while requests (10, 20, 30, 40) with a child each close.
+        for (k, start) in [(1u64, 10u64), (2, 30), (3, 50), (4, 70)] {
+            let request = 10 * k;
+            for s in [
+                span(request + 1, Some(request), start + 1, start + 5),
+                span(request, Some(1), start, start + 10),
+            ] {
+                builder.push(s, &mut |t: Tree| {
+                    if t.open_parent().is_some() {
+                        pieces.push(t)
+                    } else {
+                        trees.push(t)
+                    }
+                });
+            }
+        }
+        builder.push(span(1, None, 0, 100), &mut |t: Tree| trees.push(t));
+        builder.finish_segment(&mut |t: Tree| trees.push(t));
+        let under_root = pieces.iter().filter(|p| p.open_parent() == Some(1)).count();
+        assert!(under_root >= 2, "{pieces:?}");
+        assert_eq!(trees.len(), 1);
+        let root = &trees[0];
+        let early = root.early_children(0).map_or(0, EarlyChildren::count);
+        assert_eq!(early as usize, under_root);
+        assert_eq!(early as usize + root.children(0).len(), 4);
+        assert_eq!(root.covered_ns(0), 40);
+        assert_eq!(root.self_ns(0), 60);
+        assert_eq!(pieces.iter().map(Tree::len).sum::<usize>() + root.len(), 9);
+    }
+
+    #[test]
+    fn early_children_keep_the_union_of_their_times() {
+        let mut early = EarlyChildren::default();
+        for (s, e) in [
+            (10, 20),
+            (30, 40),
+            (15, 32),
+            (50, 60),
+            (5, 6),
+            (6, 7),
+            (60, 60),
+        ] {
+            early.add(s, e);
+        }
+        let runs: Vec<(u64, u64)> = early.runs.iter().map(|(&s, &e)| (s, e)).collect();
+        assert_eq!(runs, [(5, 7), (10, 40), (50, 60)]);
+        assert_eq!(early.count(), 7);
+        let mut many = EarlyChildren::default();
+        for k in 0..(MAX_EARLY_RUNS as u64 + 10) {
+            many.add(3 * k, 3 * k + 2);
+        }
+        assert_eq!(many.runs.len(), MAX_EARLY_RUNS);
+        assert_eq!(many.folded_ns, 20);
+        assert!(!many.add(
+            3 * MAX_EARLY_RUNS as u64 + 100,
+            3 * MAX_EARLY_RUNS as u64 + 101
+        ));
+        assert!(many.add(1, 2), "reaches back into the folded runs");
+        assert!(!many.add(1, 2), "said once");
     }
 
     #[test]

@@ -26,8 +26,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::Session;
-use crate::analysis::intervals::union_len_sorted;
-use crate::input::{visit, visit_path, Segment, Tree, VisitReport, Visitor};
+use crate::input::{visit, visit_path, Segment, SegmentEnd, Tree, VisitReport, Visitor};
 use crate::{Error, Options};
 
 /// The deepest stack written: spans nested deeper than this many frames are
@@ -128,15 +127,30 @@ impl Stacks {
 }
 
 /// Folds trees one at a time into a [`Trie`] of distinct stacks.
+///
+/// Pieces (closed subtrees handed over while their parent is still open) are folded
+/// into a second trie, under a placeholder frame for that parent, with their stacks
+/// relative to it; when the parent comes, in a tree or a piece, its pending stacks are
+/// grafted on top of its own frame. Memory follows the distinct stacks and the open
+/// spans, not a long-lived root's subtree.
 #[derive(Debug, Default)]
 struct Folder {
     trie: Trie,
+    /// The stacks of pieces whose parent has not come yet, relative to it.
+    loose: Trie,
+    /// (segment, open parent id) -> its placeholder frame in `loose`.
+    pending: HashMap<(u32, u64), usize>,
+    /// The size of `loose` at which it is rebuilt without the frames already grafted.
+    compact_at: usize,
     merged_spans: u64,
     spans: u64,
     session: String,
     /// The trie frame of each node of the tree being folded.
     frame_of: Vec<usize>,
 }
+
+/// The smallest size of the pending stacks' trie worth rebuilding.
+const MIN_COMPACT: usize = 1 << 12;
 
 impl Folder {
     fn fold(&mut self, tree: &Tree) {
@@ -145,24 +159,135 @@ impl Folder {
         for (i, node) in tree.nodes().iter().enumerate() {
             let parent = node.parent.map_or(ROOT, |p| self.frame_of[p as usize]);
             let depth = node.depth as usize;
-            let frame = if depth < MAX_DEPTH {
-                self.trie.frame(parent, &node.span.name)
-            } else {
-                self.merged_spans += 1;
-                if depth == MAX_DEPTH {
-                    self.trie.frame(parent, &Arc::from(MERGED_FRAME))
-                } else {
-                    parent
-                }
-            };
+            let frame = self.main_frame(parent, &node.span.name, depth, 1);
             let own = &mut self.trie.frames[frame].self_ns;
-            *own = own.saturating_add(self_time(tree, i));
+            *own = own.saturating_add(tree.self_ns(i));
             self.frame_of.push(frame);
+            if !self.pending.is_empty() {
+                if let Some(early) = self.pending.remove(&(node.span.segment, node.span.id)) {
+                    self.graft_main(early, frame, depth + 1);
+                }
+            }
         }
         self.spans += tree.len() as u64;
     }
 
-    fn finish(self) -> Stacks {
+    /// The frame of a span `depth` deep named `name` over frame `parent` (`spans` of
+    /// them): past [`MAX_DEPTH`], the merged frame.
+    fn main_frame(&mut self, parent: usize, name: &Arc<str>, depth: usize, spans: u64) -> usize {
+        if depth < MAX_DEPTH {
+            self.trie.frame(parent, name)
+        } else {
+            self.merged_spans += spans;
+            if depth == MAX_DEPTH {
+                self.trie.frame(parent, &Arc::from(MERGED_FRAME))
+            } else {
+                parent
+            }
+        }
+    }
+
+    /// Puts the pending stacks over `placeholder` on top of frame `target`, their first
+    /// frames `depth` deep.
+    fn graft_main(&mut self, placeholder: usize, target: usize, depth: usize) {
+        let sources = self.loose.subtree(placeholder);
+        let mut mapped: Vec<usize> = Vec::with_capacity(sources.len());
+        for (from, parent_at, level) in sources {
+            let parent = parent_at.map_or(target, |at| mapped[at]);
+            let frame = &self.loose.frames[from];
+            let (name, self_ns, spans) = (frame.name.clone(), frame.self_ns, frame.spans);
+            let to = self.main_frame(parent, &name, depth + level, spans);
+            let own = &mut self.trie.frames[to].self_ns;
+            *own = own.saturating_add(self_ns);
+            mapped.push(to);
+        }
+    }
+
+    /// Folds a piece into the pending stacks of its open parent.
+    fn fold_piece(&mut self, tree: &Tree) {
+        let segment = tree.root().segment;
+        let key = (segment, tree.open_parent().unwrap_or_default());
+        let loose = &mut self.loose;
+        let placeholder = *self
+            .pending
+            .entry(key)
+            .or_insert_with(|| loose.placeholder());
+        self.frame_of.clear();
+        for (i, node) in tree.nodes().iter().enumerate() {
+            let parent = node
+                .parent
+                .map_or(placeholder, |p| self.frame_of[p as usize]);
+            let frame = self.loose.frame(parent, &node.span.name);
+            let f = &mut self.loose.frames[frame];
+            f.self_ns = f.self_ns.saturating_add(tree.self_ns(i));
+            f.spans += 1;
+            self.frame_of.push(frame);
+            if let Some(early) = self.pending.remove(&(segment, node.span.id)) {
+                Self::graft_loose(&mut self.loose, early, frame);
+            }
+        }
+        self.spans += tree.len() as u64;
+        if self.loose.frames.len() > self.compact_at.max(MIN_COMPACT) {
+            self.compact();
+        }
+    }
+
+    /// Puts the stacks over `placeholder` on top of `target`, both in `loose`.
+    fn graft_loose(loose: &mut Trie, placeholder: usize, target: usize) {
+        let sources = loose.subtree(placeholder);
+        let mut mapped: Vec<usize> = Vec::with_capacity(sources.len());
+        for (from, parent_at, _) in sources {
+            let parent = parent_at.map_or(target, |at| mapped[at]);
+            let (name, self_ns, spans) = {
+                let f = &loose.frames[from];
+                (f.name.clone(), f.self_ns, f.spans)
+            };
+            let to = loose.frame(parent, &name);
+            let f = &mut loose.frames[to];
+            f.self_ns = f.self_ns.saturating_add(self_ns);
+            f.spans += spans;
+            mapped.push(to);
+        }
+    }
+
+    /// Rebuilds the pending stacks without the frames already grafted.
+    fn compact(&mut self) {
+        let mut fresh = Trie::default();
+        let mut keys: Vec<(u32, u64)> = self.pending.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let old = self.pending[&key];
+            let new = fresh.placeholder();
+            let sources = self.loose.subtree(old);
+            let mut mapped: Vec<usize> = Vec::with_capacity(sources.len());
+            for (from, parent_at, _) in sources {
+                let parent = parent_at.map_or(new, |at| mapped[at]);
+                let f = &self.loose.frames[from];
+                let to = fresh.frame(parent, &f.name);
+                fresh.frames[to].self_ns = f.self_ns;
+                fresh.frames[to].spans = f.spans;
+                mapped.push(to);
+            }
+            self.pending.insert(key, new);
+        }
+        self.loose = fresh;
+        self.compact_at = self.loose.frames.len().saturating_mul(2);
+    }
+
+    /// Pieces whose parent never came (lost, or still running at the end of the file)
+    /// are folded as roots, like the fragments a whole tree would give.
+    fn finish_segment(&mut self) {
+        let mut pending: Vec<((u32, u64), usize)> = self.pending.drain().collect();
+        pending.sort_unstable();
+        for (_, placeholder) in pending {
+            self.graft_main(placeholder, ROOT, 0);
+        }
+        self.loose = Trie::default();
+        self.compact_at = 0;
+    }
+
+    fn finish(mut self) -> Stacks {
+        self.finish_segment();
         Stacks {
             stacks: self.trie.stacks(),
             merged_spans: self.merged_spans,
@@ -182,6 +307,18 @@ impl Visitor for Folder {
     fn tree(&mut self, tree: Tree) {
         self.fold(&tree);
     }
+
+    fn takes_pieces(&self) -> bool {
+        true
+    }
+
+    fn piece(&mut self, piece: Tree) {
+        self.fold_piece(&piece);
+    }
+
+    fn segment_end(&mut self, _: &SegmentEnd) {
+        self.finish_segment();
+    }
 }
 
 /// The parent of a root frame.
@@ -200,6 +337,10 @@ struct Frame {
     parent: usize,
     name: Arc<str>,
     self_ns: u64,
+    /// Spans folded into it (kept for pending stacks, whose depth is known later).
+    spans: u64,
+    /// Frames on top of it (kept for pending stacks, which are grafted).
+    children: Vec<usize>,
 }
 
 impl Trie {
@@ -211,9 +352,52 @@ impl Trie {
                 parent,
                 name: name.clone(),
                 self_ns: 0,
+                spans: 0,
+                children: Vec::new(),
             });
-            frames.len() - 1
+            let frame = frames.len() - 1;
+            if let Some(parent) = frames.get_mut(parent) {
+                parent.children.push(frame);
+            }
+            frame
         })
+    }
+
+    /// A frame that stands for a parent not seen yet: never written itself.
+    fn placeholder(&mut self) -> usize {
+        self.frames.push(Frame {
+            parent: ROOT,
+            name: Arc::from(""),
+            self_ns: 0,
+            spans: 0,
+            children: Vec::new(),
+        });
+        self.frames.len() - 1
+    }
+
+    /// The frames over `top` in pre-order, `top` left out: each with the position of
+    /// its parent in the list (`None` for `top`'s children) and its level above `top`
+    /// (0 for its children). Listed first, so that grafting into the same trie is safe.
+    fn subtree(&self, top: usize) -> Vec<(usize, Option<usize>, usize)> {
+        let mut out = Vec::new();
+        let mut stack: Vec<(usize, Option<usize>, usize)> = self.frames[top]
+            .children
+            .iter()
+            .rev()
+            .map(|&c| (c, None, 0))
+            .collect();
+        while let Some((frame, parent_at, level)) = stack.pop() {
+            let at = out.len();
+            out.push((frame, parent_at, level));
+            stack.extend(
+                self.frames[frame]
+                    .children
+                    .iter()
+                    .rev()
+                    .map(|&c| (c, Some(at), level + 1)),
+            );
+        }
+        out
     }
 
     /// Every frame with self time as a folded line, sorted, names made safe
@@ -256,20 +440,6 @@ impl Trie {
 #[must_use]
 pub fn stacks(session: &Session) -> Vec<(String, u64)> {
     Stacks::of(session).in_micros()
-}
-
-/// A node's duration minus the union of its children's intervals.
-fn self_time(tree: &Tree, node: usize) -> u64 {
-    let span = tree.span(node);
-    let children = tree.children(node).iter().map(|&c| {
-        let child = tree.span(c as usize);
-        (child.start_ns, child.end_ns)
-    });
-    span.duration_ns().saturating_sub(union_len_sorted(
-        children,
-        span.start_ns,
-        span.end_ns.max(span.start_ns),
-    ))
 }
 
 /// Writes the folded stacks, one `stack weight` line each.

@@ -5,8 +5,10 @@
 //! follow from another span, or, under a *long-lived* root (a connection, a
 //! subscriber, a REPL session: a root much longer than its many children, or idle
 //! nearly all its own time), each of its children, one request each. Roots that follow
-//! from another span are background work: fixing them saves no user-facing time,
-//! unless user-facing work waits for them (see [`Cause::LlmQueueing`]).
+//! from another span are background work, and so are roots of a name started beside
+//! another name's foreground work (unless roots of their name run side by side: then
+//! they are requests): fixing them saves no user-facing time, unless user-facing work
+//! waits for them (see [`Cause::LlmQueueing`]).
 //!
 //! Every finding's saving is at most the time of the spans its fix changes, and never
 //! more than the session's wall time.
@@ -337,6 +339,12 @@ pub struct Causes {
     unit_ns: u64,
     /// Of the units, the children of long-lived roots, and their summed durations.
     long_lived_units: (u64, u64),
+    /// Recent roots (neither following from a span nor long-lived): start, end, name.
+    recent_roots: VecDeque<(u64, u64, u32)>,
+    /// Root names seen started while another root of their name ran: requests.
+    request_names: rustc_hash::FxHashSet<u32>,
+    /// Root names seen started beside another name's foreground root.
+    beside_names: rustc_hash::FxHashSet<u32>,
     /// Long-lived roots recognised.
     long_lived: u64,
     long_lived_names: HashMap<u32, u64>,
@@ -421,6 +429,42 @@ impl Causes {
         self.names = labels;
     }
 
+    /// Learns from a root (not following from a span, not long-lived) and the recent
+    /// roots which names are requests (a root started while another of its name ran)
+    /// and which started beside another name's foreground work; true if this root's
+    /// name is background work by what is known so far. Roots come as they close, so a
+    /// short task that ends before the turn that started it is known only when the turn
+    /// closes: a name's first root may be counted before its name is known.
+    fn started_beside(&mut self, root: &crate::input::Span) -> bool {
+        let Some(name) = self.name(root) else {
+            return false;
+        };
+        for &(start, end, other) in &self.recent_roots {
+            if start >= root.end_ns || root.start_ns >= end {
+                continue;
+            }
+            if other == name {
+                self.request_names.insert(name);
+            } else if start <= root.start_ns {
+                if !self.is_beside(other) {
+                    self.beside_names.insert(name);
+                }
+            } else if !self.is_beside(name) {
+                self.beside_names.insert(other);
+            }
+        }
+        if self.recent_roots.len() == LLM_WINDOW {
+            self.recent_roots.pop_front();
+        }
+        self.recent_roots
+            .push_back((root.start_ns, root.end_ns, name));
+        self.is_beside(name)
+    }
+
+    fn is_beside(&self, name: u32) -> bool {
+        self.beside_names.contains(&name) && !self.request_names.contains(&name)
+    }
+
     /// True if a root is long-lived: a connection or a session whose children are the
     /// requests, or a task idle nearly all its own time.
     #[must_use]
@@ -482,7 +526,7 @@ impl Causes {
             Kind::Background
         } else if Self::is_long_lived(tree, busy_known) {
             Kind::LongLived
-        } else if background_name {
+        } else if self.started_beside(root) || background_name {
             Kind::Background
         } else {
             Kind::Foreground

@@ -404,4 +404,19 @@ fn a_root_started_beside_another_name_s_turn_is_background_and_side_by_side_requ
     // The causes count the same user-facing work: two turns and three requests.
     assert_eq!(a.summary.workload.requests, 5);
     assert_eq!(a.summary.workload.request_ns, 500 * MS);
+    let user_facing = |name: &str| {
+        a.summary
+            .by_name
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| (r.count, r.user_facing))
+    };
+    assert_eq!(user_facing("indexer"), Some((2, 0)));
+    assert_eq!(user_facing("get"), Some((3, 3)));
+    // The table marks what ran only in background work.
+    let text = a.render(Format::Table, &RenderOptions::default());
+    assert!(
+        text.contains("indexer (bg)") && !text.contains("get (bg)"),
+        "{text}"
+    );
 }

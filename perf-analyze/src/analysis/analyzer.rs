@@ -501,6 +501,7 @@ impl<'a> Analyzer<'a> {
                 pct_of_wall: crate::duration::percent(s.self_ns, wall_ns),
                 errors: s.errors,
                 open: s.open,
+                user_facing: self.causes.user_facing_spans(&s.name, &s.target),
             })
             .collect();
         let (long_lived_roots, long_lived_names) = self.causes.long_lived();

@@ -777,6 +777,14 @@ impl Causes {
         self.long_lived_units
     }
 
+    /// Spans of a name and target in user-facing work.
+    #[must_use]
+    pub fn user_facing_spans(&self, name: &Arc<str>, target: &Arc<str>) -> u64 {
+        self.index
+            .get(&(name.clone(), target.clone()))
+            .map_or(0, |&i| self.ops[i as usize].fg_count)
+    }
+
     /// User-facing units' latency over time.
     #[must_use]
     pub fn latency(&self) -> LatencySummary {

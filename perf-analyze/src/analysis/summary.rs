@@ -140,6 +140,10 @@ pub struct NameRow {
     /// Spans still open at the flush.
     #[serde(default)]
     pub open: u64,
+    /// Spans in user-facing work (under foreground roots, or requests of long-lived
+    /// roots); the others ran in background work or are long-lived roots.
+    #[serde(default)]
+    pub user_facing: u64,
 }
 
 impl Analysis {

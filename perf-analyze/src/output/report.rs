@@ -104,6 +104,13 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         .filter(|r| !long_lived.contains(&r.name))
         .map(|r| r.self_ns)
         .sum();
+    // Operations only in background work are marked, where there is any.
+    let any_background = s.background.background_roots > 0;
+    if any_background {
+        b.push(Block::Line(
+            "(bg): only in background work, never in a user-facing turn or request.".to_owned(),
+        ));
+    }
     // Long-lived roots (mostly waiting for requests) after the work itself.
     let (roots, work): (Vec<_>, Vec<_>) =
         s.by_name.iter().partition(|r| long_lived.contains(&r.name));
@@ -114,6 +121,11 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         .map(|r| {
             let (name, share) = if long_lived.contains(&r.name) {
                 (format!("{} (long-lived)", r.name), "-".to_owned())
+            } else if r.user_facing == 0 && any_background {
+                (
+                    format!("{} (bg)", r.name),
+                    format!("{:.1}%", percent(r.self_ns, work_sum)),
+                )
             } else {
                 (
                     r.name.clone(),

@@ -197,9 +197,12 @@ fn the_report_prints_no_share_above_100_percent() {
     }
 }
 
+/// A span: id, parent, name, target, start, end, busy, the keys after `status`.
+type Line<'a> = (u64, Option<u64>, &'a str, &'a str, u64, u64, u64, String);
+
 /// Format-1 lines of a session from spans: (id, parent, name, target, start, end, busy,
-/// extra keys after `fields`, e.g. `,"follows_from":[1]`), in the order given.
-fn session(spans: &[(u64, Option<u64>, &str, &str, u64, u64, u64, String)]) -> Analysis {
+/// extra keys after `status`, e.g. `,"follows_from":[1]`), in the order given.
+fn session(spans: &[Line<'_>]) -> Analysis {
     let mut lines = vec![r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#.to_owned()];
     for (id, parent, name, target, start, end, busy, extra) in spans {
         let parent = parent.map_or("null".to_owned(), |p| p.to_string());

@@ -15,17 +15,15 @@ struct Run {
 }
 
 fn run(logs: &Path, guid: &str, input: &str, extra: &[&str]) -> Run {
+    // Instant answers unless `extra` sets the pace.
+    let speed: &[&str] = if extra.contains(&"--sim-speed") {
+        &[]
+    } else {
+        &["--sim-speed", "0"]
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_agent-demo"))
-        .args([
-            "--guid",
-            guid,
-            "--config",
-            "dnd",
-            "--llm",
-            "sim",
-            "--sim-speed",
-            "0",
-        ])
+        .args(["--guid", guid, "--config", "dnd", "--llm", "sim"])
+        .args(speed)
         .arg("--logs-dir")
         .arg(logs)
         .args(extra)
@@ -164,6 +162,8 @@ fn piped_session_records_the_promised_span_tree() {
             .find(|s| s.parent == Some(turn.id))
             .unwrap();
         assert_eq!(llm.fields[llm::REQUEST_MODEL], "simulated");
+        // The literal in the span's fields is the constant the analyzer reads.
+        assert_eq!(llm.fields[llm::SERVER_ADDRESS], "sim");
         assert_eq!(llm.fields[llm::OPERATION_NAME], "generate");
         assert_eq!(llm.fields["purpose"], "chat");
         assert!(llm.fields[llm::INPUT_TOKENS].as_u64().unwrap() > 0);
@@ -289,6 +289,38 @@ fn piped_session_records_the_promised_span_tree() {
             "{name}: {llm_calls:?}"
         );
     }
+}
+
+#[test]
+fn the_demo_s_report_says_first_that_answers_queue_behind_background_calls() {
+    // At the simulated model's real pace (latency x1): its server answers one call at a
+    // time, so the second turn's answer waits behind the first turn's background calls.
+    let logs = tempfile::tempdir().unwrap();
+    let turns = "Hello! We arrive in Haven at dusk.\nWho is the mayor of Haven?\n";
+    let out = run(logs.path(), "queue", turns, &["--sim-speed", "1"]);
+    assert!(
+        out.stdout
+            .contains("Fix first: llm_generation queues behind llm_"),
+        "{}",
+        out.stdout
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(logs.path().join("queue/performance_summary.json")).unwrap(),
+    )
+    .unwrap();
+    let first = &summary["recommendations"][0];
+    assert_eq!(
+        (first["cause"].as_str(), first["operation"].as_str()),
+        (Some("llm_queueing"), Some("llm_generation")),
+        "{first}"
+    );
+    assert!(
+        first["evidence"][1]
+            .as_str()
+            .unwrap()
+            .contains("same server sim (model simulated)"),
+        "{first}"
+    );
 }
 
 /// The names of a span's children, in start order.

@@ -52,6 +52,21 @@ impl Llm {
         }
     }
 
+    /// The server the calls go to, as recorded in [`llm::SERVER_ADDRESS`]: the host (and
+    /// port) of Ollama's URL, or `sim` for the simulated model (which, like a default
+    /// Ollama server, answers one request at a time).
+    #[must_use]
+    pub fn server_address(&self) -> &str {
+        match self {
+            Llm::Ollama(c) => {
+                let url = &c.config().base_url;
+                let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+                rest.split('/').next().unwrap_or(rest)
+            }
+            Llm::Sim(_) => "sim",
+        }
+    }
+
     /// The generation model's name.
     #[must_use]
     pub fn model(&self) -> &str {
@@ -101,6 +116,7 @@ impl Llm {
                     gen_ai.system = self.system(),
                     gen_ai.operation.name = "generate",
                     gen_ai.request.model = self.model(),
+                    server.address = self.server_address(),
                     gen_ai.usage.input_tokens = Empty,
                     gen_ai.usage.output_tokens = Empty,
                     ollama.total_duration_ns = Empty,
@@ -130,6 +146,7 @@ impl Llm {
             gen_ai.system = self.system(),
             gen_ai.operation.name = "embeddings",
             gen_ai.request.model = self.embed_model(),
+            server.address = self.server_address(),
             gen_ai.usage.input_tokens = Empty,
             dimensions = Empty,
         )

@@ -345,8 +345,14 @@ impl Analyzer<'_> {
         self.parallelism
             .add_tree_from(tree, &self.options.thresholds, usize::from(long_lived));
         self.background.add_spans(tree, &self.options.thresholds);
-        self.causes
-            .add_tree(tree, &self.options.thresholds, busy_known, &self.calls);
+        let background_name = is_root && self.background.is_background_name(&root.name);
+        self.causes.add_tree(
+            tree,
+            &self.options.thresholds,
+            busy_known,
+            background_name,
+            &self.calls,
+        );
     }
 
     /// Offers a root's tree as the latest operation; a long-lived root offers one of its
@@ -495,6 +501,7 @@ impl<'a> Analyzer<'a> {
                 pct_of_wall: crate::duration::percent(s.self_ns, wall_ns),
                 errors: s.errors,
                 open: s.open,
+                user_facing: self.causes.user_facing_spans(&s.name, &s.target),
             })
             .collect();
         let (long_lived_roots, long_lived_names) = self.causes.long_lived();
@@ -569,6 +576,8 @@ impl<'a> Analyzer<'a> {
                 requests_per_s: per_second(self.causes.units(), wall_ns),
                 long_lived_roots,
                 long_lived_names,
+                long_lived_requests: self.causes.long_lived_units().0,
+                long_lived_request_ns: self.causes.long_lived_units().1,
             },
             latency_over_time: self.causes.latency(),
         };

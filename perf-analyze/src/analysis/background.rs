@@ -1,7 +1,11 @@
 //! Async analysis: background work against foreground work, waiting spans, batching.
 //!
 //! - A root is *background* if it follows from another span (`follows_from`) or
-//!   starts while a foreground root is running; other roots are *foreground*.
+//!   starts while a foreground root of another name is running; other roots are
+//!   *foreground*. Roots of one name running side by side are requests, served
+//!   concurrently: once a root starts while another of its name runs (neither
+//!   following from a span), every root of that name is foreground (a client's `get`
+//!   and `set` beside each other are both requests).
 //!   For background work: how much of it overlapped foreground work, and how much
 //!   ran while nothing in the foreground did (serialized: a program that waits for
 //!   it, as in piped mode, pays for it in full).
@@ -116,18 +120,27 @@ pub struct Background {
     counts: HashMap<Arc<str>, (u64, u64)>,
 }
 
-/// Roots classified in start order. Foreground roots never overlap each other (one
-/// that starts while another runs is background), so the foreground time before any
-/// instant since the latest foreground start is `foreground_ns` minus what the latest
-/// foreground root has left: a background root's overlap is the difference of that
-/// count at its end and at its start.
+/// Roots classified in start order. Foreground roots overlap only roots of their own
+/// name (one of another name that starts while they run is background), and those are
+/// merged into one block: the foreground time before any instant since the latest
+/// block's start is `foreground_ns` (the length of their union) minus what the block
+/// has left. A background root's overlap is the difference of that count at its end
+/// and at its start.
 #[derive(Debug, Clone, Default)]
 struct Classes {
     foreground_roots: u64,
-    /// Summed durations of the foreground roots so far.
+    /// The length of the union of the foreground roots so far.
     foreground_ns: u64,
-    /// The latest foreground root.
+    /// The latest block of foreground roots (their union: start, end).
     latest: Option<(u64, u64)>,
+    /// Names of requests: roots seen starting while a root of their name ran. A root of
+    /// such a name is foreground whatever runs beside it.
+    requests: rustc_hash::FxHashSet<u32>,
+    /// The latest end of the roots of each name that do not follow from a span.
+    last_end: HashMap<u32, u64>,
+    /// Names of roots classified background without following from a span: started
+    /// beside another name's foreground work.
+    beside: rustc_hash::FxHashSet<u32>,
     running: BinaryHeap<Reverse<Running>>,
     rows: HashMap<u32, BackgroundRow>,
     background_roots: u64,
@@ -146,8 +159,27 @@ impl Classes {
         let end = end.max(start);
         self.finish_until(start, names);
         let fg_end = self.latest.map(|(_, end)| end);
-        if root.follows || fg_end.is_some_and(|fg_end| start < fg_end) {
+        let running = fg_end.is_some_and(|fg_end| start < fg_end);
+        if !root.follows {
+            let last_end = self.last_end.entry(root.name).or_default();
+            if start < *last_end && self.requests.len() < NAME_LIMIT {
+                self.requests.insert(root.name);
+            }
+            *last_end = (*last_end).max(end);
+        }
+        if !root.follows && running && self.requests.contains(&root.name) {
+            // A request beside others: foreground, the block grows.
+            let (block_start, block_end) = self.latest.unwrap_or((start, end));
+            self.foreground_roots += 1;
+            self.foreground_ns = self
+                .foreground_ns
+                .saturating_add(end.saturating_sub(block_end));
+            self.latest = Some((block_start, block_end.max(end)));
+        } else if root.follows || running {
             self.background_roots += 1;
+            if !root.follows && self.beside.len() < NAME_LIMIT {
+                self.beside.insert(root.name);
+            }
             let covered_at_start = self.covered(start);
             self.running.push(Reverse(Running {
                 end,
@@ -208,6 +240,17 @@ impl Background {
         };
         self.classes
             .add(start, end, Root { name, follows }, &self.root_names);
+    }
+
+    /// True if roots of this name are background work by the classification so far:
+    /// one started beside another name's foreground work, and none started beside one of
+    /// its own name (a request). Roots are classified in start order, a little after
+    /// they close, so a name's first roots may come before it is known.
+    #[must_use]
+    pub fn is_background_name(&self, name: &str) -> bool {
+        self.root_index
+            .get(name)
+            .is_some_and(|i| self.classes.beside.contains(i) && !self.classes.requests.contains(i))
     }
 
     /// Adds the spans of a tree, root or not: waiting spans and batching candidates.
@@ -315,24 +358,55 @@ mod tests {
     use crate::analysis::intervals::{StartOrder, REORDER_CAPACITY};
     use proptest::prelude::*;
 
+    /// The name of a root: the tests' roots that follow from a span are `task`, the
+    /// others `turn`, or `request` if `requests`.
+    fn root_name(follows: bool, requests: bool) -> &'static str {
+        match (follows, requests) {
+            (true, _) => "task",
+            (false, false) => "turn",
+            (false, true) => "request",
+        }
+    }
+
     /// The definition, on all roots at once: sorted by start (longest first), a root is
-    /// background if it follows from a span or starts before the foreground's latest end.
-    fn reference(roots: &[(u64, u64, bool)]) -> (u64, u64, u64, u64) {
+    /// background if it follows from a span, or starts before the foreground's latest
+    /// end and no root of its name (not following from a span) has started before it
+    /// and was still running; overlap is with the union of the foreground roots.
+    fn reference(roots: &[(u64, u64, bool, bool)]) -> (u64, u64, u64, u64) {
         let mut sorted = roots.to_vec();
-        sorted.sort_by_key(|&(s, e, _)| (s, Reverse(e)));
+        sorted.sort_by_key(|&(s, e, _, _)| (s, Reverse(e)));
         let (mut foreground, mut background) = (Vec::new(), Vec::new());
-        let mut fg_end = None;
-        for (s, e, follows) in sorted {
-            if follows || fg_end.is_some_and(|end| s < end) {
+        let mut latest: Option<u64> = None;
+        let mut request_names = Vec::new();
+        let mut started: Vec<(u64, &str)> = Vec::new();
+        for (s, e, follows, requests) in sorted {
+            let name = root_name(follows, requests);
+            let running = latest.filter(|&end| s < end);
+            if !follows {
+                if started.iter().any(|&(end, n)| n == name && s < end) {
+                    request_names.push(name);
+                }
+                started.push((e, name));
+            }
+            if follows || (running.is_some() && !request_names.contains(&name)) {
                 background.push((s, e));
             } else {
-                fg_end = Some(e);
+                latest = Some(running.map_or(e, |end| end.max(e)));
                 foreground.push((s, e));
+            }
+        }
+        // The foreground's union, as disjoint intervals.
+        foreground.sort_unstable();
+        let mut union: Vec<(u64, u64)> = Vec::new();
+        for (s, e) in foreground.iter().copied() {
+            match union.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => union.push((s, e)),
             }
         }
         let overlapped: u64 = background
             .iter()
-            .flat_map(|b| foreground.iter().map(move |f| (b, f)))
+            .flat_map(|b| union.iter().map(move |f| (b, f)))
             .map(|(b, f)| b.1.min(f.1).saturating_sub(b.0.max(f.0)))
             .sum();
         let total: u64 = background.iter().map(|(s, e)| e - s).sum();
@@ -347,13 +421,13 @@ mod tests {
     type Order = StartOrder<(Arc<str>, bool)>;
 
     /// Roots as they close (by end), through a reorder buffer of `capacity`.
-    fn stream(roots: &[(u64, u64, bool)], capacity: usize) -> (Background, Order) {
+    fn stream(roots: &[(u64, u64, bool, bool)], capacity: usize) -> (Background, Order) {
         let mut arrival = roots.to_vec();
-        arrival.sort_by_key(|&(_, e, _)| e);
+        arrival.sort_by_key(|&(_, e, _, _)| e);
         let mut background = Background::default();
         let mut order = StartOrder::new(capacity);
-        for (s, e, follows) in arrival {
-            let name: Arc<str> = if follows { "task" } else { "turn" }.into();
+        for (s, e, follows, requests) in arrival {
+            let name: Arc<str> = root_name(follows, requests).into();
             order.push(s, e, (name, follows), |s, e, (name, follows)| {
                 background.add_root(s, e, &name, follows);
             });
@@ -373,8 +447,8 @@ mod tests {
         // next turn; a buffer of 2 releases roots all along.
         let mut roots = Vec::new();
         for turn in 0..1_000u64 {
-            roots.push((turn * 150, turn * 150 + 100, false));
-            roots.push((turn * 150 + 90, turn * 150 + 210, true));
+            roots.push((turn * 150, turn * 150 + 100, false, false));
+            roots.push((turn * 150 + 90, turn * 150 + 210, true, false));
         }
         let (mut background, mut order) = stream(&roots, 2);
         assert!(
@@ -394,13 +468,39 @@ mod tests {
         assert_eq!(got.2, 1_000 * 10 + 999 * 60);
     }
 
+    #[test]
+    fn concurrent_roots_of_one_name_are_foreground_and_another_name_beside_them_is_not() {
+        // Three requests side by side, the second and third starting while the first
+        // runs, and a `turn` started while they run: background.
+        let roots = [
+            (0, 100, false, true),
+            (10, 150, false, true),
+            (20, 60, false, true),
+            (120, 400, false, false),
+        ];
+        let (mut background, mut order) = stream(&roots, REORDER_CAPACITY);
+        let summary = finish(&mut background, &mut order);
+        assert_eq!((summary.foreground_roots, summary.background_roots), (3, 1));
+        // The turn overlapped the requests' union [0, 150) for 30 ns.
+        assert_eq!((summary.overlapped_ns, summary.serialized_ns), (30, 250));
+        assert_eq!(
+            (
+                summary.foreground_roots,
+                summary.background_roots,
+                summary.overlapped_ns,
+                summary.serialized_ns
+            ),
+            reference(&roots)
+        );
+    }
+
     proptest! {
         #[test]
         fn classifies_roots_arriving_as_they_close_as_the_definition_does(
-            roots in proptest::collection::vec((0u64..1_000, 0u64..300, any::<bool>()), 0..40),
+            roots in proptest::collection::vec((0u64..1_000, 0u64..300, any::<bool>(), any::<bool>()), 0..40),
             capacity in prop_oneof![Just(REORDER_CAPACITY), 1usize..6],
         ) {
-            let roots: Vec<(u64, u64, bool)> = roots.into_iter().map(|(s, l, f)| (s, s + l, f)).collect();
+            let roots: Vec<(u64, u64, bool, bool)> = roots.into_iter().map(|(s, l, f, r)| (s, s + l, f, r)).collect();
             let (mut background, mut order) = stream(&roots, capacity);
             let summary = finish(&mut background, &mut order);
             let got = (summary.foreground_roots, summary.background_roots, summary.overlapped_ns, summary.serialized_ns);

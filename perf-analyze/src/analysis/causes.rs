@@ -5,8 +5,10 @@
 //! follow from another span, or, under a *long-lived* root (a connection, a
 //! subscriber, a REPL session: a root much longer than its many children, or idle
 //! nearly all its own time), each of its children, one request each. Roots that follow
-//! from another span are background work: fixing them saves no user-facing time,
-//! unless user-facing work waits for them (see [`Cause::LlmQueueing`]).
+//! from another span are background work, and so are roots of a name started beside
+//! another name's foreground work (unless roots of their name run side by side: then
+//! they are requests): fixing them saves no user-facing time, unless user-facing work
+//! waits for them (see [`Cause::LlmQueueing`]).
 //!
 //! Every finding's saving is at most the time of the spans its fix changes, and never
 //! more than the session's wall time.
@@ -193,6 +195,13 @@ struct Op {
     fg_self_ns: u64,
     fg_self_busy_ns: u64,
     fg_self_known_ns: u64,
+    /// User-facing spans whose busy time is known.
+    fg_known: u64,
+    /// Times it was a user-facing root (a client's call, a turn).
+    fg_roots: u64,
+    /// Times it was a request of a long-lived root (a server's), and their durations.
+    requests: u64,
+    request_ns: u64,
     /// Waiting spans in user-facing work: how many, their own idle and busy time.
     waits: u64,
     wait_idle_ns: u64,
@@ -230,6 +239,8 @@ struct Step {
     queue_ns: u64,
     fg_queue_ns: u64,
     fg_server_ns: u64,
+    /// The server and model of the latest queued user-facing call.
+    queue: (Option<Arc<str>>, Option<Arc<str>>),
     /// Waited behind, per step: overlaps, overlapped time, and whether it was background.
     behind: HashMap<u32, (u64, u64, bool)>,
     fg_behind_bg: u64,
@@ -286,8 +297,24 @@ struct Recent {
     end: u64,
     step: u32,
     model: Option<Arc<str>>,
+    server: Option<Arc<str>>,
     foreground: bool,
     queued: bool,
+}
+
+impl Recent {
+    /// True if two calls wait in one queue: the same server where both name theirs
+    /// (whatever the model: a server answering one request at a time queues them all),
+    /// else the same model (or one unknown).
+    fn shares_queue_with(&self, other: &Recent) -> bool {
+        match (&self.server, &other.server) {
+            (Some(a), Some(b)) => a == b,
+            _ => match (&self.model, &other.model) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            },
+        }
+    }
 }
 
 /// Collects what the causes are found from, tree by tree, in memory bounded by the
@@ -310,11 +337,25 @@ pub struct Causes {
     /// User-facing units (requests, turns) and their summed durations.
     units: u64,
     unit_ns: u64,
+    /// Of the units, the children of long-lived roots, and their summed durations.
+    long_lived_units: (u64, u64),
+    /// Recent roots (neither following from a span nor long-lived): start, end, name.
+    recent_roots: VecDeque<(u64, u64, u32)>,
+    /// Root names seen started while another root of their name ran: requests.
+    request_names: rustc_hash::FxHashSet<u32>,
+    /// Root names seen started beside another name's foreground root.
+    beside_names: rustc_hash::FxHashSet<u32>,
     /// Long-lived roots recognised.
     long_lived: u64,
     long_lived_names: HashMap<u32, u64>,
     /// User-facing units' latency over the session.
     latency: LatencyOverTime,
+    /// The waiting thresholds of the latest tree: idle this many times busy, and this
+    /// long (see [`Thresholds`]).
+    idle_ratio: f64,
+    idle_min_ns: u64,
+    /// Many short waits of one name count together from this many spans.
+    waits_min: u64,
     /// Scratch for grouping children by name.
     scratch: Vec<(u32, u64, u64)>,
 }
@@ -388,6 +429,42 @@ impl Causes {
         self.names = labels;
     }
 
+    /// Learns from a root (not following from a span, not long-lived) and the recent
+    /// roots which names are requests (a root started while another of its name ran)
+    /// and which started beside another name's foreground work; true if this root's
+    /// name is background work by what is known so far. Roots come as they close, so a
+    /// short task that ends before the turn that started it is known only when the turn
+    /// closes: a name's first root may be counted before its name is known.
+    fn started_beside(&mut self, root: &crate::input::Span) -> bool {
+        let Some(name) = self.name(root) else {
+            return false;
+        };
+        for &(start, end, other) in &self.recent_roots {
+            if start >= root.end_ns || root.start_ns >= end {
+                continue;
+            }
+            if other == name {
+                self.request_names.insert(name);
+            } else if start <= root.start_ns {
+                if !self.is_beside(other) {
+                    self.beside_names.insert(name);
+                }
+            } else if !self.is_beside(name) {
+                self.beside_names.insert(other);
+            }
+        }
+        if self.recent_roots.len() == LLM_WINDOW {
+            self.recent_roots.pop_front();
+        }
+        self.recent_roots
+            .push_back((root.start_ns, root.end_ns, name));
+        self.is_beside(name)
+    }
+
+    fn is_beside(&self, name: u32) -> bool {
+        self.beside_names.contains(&name) && !self.request_names.contains(&name)
+    }
+
     /// True if a root is long-lived: a connection or a session whose children are the
     /// requests, or a task idle nearly all its own time.
     #[must_use]
@@ -429,19 +506,28 @@ impl Causes {
 
     /// Adds a complete tree and its LLM calls (by node index, in pre-order). `busy_known`
     /// is false where the file does not record busy time (the Python tracker's).
+    ///
+    /// `background_name` says that roots of the tree's root name are background work
+    /// (started beside another name's foreground work, see
+    /// [`Background`](super::background::Background)), even without `follows_from`.
     pub fn add_tree(
         &mut self,
         tree: &Tree,
         t: &Thresholds,
         busy_known: bool,
+        background_name: bool,
         calls: &[(usize, LlmCall)],
     ) {
         let mut calls = calls.iter().peekable();
+        (self.idle_ratio, self.idle_min_ns, self.waits_min) =
+            (t.idle_ratio, t.idle_min_ns, t.batch_min_calls);
         let root = tree.root();
         let kind = if !root.follows_from.is_empty() {
             Kind::Background
         } else if Self::is_long_lived(tree, busy_known) {
             Kind::LongLived
+        } else if self.started_beside(root) || background_name {
+            Kind::Background
         } else {
             Kind::Foreground
         };
@@ -463,6 +549,10 @@ impl Causes {
             if unit {
                 self.units += 1;
                 self.unit_ns += duration;
+                if kind == Kind::LongLived {
+                    self.long_lived_units.0 += 1;
+                    self.long_lived_units.1 += duration;
+                }
                 self.latency.add(span.start_ns, duration);
             }
             let children = tree.children(index);
@@ -481,6 +571,12 @@ impl Causes {
             let o = &mut self.ops[op as usize];
             o.count += 1;
             o.all_ns += duration;
+            if unit && kind == Kind::LongLived {
+                o.requests += 1;
+                o.request_ns += duration;
+            } else if unit {
+                o.fg_roots += 1;
+            }
             if fg {
                 o.fg_count += 1;
                 o.fg_ns += duration;
@@ -494,6 +590,7 @@ impl Causes {
                     let own_idle = own - own_busy;
                     o.fg_self_busy_ns += own_busy;
                     o.fg_self_known_ns += own;
+                    o.fg_known += 1;
                     if own_idle >= t.idle_min_ns
                         && own_idle as f64 >= t.idle_ratio * own_busy as f64
                     {
@@ -592,6 +689,10 @@ impl Causes {
             if queued {
                 s.fg_queued += 1;
                 s.fg_queue_ns += queue;
+                s.queue = (
+                    call.server.as_deref().map(Arc::from),
+                    call.model.as_deref().map(Arc::from),
+                );
             }
             if let (Some(tokens), Some(eval)) = (call.input_tokens, call.prompt_eval_ns) {
                 s.growth.add([tokens, eval]);
@@ -608,6 +709,7 @@ impl Causes {
             end: call.start_ns + call.wall_ns,
             step,
             model: call.model.as_deref().map(Arc::from),
+            server: call.server.as_deref().map(Arc::from),
             foreground: fg,
             queued,
         };
@@ -620,11 +722,7 @@ impl Causes {
             if overlap == 0 || !(me.queued || other.queued) {
                 continue;
             }
-            let same_model = match (&me.model, &other.model) {
-                (Some(a), Some(b)) => a == b,
-                _ => true,
-            };
-            if !same_model {
+            if !me.shares_queue_with(other) {
                 continue;
             }
             if me.queued && other.start <= me.start {
@@ -673,6 +771,20 @@ impl Causes {
         self.unit_ns
     }
 
+    /// Of the units, the requests of long-lived roots, and their summed durations.
+    #[must_use]
+    pub fn long_lived_units(&self) -> (u64, u64) {
+        self.long_lived_units
+    }
+
+    /// Spans of a name and target in user-facing work.
+    #[must_use]
+    pub fn user_facing_spans(&self, name: &Arc<str>, target: &Arc<str>) -> u64 {
+        self.index
+            .get(&(name.clone(), target.clone()))
+            .map_or(0, |&i| self.ops[i as usize].fg_count)
+    }
+
     /// User-facing units' latency over time.
     #[must_use]
     pub fn latency(&self) -> LatencySummary {
@@ -719,16 +831,20 @@ impl Causes {
         labelled.find(parallelism, wall_ns)
     }
 
+    /// A saving as user-facing time: requests that ran concurrently (a server's
+    /// connections) save wall time together, so a saving summed over them is divided by
+    /// their mean concurrency; never more than the time of the spans changed, nor the
+    /// wall time.
+    fn cap(&self, saving: f64, changed: u64, wall_ns: u64) -> u64 {
+        let concurrency = (self.unit_ns as f64 / wall_ns.max(1) as f64).max(1.0);
+        ((saving.max(0.0) / concurrency) as u64)
+            .min(changed)
+            .min(wall_ns)
+    }
+
     fn find(&self, parallelism: &[Opportunity], wall_ns: u64) -> Vec<Finding> {
         let mut found = Vec::new();
-        // Requests that ran concurrently (a server's connections) save wall time together:
-        // a saving summed over them is divided by their mean concurrency.
-        let concurrency = (self.unit_ns as f64 / wall_ns.max(1) as f64).max(1.0);
-        let cap = |saving: f64, changed: u64| {
-            ((saving.max(0.0) / concurrency) as u64)
-                .min(changed)
-                .min(wall_ns)
-        };
+        let cap = |saving: f64, changed: u64| self.cap(saving, changed, wall_ns);
         let user = self.unit_ns.max(1);
         for p in parallelism {
             if p.occurrences < 2
@@ -932,7 +1048,9 @@ impl Causes {
                     ),
                 });
             }
-            if o.waits > 0 {
+            if let Some(finding) = self.many_short_waits(name, o, wall_ns) {
+                found.push(finding);
+            } else if o.waits > 0 {
                 found.push(Finding {
                     cause: Cause::Waiting,
                     operation: name.to_string(),
@@ -951,7 +1069,10 @@ impl Causes {
                             human(o.wait_idle_ns),
                             human(o.wait_longest_ns)
                         ),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(self.served_by(name, o))
+                    .collect(),
                     estimated_saving_ns: cap(o.wait_idle_ns as f64, o.fg_ns),
                 });
             }
@@ -962,6 +1083,102 @@ impl Causes {
                 .then_with(|| (a.cause, &a.operation).cmp(&(b.cause, &b.operation)))
         });
         found
+    }
+
+    /// Waiting as many short waits of one operation: each span too short to count on
+    /// its own, together idle far longer than busy in their own time.
+    fn many_short_waits(&self, name: &str, o: &Op, wall_ns: u64) -> Option<Finding> {
+        let idle = o.fg_self_known_ns - o.fg_self_busy_ns;
+        let busy = o.fg_self_busy_ns;
+        // Where single spans already wait long enough, they say it better; and the wait
+        // must be most of the spans' time, not gaps between children that explain it.
+        let short = o.wait_idle_ns < idle / 2;
+        if !short
+            || idle < o.fg_ns / 2
+            || o.fg_known < self.waits_min.max(2)
+            || idle < self.idle_min_ns
+            || (idle as f64) < self.idle_ratio * busy as f64
+        {
+            return None;
+        }
+        Some(Finding {
+            cause: Cause::Waiting,
+            operation: name.to_owned(),
+            title: format!(
+                "{name} waits: {} short waits idle {} in all, busy {}, and no child span explains it",
+                o.fg_known,
+                human(idle),
+                human(busy)
+            ),
+            evidence: vec![
+                format!(
+                    "{} user-facing spans, each idle {} on average in its own time and busy {}",
+                    o.fg_known,
+                    human(idle / o.fg_known),
+                    human(busy / o.fg_known)
+                ),
+                format!(
+                    "together idle {} ({:.0}% of their own time)",
+                    human(idle),
+                    percent(idle, o.fg_self_known_ns)
+                ),
+            ]
+            .into_iter()
+            .chain(self.served_by(name, o))
+            .collect(),
+            estimated_saving_ns: self.cap(idle as f64, o.fg_ns, wall_ns),
+        })
+    }
+
+    /// For a waiting client call (a user-facing root) in a session that also holds a
+    /// server (long-lived roots and their requests): what the server's requests took
+    /// meanwhile, those named like the call (`get` for `apply [mini_redis::cmd::get]`)
+    /// or else the most frequent, so that the wait is seen to lie outside them.
+    fn served_by(&self, name: &str, o: &Op) -> Option<String> {
+        if o.fg_roots * 2 < o.fg_count.max(1) || self.long_lived_units.0 == 0 {
+            return None;
+        }
+        let call = self.keys[self.names.iter().position(|n| **n == *name)?]
+            .0
+            .clone();
+        let suffix = format!("::{call}");
+        let mut requests: Vec<(usize, &Op)> = self
+            .ops
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.requests > 0)
+            .collect();
+        let named: Vec<(usize, &Op)> = requests
+            .iter()
+            .copied()
+            .filter(|&(i, _)| {
+                let (n, target) = &self.keys[i];
+                **n == *call || target.ends_with(&suffix)
+            })
+            .collect();
+        if !named.is_empty() {
+            requests = named;
+        }
+        requests.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(&b.0)));
+        let list: Vec<String> = requests
+            .iter()
+            .take(3)
+            .map(|&(i, r)| {
+                format!(
+                    "{} {} mean ({} requests)",
+                    self.names[i],
+                    human(r.request_ns / r.requests),
+                    r.requests
+                )
+            })
+            .collect();
+        (!list.is_empty()).then(|| {
+            format!(
+                "meanwhile the server's requests (children of long-lived roots) took {} against {} mean for {name}: the rest of the wait lies outside them (network, queueing, scheduling, unrecorded work)",
+                list.join(", "),
+                human(o.fg_ns / o.fg_count.max(1))
+            )
+        })
     }
 
     fn queueing(&self, name: &str, s: &Step, saving: u64) -> Finding {
@@ -977,7 +1194,7 @@ impl Causes {
         )];
         if behind.is_empty() {
             evidence.push(
-                "no overlapping call to the same model in the file: the server is busy with work from elsewhere, or the network is slow".to_owned(),
+                "no overlapping call to the same server or model in the file: the server is busy with work from elsewhere, or the network is slow".to_owned(),
             );
         } else {
             let list: Vec<String> = behind
@@ -992,8 +1209,14 @@ impl Causes {
                     )
                 })
                 .collect();
+            let queue = match &s.queue {
+                (Some(server), Some(model)) => format!("server {server} (model {model})"),
+                (Some(server), None) => format!("server {server}"),
+                (None, Some(model)) => format!("model {model}"),
+                (None, None) => "server".to_owned(),
+            };
             evidence.push(format!(
-                "waited behind calls to the same model: {}",
+                "waited behind calls to the same {queue}: {}",
                 list.join(", ")
             ));
         }
@@ -1014,10 +1237,7 @@ impl Causes {
             title: if behind_names.is_empty() {
                 format!("{name} queues: the server's own time is a fraction of the call")
             } else {
-                format!(
-                    "{name} queues behind {} on the same model",
-                    behind_names.join(", ")
-                )
+                format!("{name} queues behind {}", behind_names.join(", "))
             },
             evidence,
             estimated_saving_ns: saving,

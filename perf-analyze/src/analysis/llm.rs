@@ -21,7 +21,7 @@
 use perf_layer::record::llm::{
     EMBEDDINGS, EVAL_DURATION_NS, GEN_AI_PREFIX, INPUT_TOKENS, LOAD_DURATION_NS, OLLAMA_PREFIX,
     OPERATION_NAME, OUTPUT_TOKENS, PROMPT_EVAL_DURATION_NS, REQUEST_MODEL, RESPONSE_MODEL,
-    TOTAL_DURATION_NS,
+    SERVER_ADDRESS, TOTAL_DURATION_NS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,10 @@ pub struct LlmCall {
     pub name: String,
     /// The model requested.
     pub model: Option<String>,
+    /// The server that answered (`server.address`), if recorded: calls to one server
+    /// share its queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
     /// The client's wall time.
     pub wall_ns: u64,
     /// Time the server spent loading the model.
@@ -66,6 +70,7 @@ const KEYS: &[&str] = &[
     REQUEST_MODEL,
     RESPONSE_MODEL,
     "model",
+    SERVER_ADDRESS,
     TOTAL_DURATION_NS,
     "total_duration",
     LOAD_DURATION_NS,
@@ -116,6 +121,7 @@ impl LlmCall {
             return None;
         }
         let model = text(&f, &[REQUEST_MODEL, RESPONSE_MODEL, "model"]);
+        let server = text(&f, &[SERVER_ADDRESS]);
         let total = number(&f, &[TOTAL_DURATION_NS, "total_duration"]);
         let load_ns = number(&f, &[LOAD_DURATION_NS, "load_duration"]);
         let prompt_eval_ns = number(&f, &[PROMPT_EVAL_DURATION_NS, "prompt_eval_duration"]);
@@ -135,6 +141,7 @@ impl LlmCall {
         Some(LlmCall {
             name: span.name.to_string(),
             model,
+            server,
             wall_ns,
             load_ns,
             prompt_eval_ns,

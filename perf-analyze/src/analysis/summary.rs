@@ -90,6 +90,12 @@ pub struct Workload {
     pub long_lived_roots: u64,
     /// The most frequent long-lived roots' names.
     pub long_lived_names: Vec<String>,
+    /// Of `requests`, the children of long-lived roots.
+    #[serde(default)]
+    pub long_lived_requests: u64,
+    /// Their summed durations.
+    #[serde(default)]
+    pub long_lived_request_ns: u64,
 }
 
 /// One span name's row in `by_name`.
@@ -134,6 +140,10 @@ pub struct NameRow {
     /// Spans still open at the flush.
     #[serde(default)]
     pub open: u64,
+    /// Spans in user-facing work (under foreground roots, or requests of long-lived
+    /// roots); the others ran in background work or are long-lived roots.
+    #[serde(default)]
+    pub user_facing: u64,
 }
 
 impl Analysis {

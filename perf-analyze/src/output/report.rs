@@ -104,6 +104,13 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         .filter(|r| !long_lived.contains(&r.name))
         .map(|r| r.self_ns)
         .sum();
+    // Operations only in background work are marked, where there is any.
+    let any_background = s.background.background_roots > 0;
+    if any_background {
+        b.push(Block::Line(
+            "(bg): only in background work, never in a user-facing turn or request.".to_owned(),
+        ));
+    }
     // Long-lived roots (mostly waiting for requests) after the work itself.
     let (roots, work): (Vec<_>, Vec<_>) =
         s.by_name.iter().partition(|r| long_lived.contains(&r.name));
@@ -114,6 +121,11 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         .map(|r| {
             let (name, share) = if long_lived.contains(&r.name) {
                 (format!("{} (long-lived)", r.name), "-".to_owned())
+            } else if r.user_facing == 0 && any_background {
+                (
+                    format!("{} (bg)", r.name),
+                    format!("{:.1}%", percent(r.self_ns, work_sum)),
+                )
             } else {
                 (
                     r.name.clone(),
@@ -244,6 +256,23 @@ fn workload_line(a: &Analysis) -> String {
         human(w.request_ns),
         w.requests_per_s
     );
+    if w.long_lived_requests > 0 {
+        let roots = w.requests - w.long_lived_requests;
+        let others = if roots > 0 {
+            format!(
+                "; {roots} other roots, {} in all",
+                human(w.request_ns - w.long_lived_request_ns)
+            )
+        } else {
+            String::new()
+        };
+        line = format!(
+            "User-facing: {} requests of long-lived roots ({:.2}/s), {} in all{others}",
+            w.long_lived_requests,
+            w.requests_per_s * w.long_lived_requests as f64 / w.requests.max(1) as f64,
+            human(w.long_lived_request_ns),
+        );
+    }
     let (roots, bg) = s
         .background
         .background
@@ -252,13 +281,14 @@ fn workload_line(a: &Analysis) -> String {
         .fold((0, 0), |(n, t), r| (n + r.count, t + r.total_ns));
     if roots > 0 {
         line.push_str(&format!(
-            "   Background: {roots} roots, {} in all",
+            "   Background: {roots} {}, {} in all",
+            if roots == 1 { "root" } else { "roots" },
             human(bg)
         ));
     }
     if w.long_lived_roots > 0 {
         line.push_str(&format!(
-            "   Long-lived roots: {} ({}), their children counted as requests",
+            "   Long-lived roots: {} ({})",
             w.long_lived_roots,
             w.long_lived_names.join(", ")
         ));
@@ -460,7 +490,7 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
     let bg = &s.background;
     b.push(Block::Heading("ASYNC ANALYSIS"));
     b.push(Block::Line(format!(
-        "Foreground roots: {}   Background roots: {} (follows_from, or started while foreground work ran)",
+        "Foreground roots: {}   Background roots: {} (follows_from, or started while foreground work of another name ran)",
         bg.foreground_roots, bg.background_roots
     )));
     if bg.background_roots > 0 {

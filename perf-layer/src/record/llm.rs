@@ -28,6 +28,9 @@ pub const EMBEDDINGS: &str = "embeddings";
 pub const REQUEST_MODEL: &str = "gen_ai.request.model";
 /// The model that answered.
 pub const RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// The server that answered, as OpenTelemetry's `server.address` (a host name or an
+/// address): calls to one server and model share its queue.
+pub const SERVER_ADDRESS: &str = "server.address";
 /// Tokens in the prompt.
 pub const INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 /// Tokens generated.

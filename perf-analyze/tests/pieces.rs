@@ -7,71 +7,25 @@ use perf_analyze::export::folded::{Stacks, MAX_DEPTH};
 use perf_analyze::Options;
 use proptest::prelude::*;
 
-#[derive(Debug, Clone)]
-struct Raw {
-    id: u64,
-    parent: Option<u64>,
-    name: String,
-    start: u64,
-    end: u64,
-    depth: u32,
-}
+mod forest_common;
+
+use forest_common::{Overlap, Raw, Shape};
 
 /// A random forest: roots one after another or overlapping, each node's children inside
-/// it (overlapping each other or not), names from a small set so that stacks repeat.
+/// it (overlapping each other or not), names from a small set so that stacks repeat; some
+/// parents are lost, so that their children become fragments.
 fn forest(seeds: &[u64]) -> Vec<Raw> {
-    const NAMES: [&str; 4] = ["a", "b", "c", "d"];
-    let mut rng = seeds.iter().copied().cycle();
-    let mut next = move || rng.next().unwrap_or(7);
-    let mut spans = Vec::new();
-    let mut id = 0u64;
-    let mut t = 0u64;
-    for _ in 0..1 + next() % 4 {
-        let len = 10_000 + next() % 1_000_000;
-        id += 1;
-        let mut todo = vec![(id, t, t + len, 0u32)];
-        spans.push(Raw {
-            id,
-            parent: None,
-            name: NAMES[(next() % 4) as usize].to_owned(),
-            start: t,
-            end: t + len,
-            depth: 0,
-        });
-        t += next() % (2 * len);
-        while let Some((pid, start, end, depth)) = todo.pop() {
-            if depth >= 6 || end - start < 8 {
-                continue;
-            }
-            let overlap = next() % 2 == 0;
-            let mut cursor = start;
-            for _ in 0..next() % 5 {
-                let room = end - cursor;
-                if room < 2 {
-                    break;
-                }
-                let s = cursor + next() % (room / 2).max(1);
-                let e = (s + 1 + next() % (end - s)).min(end);
-                id += 1;
-                spans.push(Raw {
-                    id,
-                    parent: Some(pid),
-                    name: NAMES[(next() % 4) as usize].to_owned(),
-                    start: s,
-                    end: e,
-                    depth: depth + 1,
-                });
-                todo.push((id, s, e, depth + 1));
-                cursor = if overlap {
-                    start + next() % (end - start)
-                } else {
-                    e
-                };
-            }
-        }
-    }
-    // Some parents are lost: their children become fragments.
-    let lost = next() % 3;
+    let shape = Shape {
+        names: 4,
+        roots: 4,
+        min_len: 10_000,
+        overlapping_roots: true,
+        max_depth: 6,
+        kids: 5,
+        overlap: Overlap::Random,
+    };
+    let mut spans = forest_common::forest(seeds, shape);
+    let lost = seeds[0] % 3;
     if lost > 0 {
         spans.retain(|s| s.parent.is_none() || s.id % 11 != lost);
     }
@@ -102,20 +56,8 @@ fn deep_chain(depth: u64) -> Vec<Raw> {
     spans
 }
 
-/// Writes spans in close order: by end, deeper first on ties (children close before parents).
-fn jsonl(mut spans: Vec<Raw>) -> String {
-    spans.sort_by_key(|s| (s.end, std::cmp::Reverse(s.depth)));
-    let mut out = String::from(
-        "{\"type\":\"session\",\"format\":1,\"session\":\"p\",\"started_at\":\"2026-01-01T00:00:00Z\",\"pid\":1,\"program\":\"p\"}\n",
-    );
-    for s in &spans {
-        let parent = s.parent.map_or("null".to_owned(), |p| p.to_string());
-        out.push_str(&format!(
-            "{{\"type\":\"span\",\"id\":{},\"parent\":{parent},\"name\":\"{}\",\"target\":\"t\",\"start_ns\":{},\"end_ns\":{},\"busy_ns\":{},\"enters\":1,\"thread\":\"main\",\"status\":\"ok\",\"fields\":{{}}}}\n",
-            s.id, s.name, s.start, s.end, s.end - s.start
-        ));
-    }
-    out
+fn jsonl(spans: Vec<Raw>) -> String {
+    forest_common::jsonl(spans, false)
 }
 
 fn stacks(data: &str, budget: usize) -> Stacks {

@@ -90,12 +90,7 @@ impl Batch {
         round: u64,
     ) -> usize {
         let before = self.text.len();
-        let follows: &[u64] = if state.has_follows() {
-            state.follows_from()
-        } else {
-            &[]
-        };
-        for (i, id) in follows.iter().enumerate() {
+        for (i, id) in state.follows_from().iter().enumerate() {
             if i > 0 {
                 self.text.push(b',');
             }

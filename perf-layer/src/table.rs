@@ -74,16 +74,13 @@ impl SpanState {
         }
     }
 
-    /// Whether any follows-from link was recorded.
-    #[inline]
-    pub(crate) fn has_follows(&self) -> bool {
-        !self.follows.is_empty()
-    }
-
     /// The follows-from links, each once, in id order.
+    #[inline]
     pub(crate) fn follows_from(&mut self) -> &[u64] {
-        self.follows.sort_unstable();
-        self.follows.dedup();
+        if self.follows.len() > 1 {
+            self.follows.sort_unstable();
+            self.follows.dedup();
+        }
         &self.follows
     }
 

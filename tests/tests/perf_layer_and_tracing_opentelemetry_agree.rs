@@ -64,7 +64,9 @@ fn workload() {
 }
 
 /// Per name: (count, errors, total_ns, self_ns).
-fn by_name(path: &Path, format: SourceFormat) -> BTreeMap<String, (u64, u64, u64, u64)> {
+type ByName = BTreeMap<String, (u64, u64, u64, u64)>;
+
+fn by_name(path: &Path, format: SourceFormat) -> ByName {
     let analysis = analyze_path(path, &Options::default()).expect("analyze");
     assert_eq!(analysis.format, Some(format));
     assert!(
@@ -81,9 +83,9 @@ fn by_name(path: &Path, format: SourceFormat) -> BTreeMap<String, (u64, u64, u64
         .collect()
 }
 
-#[test]
-fn counts_errors_and_totals_agree_between_perf_layer_and_opentelemetry() {
-    let dir = tempfile::tempdir().unwrap();
+/// Records the workload once with both layers in one registry and returns perf-analyze's
+/// per-name figures from perf-layer's file and from the OTLP file, in that order.
+fn record_both(dir: &Path, session: &str) -> (ByName, ByName) {
     let exporter = InMemorySpanExporter::default();
     let resource = Resource::builder().with_service_name("workload").build();
     let provider = SdkTracerProvider::builder()
@@ -91,8 +93,8 @@ fn counts_errors_and_totals_agree_between_perf_layer_and_opentelemetry() {
         .with_resource(resource.clone())
         .build();
     let (layer, guard) = PerfLayer::builder()
-        .session_id("alongside")
-        .logs_dir(dir.path())
+        .session_id(session)
+        .logs_dir(dir)
         .program("workload")
         .build()
         .expect("build the layer");
@@ -110,34 +112,69 @@ fn counts_errors_and_totals_agree_between_perf_layer_and_opentelemetry() {
             &ResourceAttributesWithSchema::from(&resource),
         ),
     };
-    let otlp = dir.path().join("otlp.jsonl");
+    let otlp = dir.join(format!("{session}-otlp.jsonl"));
     let line = serde_json::to_string(&request).unwrap();
     std::fs::write(&otlp, format!("{line}\n")).unwrap();
 
     let ours = by_name(
-        &dir.path().join("alongside").join("performance_data.jsonl"),
+        &dir.join(session).join("performance_data.jsonl"),
         SourceFormat::PerfLayer,
     );
-    let theirs = by_name(&otlp, SourceFormat::Otlp);
-    assert_eq!(
-        ours.keys().collect::<Vec<_>>(),
-        theirs.keys().collect::<Vec<_>>()
-    );
-    assert_eq!(ours["fetch"].0, 6);
-    assert_eq!(
-        ours["tool_call"].1, 1,
-        "the error event makes an error span"
-    );
-    for (name, &(count, errors, total, self_ns)) in &ours {
-        let (o_count, o_errors, o_total, o_self) = theirs[name];
-        assert_eq!(
-            (count, errors),
-            (o_count, o_errors),
-            "{name}: count, errors"
-        );
-        // The two layers read their clocks at slightly different moments of each span.
-        let close = |a: u64, b: u64| a.abs_diff(b) <= (a / 20).max(count * 300_000);
-        assert!(close(total, o_total), "{name}: total {total} vs {o_total}");
-        assert!(close(self_ns, o_self), "{name}: self {self_ns} vs {o_self}");
+    (ours, by_name(&otlp, SourceFormat::Otlp))
+}
+
+/// The names whose total or self time differ between the two files by more than clock
+/// reading explains. The two layers read their clocks one after the other for each span;
+/// a thread preempted between the two reads (on a loaded two-core machine, for up to
+/// about a millisecond) shifts one span's time in one file only, so each span instance
+/// may differ by 1 ms, and any total by 5%. Planted mistakes (a child not subtracted, an
+/// idle gap counted) are 2 ms or more per instance.
+fn disagreements(ours: &ByName, theirs: &ByName) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, &(count, _, total, self_ns)) in ours {
+        let (_, _, o_total, o_self) = theirs[name];
+        let close = |a: u64, b: u64| a.abs_diff(b) <= (a / 20).max(count * 1_000_000);
+        if !close(total, o_total) {
+            out.push(format!("{name}: total {total} vs {o_total}"));
+        }
+        if !close(self_ns, o_self) {
+            out.push(format!("{name}: self {self_ns} vs {o_self}"));
+        }
     }
+    out
+}
+
+#[test]
+fn counts_errors_and_totals_agree_between_perf_layer_and_opentelemetry() {
+    let dir = tempfile::tempdir().unwrap();
+    // Counts and errors must agree in every recording; times within clock-reading noise
+    // in at least one of three (a loaded machine may preempt a thread between the two
+    // layers' clock reads of a span).
+    let mut last = Vec::new();
+    for attempt in 0..3 {
+        let (ours, theirs) = record_both(dir.path(), &format!("alongside-{attempt}"));
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>()
+        );
+        assert_eq!(ours["fetch"].0, 6);
+        assert_eq!(
+            ours["tool_call"].1, 1,
+            "the error event makes an error span"
+        );
+        for (name, &(count, errors, _, _)) in &ours {
+            let (o_count, o_errors, _, _) = theirs[name];
+            assert_eq!(
+                (count, errors),
+                (o_count, o_errors),
+                "{name}: count, errors"
+            );
+        }
+        last = disagreements(&ours, &theirs);
+        if last.is_empty() {
+            return;
+        }
+        eprintln!("recording {attempt}: {last:?}");
+    }
+    panic!("times disagree in three recordings; the last: {last:?}");
 }

@@ -720,6 +720,33 @@ mod tests {
     }
 
     #[test]
+    fn a_running_background_task_s_closed_child_is_not_a_user_facing_request() {
+        // Two turns, each starting a background task; the first task closed, the second
+        // still runs, and only its child `digest`, started after the turn ended, is written.
+        let follows = |id: u64| format!(r#","follows_from":[{id}]"#);
+        let a = analyze_lines(&[
+            SESSION.to_owned(),
+            span(2, Some(1), "llm", 10, 40, ""),
+            span(1, None, "turn", 0, 50, ""),
+            span(4, Some(3), "digest", 46, 70, ""),
+            span(3, None, "task", 45, 80, &follows(1)),
+            span(6, Some(5), "llm", 110, 140, ""),
+            span(5, None, "turn", 100, 150, ""),
+            span(8, Some(7), "digest", 151, 170, ""),
+        ]);
+        assert_eq!(a.summary.in_flight, 1);
+        assert_eq!(a.summary.workload.requests, 2, "the two turns only");
+        assert_eq!(a.summary.workload.request_ns, 100);
+        let digest = a
+            .summary
+            .by_name
+            .iter()
+            .find(|r| r.name == "digest")
+            .unwrap();
+        assert_eq!((digest.count, digest.user_facing), (2, 0));
+    }
+
+    #[test]
     fn with_an_end_line_a_missing_parent_is_a_warning_and_a_root() {
         let a = session(true);
         let missing: Vec<&Warning> = a

@@ -8,7 +8,9 @@
 //! from another span are background work, and so are roots of a name started beside
 //! another name's foreground work (unless roots of their name run side by side: then
 //! they are requests): fixing them saves no user-facing time, unless user-facing work
-//! waits for them (see [`Cause::LlmQueueing`]).
+//! waits for them (see [`Cause::LlmQueueing`]). A closed subtree whose parent is still
+//! running (or lost) is background work if its root's operation was only ever seen in
+//! background work.
 //!
 //! Every finding's saving is at most the time of the spans its fix changes, and never
 //! more than the session's wall time.
@@ -461,6 +463,21 @@ impl Causes {
         self.is_beside(name)
     }
 
+    /// True for a tree whose parent is missing (its operation still running, or lost)
+    /// whose root's operation was only ever seen in background work: a closed child of a
+    /// background task still running is background work too. Fragments come at the end
+    /// of their segment, after every complete tree of it.
+    fn fragment_of_background(&mut self, tree: &Tree) -> bool {
+        if tree.missing_parent().is_none() {
+            return false;
+        }
+        let Some(op) = self.name(tree.root()) else {
+            return false;
+        };
+        let op = &self.ops[op as usize];
+        op.count > 0 && op.fg_count == 0
+    }
+
     fn is_beside(&self, name: u32) -> bool {
         self.beside_names.contains(&name) && !self.request_names.contains(&name)
     }
@@ -522,7 +539,7 @@ impl Causes {
         (self.idle_ratio, self.idle_min_ns, self.waits_min) =
             (t.idle_ratio, t.idle_min_ns, t.batch_min_calls);
         let root = tree.root();
-        let kind = if !root.follows_from.is_empty() {
+        let kind = if !root.follows_from.is_empty() || self.fragment_of_background(tree) {
             Kind::Background
         } else if Self::is_long_lived(tree, busy_known) {
             Kind::LongLived

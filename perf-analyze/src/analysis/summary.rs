@@ -76,6 +76,22 @@ pub struct Summary {
     pub latency_over_time: LatencySummary,
 }
 
+impl Summary {
+    /// True if `row` is a long-lived root's (a connection, a subscriber): its own time
+    /// is mostly waiting for requests, not work.
+    #[must_use]
+    pub fn is_long_lived(&self, row: &NameRow) -> bool {
+        self.workload.long_lived_names.contains(&row.name)
+    }
+
+    /// The own time of all spans but long-lived roots': what shares of own time are of.
+    #[must_use]
+    pub fn work_self_ns(&self) -> u64 {
+        let work = self.by_name.iter().filter(|r| !self.is_long_lived(r));
+        work.map(|r| r.self_ns).sum()
+    }
+}
+
 /// What the session's work was: user-facing requests or turns, background roots,
 /// and long-lived roots (connections, subscribers) whose children are the requests.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -93,17 +93,11 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         "Self = own time without children (working or waiting); Busy = time entered, children's included; % self = share of the own time of all spans but long-lived roots."
             .to_owned(),
     ));
-    let long_lived = &s.workload.long_lived_names;
     // The Python tracker's files record no busy time.
     let busy_known = a.format != Some(SourceFormat::Python);
     let self_sum: u64 = s.by_name.iter().map(|r| r.self_ns).sum();
     // A long-lived root's own time is waiting for requests: shares are of the rest.
-    let work_sum: u64 = s
-        .by_name
-        .iter()
-        .filter(|r| !long_lived.contains(&r.name))
-        .map(|r| r.self_ns)
-        .sum();
+    let work_sum = s.work_self_ns();
     // Operations only in background work are marked, where there is any.
     let any_background = s.background.background_roots > 0;
     if any_background {
@@ -112,14 +106,13 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         ));
     }
     // Long-lived roots (mostly waiting for requests) after the work itself.
-    let (roots, work): (Vec<_>, Vec<_>) =
-        s.by_name.iter().partition(|r| long_lived.contains(&r.name));
+    let (roots, work): (Vec<_>, Vec<_>) = s.by_name.iter().partition(|r| s.is_long_lived(r));
     let rows = work
         .into_iter()
         .chain(roots)
         .take(TOP_OPERATIONS)
         .map(|r| {
-            let (name, share) = if long_lived.contains(&r.name) {
+            let (name, share) = if s.is_long_lived(r) {
                 (format!("{} (long-lived)", r.name), "-".to_owned())
             } else if r.user_facing == 0 && any_background {
                 (

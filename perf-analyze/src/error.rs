@@ -51,6 +51,16 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// No file or directory at that path, and it is not a session name either.
+    #[error("cannot read {path}: {source}; not a session name either: {reason}")]
+    PathNotFound {
+        /// The path given.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+        /// Why it is not a session name.
+        reason: &'static str,
+    },
     /// Neither a session of that name nor a file or directory at that path exists.
     #[error("no session {name:?} in {logs_dir} (looked for {looked_for}), and no such file or directory")]
     SessionNotFound {

@@ -49,13 +49,18 @@ pub fn resolve(arg: &str, logs_dir: &Path) -> Result<Input, Error> {
         }
     }
     let path = Path::new(arg);
-    if path.is_dir() {
-        return Ok(Input::File(path.join(DATA_FILE)));
+    match (std::fs::metadata(path), named) {
+        (Ok(meta), _) if meta.is_dir() => return Ok(Input::File(path.join(DATA_FILE))),
+        (Ok(_), _) => return Ok(Input::File(path.to_owned())),
+        (Err(source), Err(Error::InvalidSessionName { reason, .. })) => {
+            return Err(Error::PathNotFound {
+                path: path.to_owned(),
+                source,
+                reason,
+            })
+        }
+        (Err(_), _) => {}
     }
-    if path.exists() {
-        return Ok(Input::File(path.to_owned()));
-    }
-    named?;
     Err(Error::SessionNotFound {
         name: arg.to_owned(),
         logs_dir: logs_dir.to_owned(),

@@ -507,7 +507,11 @@ impl<'a> Analyzer<'a> {
         let (long_lived_roots, long_lived_names) = self.causes.long_lived();
         // A long-lived root's own time is waiting for requests, not a bottleneck.
         let busy_known = report.format != Some(SourceFormat::Python);
-        let mut bottlenecks = bottleneck::find(&self.stats, wall_ns, t, busy_known);
+        // Where there is user-facing work, what never ran in it is background work.
+        let has_user_facing = self.causes.units() > 0;
+        let mut bottlenecks = bottleneck::find(&self.stats, wall_ns, t, busy_known, |s| {
+            has_user_facing && self.causes.user_facing_spans(&s.name, &s.target) == 0
+        });
         bottlenecks.retain(|b| !long_lived_names.contains(&b.name));
         let parallelism = self.parallelism.opportunities();
         let background = self.background.finish();
@@ -598,6 +602,7 @@ impl<'a> Analyzer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::bottleneck::Severity;
 
     const SESSION: &str = r#"{"type":"session","format":1,"session":"s","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#;
     const END: &str = r#"{"type":"end","end_ns":100,"spans":5,"open":0,"dropped":0}"#;
@@ -744,6 +749,29 @@ mod tests {
             .find(|r| r.name == "digest")
             .unwrap();
         assert_eq!((digest.count, digest.user_facing), (2, 0));
+    }
+
+    #[test]
+    fn background_work_is_at_most_a_medium_bottleneck() {
+        // A 3 s turn and a 3 s background task it started, each with a 2.5 s child.
+        const S: u64 = 1_000_000_000;
+        let a = analyze_lines(&[
+            SESSION.to_owned(),
+            span(2, Some(1), "answer", 0, 5 * S / 2, ""),
+            span(1, None, "turn", 0, 3 * S, ""),
+            span(4, Some(3), "digest", 3 * S, 11 * S / 2, ""),
+            span(3, None, "task", 3 * S, 6 * S, r#","follows_from":[1]"#),
+            END.replace(r#""spans":5"#, r#""spans":4"#),
+        ]);
+        let severity = |name: &str| {
+            let b = a.summary.bottlenecks.iter().find(|b| b.name == name);
+            b.map(|b| (b.severity, b.reasons.last().unwrap().clone()))
+        };
+        assert_eq!(severity("answer").unwrap().0, Severity::High);
+        let (digest, why) = severity("digest").unwrap();
+        assert_eq!(digest, Severity::Medium, "{why}");
+        assert_eq!(why, "background work only");
+        assert_eq!(a.summary.bottlenecks[0].name, "answer");
     }
 
     #[test]

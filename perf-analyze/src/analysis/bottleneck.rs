@@ -4,7 +4,9 @@
 //! (self time, working or waiting) as a share of wall time, its mean duration, and
 //! its frequency times its mean. The severity is the highest any rule gives: a later
 //! rule never lowers it. Own time summed over concurrent spans can pass the wall
-//! time: the reason then says so rather than print a share above 100%.
+//! time: the reason then says so rather than print a share above 100%. An operation
+//! seen only in background work is at most `medium`: no user waits for it directly
+//! (the recommendations say when user-facing work waits behind it).
 
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +70,7 @@ fn judge(
     wall_ns: u64,
     t: &Thresholds,
     busy_known: bool,
+    background_only: bool,
 ) -> Option<Bottleneck> {
     let mut severity: Option<Severity> = None;
     let mut reasons = Vec::new();
@@ -134,22 +137,37 @@ fn judge(
             );
         }
     }
+    let mut severity = severity?;
+    if background_only {
+        severity = severity.min(Severity::Medium);
+        reasons.push("background work only".into());
+    }
     Some(Bottleneck {
         name,
-        severity: severity?,
+        severity,
         reasons,
         self_ns: stats.self_ns,
     })
 }
 
 /// The bottlenecks among all operations, most severe first, then by self time.
-/// `busy_known` is false where the file records no busy time (the Python tracker's).
+/// `busy_known` is false where the file records no busy time (the Python tracker's);
+/// `background_only` tells the operations seen only in background work.
 #[must_use]
-pub fn find(stats: &Stats, wall_ns: u64, t: &Thresholds, busy_known: bool) -> Vec<Bottleneck> {
+pub fn find(
+    stats: &Stats,
+    wall_ns: u64,
+    t: &Thresholds,
+    busy_known: bool,
+    background_only: impl Fn(&NameStats) -> bool,
+) -> Vec<Bottleneck> {
     let mut found: Vec<Bottleneck> = stats
         .names()
         .iter()
-        .filter_map(|s| judge(s, stats.label(s), wall_ns, t, busy_known))
+        .filter_map(|s| {
+            let background = background_only(s);
+            judge(s, stats.label(s), wall_ns, t, busy_known, background)
+        })
         .collect();
     found.sort_by(|a, b| {
         b.severity

@@ -53,6 +53,28 @@ fn a_server_with_connections_open_the_whole_session_keeps_its_report_and_summary
     );
 }
 
+#[test]
+fn a_connection_neither_waits_nor_calls_its_requests_in_a_loop_to_batch() {
+    let data = server_session();
+    let s = analyze_reader(&data[..], "server", &Options::default())
+        .unwrap()
+        .summary;
+    assert_eq!(s.workload.long_lived_names, ["connection"]);
+    let async_ = &s.background;
+    assert!(
+        async_.idle.iter().all(|r| r.name != "connection"),
+        "{async_:?}"
+    );
+    assert!(
+        async_.batching.iter().all(|r| r.parent != "connection"),
+        "{async_:?}"
+    );
+    // Its own time (waiting for requests) is no category's either.
+    let connection = s.by_name.iter().find(|r| r.name == "connection").unwrap();
+    let categorized: u64 = s.resources.iter().map(|r| r.count).sum();
+    assert_eq!(categorized, s.operations - connection.count);
+}
+
 /// One span line, as the test reads it back.
 #[derive(serde::Deserialize)]
 struct Line {

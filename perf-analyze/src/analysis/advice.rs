@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::causes::{Cause, Causes};
 use super::parallelism::Opportunity;
-use super::stats::Stats;
+use super::stats::{NameStats, Stats};
 use crate::duration::percent;
 
 /// The kind of work an operation does.
@@ -269,9 +269,14 @@ pub struct ResourceRow {
     pub pct_of_active: f64,
 }
 
-/// Self time by category, largest first; categories without spans are left out.
+/// Self time by category, largest first; categories without spans are left out, and so
+/// are long-lived roots (`long_lived`: a connection waits for its requests).
 #[must_use]
-pub fn resources(stats: &Stats, active_ns: u64) -> Vec<ResourceRow> {
+pub fn resources(
+    stats: &Stats,
+    active_ns: u64,
+    long_lived: impl Fn(&NameStats) -> bool,
+) -> Vec<ResourceRow> {
     let mut rows: Vec<ResourceRow> = Category::ALL
         .iter()
         .map(|&category| ResourceRow {
@@ -281,7 +286,7 @@ pub fn resources(stats: &Stats, active_ns: u64) -> Vec<ResourceRow> {
             pct_of_active: 0.0,
         })
         .collect();
-    for s in stats.names() {
+    for s in stats.names().iter().filter(|s| !long_lived(s)) {
         let c = categorize(&s.name, &s.target, s.fields_hint.as_deref());
         let row = &mut rows[Category::ALL.iter().position(|&x| x == c).unwrap_or(6)];
         row.self_ns += s.self_ns;

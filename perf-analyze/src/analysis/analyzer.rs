@@ -344,7 +344,8 @@ impl Analyzer<'_> {
         let long_lived = root.follows_from.is_empty() && Causes::is_long_lived(tree, busy_known);
         self.parallelism
             .add_tree_from(tree, &self.options.thresholds, usize::from(long_lived));
-        self.background.add_spans(tree, &self.options.thresholds);
+        self.background
+            .add_spans(tree, &self.options.thresholds, long_lived);
         let background_name = is_root && self.background.is_background_name(&root.name);
         self.causes.add_tree(
             tree,
@@ -572,7 +573,9 @@ impl<'a> Analyzer<'a> {
             in_flight: self.in_flight,
             llm_calls_total: self.llm.count,
             background,
-            resources: advice::resources(&self.stats, active_ns),
+            resources: advice::resources(&self.stats, active_ns, |s| {
+                long_lived_names.iter().any(|n| **n == *s.name)
+            }),
             warnings: warnings.list().iter().map(ToString::to_string).collect(),
             workload: Workload {
                 requests: self.causes.units(),

@@ -254,8 +254,13 @@ impl Background {
     }
 
     /// Adds the spans of a tree, root or not: waiting spans and batching candidates.
-    pub fn add_spans(&mut self, tree: &Tree, t: &Thresholds) {
+    /// A long-lived root (a connection: its children are the requests) is neither: it
+    /// waits for requests by nature, and its requests are not calls to batch.
+    pub fn add_spans(&mut self, tree: &Tree, t: &Thresholds, long_lived_root: bool) {
         for (index, node) in tree.nodes().iter().enumerate() {
+            if index == 0 && long_lived_root {
+                continue;
+            }
             let span = &node.span;
             let idle = span.idle();
             let waiting =

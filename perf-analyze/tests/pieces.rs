@@ -3,8 +3,9 @@
 //! the folded stacks' depth cap, the output is the same with a budget of one held span
 //! as with no budget at all.
 
+use perf_analyze::analysis::stats::Stats;
 use perf_analyze::export::folded::{Stacks, MAX_DEPTH};
-use perf_analyze::Options;
+use perf_analyze::{Options, SegmentEnd, Tree, Visitor};
 use proptest::prelude::*;
 
 mod forest_common;
@@ -70,6 +71,56 @@ fn stacks(data: &str, budget: usize) -> Stacks {
         .0
 }
 
+/// Per-name statistics fed trees and, if `pieces`, pieces.
+struct StatsOf {
+    stats: Stats,
+    pieces: bool,
+}
+
+impl Visitor for StatsOf {
+    fn tree(&mut self, tree: Tree) {
+        self.stats.add_tree(&tree);
+    }
+    fn takes_pieces(&self) -> bool {
+        self.pieces
+    }
+    fn piece(&mut self, piece: Tree) {
+        self.stats.add_tree(&piece);
+    }
+    fn segment_end(&mut self, _: &SegmentEnd) {
+        self.stats.finish_segment();
+    }
+}
+
+/// Each name's statistics, by self time: (name, count, total, self, busy, sum, max, p50, p99).
+fn stats(data: &str, budget: Option<usize>) -> Vec<(String, [u64; 8])> {
+    let options = Options {
+        hold_budget: budget,
+        ..Options::default()
+    };
+    let mut visitor = StatsOf {
+        stats: Stats::default(),
+        pieces: budget.is_some(),
+    };
+    perf_analyze::visit(data.as_bytes(), "p", &options, &mut visitor).expect("a read");
+    let rows = visitor.stats.by_self_time();
+    rows.into_iter()
+        .map(|s| {
+            let numbers = [
+                s.count,
+                s.total_ns,
+                s.self_ns,
+                s.busy_ns,
+                s.sum_ns,
+                s.max_ns,
+                s.p50_ns(),
+                s.p99_ns(),
+            ];
+            (s.name.to_string(), numbers)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -86,6 +137,19 @@ proptest! {
         prop_assert!(whole.spans > 0);
         prop_assert_eq!(&early, &whole);
     }
+
+    #[test]
+    fn name_statistics_are_the_same_whether_subtrees_come_early_or_whole(
+        seeds in proptest::collection::vec(any::<u64>(), 1..64),
+        budget in 1usize..6,
+        segments in 1usize..3,
+    ) {
+        let one = jsonl(forest(&seeds));
+        let data = one.repeat(segments);
+        let whole = stats(&data, None);
+        prop_assert!(!whole.is_empty());
+        prop_assert_eq!(stats(&data, Some(budget)), whole);
+    }
 }
 
 #[test]
@@ -95,4 +159,12 @@ fn a_chain_deeper_than_the_cap_folds_the_same_when_handed_over_early() {
     assert_eq!(whole.merged_spans, 41); // depths 128 to 168
     assert_eq!(stacks(&data, 1), whole);
     assert_eq!(stacks(&data, 7), whole);
+}
+
+#[test]
+fn a_chain_nested_in_its_own_names_counts_once_when_handed_over_early() {
+    let data = jsonl(deep_chain(60));
+    let whole = stats(&data, None);
+    assert_eq!(stats(&data, Some(1)), whole);
+    assert_eq!(stats(&data, Some(7)), whole);
 }

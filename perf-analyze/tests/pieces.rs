@@ -3,6 +3,7 @@
 //! the folded stacks' depth cap, the output is the same with a budget of one held span
 //! as with no budget at all.
 
+use perf_analyze::analysis::background::{Background, BatchRow};
 use perf_analyze::analysis::stats::Stats;
 use perf_analyze::export::folded::{Stacks, MAX_DEPTH};
 use perf_analyze::{Options, SegmentEnd, Tree, Visitor};
@@ -71,38 +72,55 @@ fn stacks(data: &str, budget: usize) -> Stacks {
         .0
 }
 
-/// Per-name statistics fed trees and, if `pieces`, pieces.
-struct StatsOf {
+/// Per-name statistics and the batching candidates, fed trees and, if `pieces`, pieces.
+struct Aggregators {
     stats: Stats,
+    background: Background,
+    options: Options,
     pieces: bool,
 }
 
-impl Visitor for StatsOf {
+impl Visitor for Aggregators {
     fn tree(&mut self, tree: Tree) {
         self.stats.add_tree(&tree);
+        self.background.add_spans(&tree, &self.options.thresholds);
     }
     fn takes_pieces(&self) -> bool {
         self.pieces
     }
     fn piece(&mut self, piece: Tree) {
-        self.stats.add_tree(&piece);
+        self.tree(piece);
     }
     fn segment_end(&mut self, _: &SegmentEnd) {
         self.stats.finish_segment();
+        self.background.finish_segment();
     }
 }
 
-/// Each name's statistics, by self time: (name, count, total, self, busy, sum, max, p50, p99).
-fn stats(data: &str, budget: Option<usize>) -> Vec<(String, [u64; 8])> {
+/// The aggregators after a read with `budget` (`None`: no pieces).
+fn aggregate(data: &str, budget: Option<usize>) -> Aggregators {
     let options = Options {
         hold_budget: budget,
         ..Options::default()
     };
-    let mut visitor = StatsOf {
+    let mut visitor = Aggregators {
         stats: Stats::default(),
+        background: Background::default(),
+        options: options.clone(),
         pieces: budget.is_some(),
     };
     perf_analyze::visit(data.as_bytes(), "p", &options, &mut visitor).expect("a read");
+    visitor
+}
+
+/// The batching candidates: many short calls of one name under one parent.
+fn batching(data: &str, budget: Option<usize>) -> Vec<BatchRow> {
+    aggregate(data, budget).background.finish().batching
+}
+
+/// Each name's statistics, by self time: (name, count, total, self, busy, sum, max, p50, p99).
+fn stats(data: &str, budget: Option<usize>) -> Vec<(String, [u64; 8])> {
+    let visitor = aggregate(data, budget);
     let rows = visitor.stats.by_self_time();
     rows.into_iter()
         .map(|s| {
@@ -149,6 +167,26 @@ proptest! {
         let whole = stats(&data, None);
         prop_assert!(!whole.is_empty());
         prop_assert_eq!(stats(&data, Some(budget)), whole);
+    }
+
+    #[test]
+    fn batching_candidates_are_the_same_whether_subtrees_come_early_or_whole(
+        seeds in proptest::collection::vec(any::<u64>(), 1..64),
+        budget in 1usize..6,
+    ) {
+        // Up to 11 children a node, from two names: enough calls of one name to batch.
+        let shape = Shape {
+            names: 2,
+            roots: 3,
+            min_len: 10_000,
+            overlapping_roots: true,
+            max_depth: 3,
+            kids: 12,
+            overlap: Overlap::Never,
+        };
+        let data = jsonl(forest_common::forest(&seeds, shape));
+        let whole = batching(&data, None);
+        prop_assert_eq!(batching(&data, Some(budget)), whole);
     }
 }
 

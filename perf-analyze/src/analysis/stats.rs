@@ -212,7 +212,7 @@ impl Stats {
     /// missing do. Everything else counts at once, so a piece costs memory only per
     /// distinct name.
     pub fn add_tree(&mut self, tree: &Tree) {
-        let open_parent = tree.open_parent().map(|p| (tree.root().segment, p));
+        let open_parent = tree.waits_for();
         self.path.clear();
         for (index, node) in tree.nodes().iter().enumerate() {
             while let Some(&(depth, slot)) = self.path.last() {
@@ -247,8 +247,8 @@ impl Stats {
             }
             self.on_path[slot] += 1;
             self.path.push((node.depth, slot));
-            if tree.early_children(index).is_some() {
-                self.graft(open_parent, (span.segment, span.id));
+            if let Some(key) = tree.awaited_at(index) {
+                self.graft(open_parent, key);
             }
         }
         for &(_, slot) in &self.path {

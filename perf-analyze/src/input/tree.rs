@@ -107,6 +107,23 @@ impl Tree {
         self.open_parent
     }
 
+    /// For a piece, what it waits for: its root's segment and open parent id
+    /// ([`Tree::open_parent`]), the key [`Tree::awaited_at`] gives the parent's node.
+    #[must_use]
+    pub fn waits_for(&self) -> Option<(u32, u64)> {
+        self.open_parent.map(|p| (self.root().segment, p))
+    }
+
+    /// If node `index` had children handed over in pieces before it closed, the key
+    /// those pieces wait under ([`Tree::waits_for`]): its segment and id.
+    #[must_use]
+    pub fn awaited_at(&self, index: usize) -> Option<(u32, u64)> {
+        self.early_children(index).map(|_| {
+            let span = self.span(index);
+            (span.segment, span.id)
+        })
+    }
+
     /// The children of node `index` handed over in pieces before it closed, if any.
     #[must_use]
     pub fn early_children(&self, index: usize) -> Option<&EarlyChildren> {

@@ -4,6 +4,7 @@
 //! as with no budget at all.
 
 use perf_analyze::analysis::background::{Background, BatchRow};
+use perf_analyze::analysis::causes::Causes;
 use perf_analyze::analysis::stats::Stats;
 use perf_analyze::export::folded::{Stacks, MAX_DEPTH};
 use perf_analyze::{Options, SegmentEnd, Tree, Visitor};
@@ -111,6 +112,58 @@ fn aggregate(data: &str, budget: Option<usize>) -> Aggregators {
     };
     perf_analyze::visit(data.as_bytes(), "p", &options, &mut visitor).expect("a read");
     visitor
+}
+
+/// Each complete root tree's root id, whether it had children handed over early, and
+/// whether it is long-lived.
+#[derive(Default)]
+struct LongLived {
+    roots: Vec<(u64, bool, bool)>,
+    pieces: bool,
+}
+
+impl Visitor for LongLived {
+    fn tree(&mut self, tree: Tree) {
+        let early = tree.early_children(0).is_some();
+        let long_lived = Causes::is_long_lived(&tree, true);
+        self.roots.push((tree.root().id, early, long_lived));
+    }
+    fn takes_pieces(&self) -> bool {
+        self.pieces
+    }
+}
+
+fn long_lived(data: &[u8], budget: Option<usize>) -> LongLived {
+    let options = Options {
+        hold_budget: budget,
+        ..Options::default()
+    };
+    let mut visitor = LongLived {
+        pieces: budget.is_some(),
+        ..LongLived::default()
+    };
+    perf_analyze::visit(data, "p", &options, &mut visitor).expect("a read");
+    visitor.roots.sort_unstable();
+    visitor
+}
+
+#[test]
+fn a_connection_whose_requests_came_early_is_still_long_lived() {
+    let mut data = Vec::new();
+    perf_analyze::generate::write_server_session(&mut data, 20_000, 2, 7).unwrap();
+    let whole = long_lived(&data, None).roots;
+    let is_long = |roots: &[(u64, bool, bool)]| -> Vec<(u64, bool)> {
+        roots.iter().map(|&(id, _, long)| (id, long)).collect()
+    };
+    assert_eq!(whole.iter().filter(|r| r.2).count(), 2, "two connections");
+    for budget in [1, 64, 4096] {
+        let early = long_lived(&data, Some(budget)).roots;
+        assert!(
+            early.iter().filter(|r| r.1 && r.2).count() == 2,
+            "the connections' requests came early with a budget of {budget}"
+        );
+        assert_eq!(is_long(&early), is_long(&whole), "budget {budget}");
+    }
 }
 
 /// The batching candidates: many short calls of one name under one parent.

@@ -117,14 +117,17 @@ pub struct Background {
     classes: Classes,
     idle: HashMap<Arc<str>, IdleRow>,
     batching: HashMap<(Arc<str>, Arc<str>), BatchRow>,
-    counts: HashMap<Arc<str>, (u64, u64)>,
+    counts: Calls,
     /// The children handed over in pieces while their parent was open, counted per name
-    /// as in `counts`: (segment, open parent id) -> name -> (calls, summed durations).
-    pending: HashMap<(u32, u64), HashMap<Arc<str>, (u64, u64)>>,
+    /// as in `counts`: (segment, open parent id) -> its children's calls.
+    pending: HashMap<(u32, u64), Calls>,
 }
 
+/// A parent's children by name: (calls, summed durations).
+type Calls = HashMap<Arc<str>, (u64, u64)>;
+
 /// Counts one call of `name` lasting `ns` among a parent's children.
-fn add_call(counts: &mut HashMap<Arc<str>, (u64, u64)>, name: &Arc<str>, ns: u64) {
+fn add_call(counts: &mut Calls, name: &Arc<str>, ns: u64) {
     let entry = counts.entry(name.clone()).or_default();
     entry.0 += 1;
     entry.1 = entry.1.saturating_add(ns);

@@ -225,6 +225,7 @@ impl Analyzer<'_> {
             .finish(place(&mut self.active, &mut self.background));
         self.active_ns += std::mem::take(&mut self.active).len_ns();
         self.background.finish_segment();
+        self.stats.finish_segment();
     }
 
     /// Says which operations active time and the async analysis place approximately.

@@ -117,7 +117,20 @@ pub struct Background {
     classes: Classes,
     idle: HashMap<Arc<str>, IdleRow>,
     batching: HashMap<(Arc<str>, Arc<str>), BatchRow>,
-    counts: HashMap<Arc<str>, (u64, u64)>,
+    counts: Calls,
+    /// The children handed over in pieces while their parent was open, counted per name
+    /// as in `counts`: (segment, open parent id) -> its children's calls.
+    pending: HashMap<(u32, u64), Calls>,
+}
+
+/// A parent's children by name: (calls, summed durations).
+type Calls = HashMap<Arc<str>, (u64, u64)>;
+
+/// Counts one call of `name` lasting `ns` among a parent's children.
+fn add_call(counts: &mut Calls, name: &Arc<str>, ns: u64) {
+    let entry = counts.entry(name.clone()).or_default();
+    entry.0 += 1;
+    entry.1 = entry.1.saturating_add(ns);
 }
 
 /// Roots classified in start order. Foreground roots overlap only roots of their own
@@ -253,12 +266,26 @@ impl Background {
             .is_some_and(|i| self.classes.beside.contains(i) && !self.classes.requests.contains(i))
     }
 
-    /// Adds the spans of a tree, root or not: waiting spans and batching candidates.
-    /// A long-lived root (a connection: its children are the requests) is neither: it
-    /// waits for requests by nature, and its requests are not calls to batch.
+    /// Adds the spans of a tree, root or not: waiting spans and batching candidates. A
+    /// piece's root ([`Tree::open_parent`]) is kept, per name, with its parent's other
+    /// children handed over early, for when the parent comes. A long-lived root (a
+    /// connection: its children are the requests) is neither: it waits for requests by
+    /// nature, and its requests are not calls to batch.
     pub fn add_spans(&mut self, tree: &Tree, t: &Thresholds, long_lived_root: bool) {
+        if let Some(key) = tree.waits_for() {
+            // A piece: its root is a child of a parent still open, counted when it comes.
+            let root = tree.root();
+            add_call(
+                self.pending.entry(key).or_default(),
+                &root.name,
+                root.duration_ns(),
+            );
+        }
         for (index, node) in tree.nodes().iter().enumerate() {
             if index == 0 && long_lived_root {
+                if let Some(key) = tree.awaited_at(0) {
+                    self.pending.remove(&key);
+                }
                 continue;
             }
             let span = &node.span;
@@ -283,15 +310,20 @@ impl Background {
                 }
             }
             let children = tree.children(index);
-            if children.len() < t.batch_min_calls as usize {
+            let early = tree
+                .awaited_at(index)
+                .and_then(|key| self.pending.remove(&key));
+            let early_calls: u64 = early.iter().flat_map(|e| e.values()).map(|c| c.0).sum();
+            if children.len() as u64 + early_calls < t.batch_min_calls {
                 continue;
             }
-            self.counts.clear();
+            match early {
+                Some(early) => self.counts = early,
+                None => self.counts.clear(),
+            }
             for &c in children {
                 let child = tree.span(c as usize);
-                let entry = self.counts.entry(child.name.clone()).or_default();
-                entry.0 += 1;
-                entry.1 = entry.1.saturating_add(child.duration_ns());
+                add_call(&mut self.counts, &child.name, child.duration_ns());
             }
             for (child, &(calls, total)) in &self.counts {
                 if calls < t.batch_min_calls || total / calls > t.batch_max_mean_ns {
@@ -320,6 +352,8 @@ impl Background {
     /// Ends a segment: its roots are classified on their own, apart from the next
     /// segment's (another run of the program, which may even have its clock set back).
     pub fn finish_segment(&mut self) {
+        // Children whose parent never came were not its children: they came as trees.
+        self.pending.clear();
         self.classes.finish_until(u64::MAX, &self.root_names);
         self.classes.latest = None;
     }

@@ -34,7 +34,7 @@ use super::llm::LlmCall;
 use super::parallelism::Opportunity;
 use super::stats::label;
 use crate::duration::{human, percent};
-use crate::input::Tree;
+use crate::input::{EarlyChildren, Tree};
 use crate::Thresholds;
 
 /// Why an operation is slow: the `cause` of a recommendation.
@@ -483,7 +483,8 @@ impl Causes {
     }
 
     /// True if a root is long-lived: a connection or a session whose children are the
-    /// requests, or a task idle nearly all its own time.
+    /// requests, or a task idle nearly all its own time. Children handed over in pieces
+    /// before the root closed count too ([`Tree::early_children`]).
     #[must_use]
     pub fn is_long_lived(tree: &Tree, busy_known: bool) -> bool {
         let root = tree.root();
@@ -492,31 +493,27 @@ impl Causes {
             return false;
         }
         let children = tree.children(0);
+        let early = tree.early_children(0);
+        let count = children.len() as u64 + early.map_or(0, EarlyChildren::count);
         let child_sum: u64 = children
             .iter()
             .map(|&c| tree.span(c as usize).duration_ns())
-            .sum();
-        if children.len() >= LONG_LIVED_MIN_CHILDREN
-            && child_sum / children.len() as u64 * LONG_LIVED_RATIO <= duration
+            .sum::<u64>()
+            + early.map_or(0, EarlyChildren::duration_ns);
+        if count >= LONG_LIVED_MIN_CHILDREN as u64
+            && child_sum / count * LONG_LIVED_RATIO <= duration
         {
             return true;
         }
         if !busy_known {
             return false;
         }
-        let covered = union_len_sorted(
-            children.iter().map(|&c| {
-                let s = tree.span(c as usize);
-                (s.start_ns, s.end_ns)
-            }),
-            root.start_ns,
-            root.end_ns,
-        );
-        let own = duration - covered;
+        let own = duration - tree.covered_ns(0);
         let child_busy: u64 = children
             .iter()
             .map(|&c| tree.span(c as usize).busy_ns)
-            .sum();
+            .sum::<u64>()
+            + early.map_or(0, EarlyChildren::busy_ns);
         let own_busy = root.busy_ns.saturating_sub(child_busy).min(own);
         (own - own_busy) as f64 >= LONG_LIVED_IDLE_SHARE * duration as f64
     }

@@ -143,6 +143,10 @@ pub struct Stats {
     /// Scratch: how many ancestors on the current path carry each name.
     on_path: Vec<u32>,
     path: Vec<(u32, usize)>,
+    /// Total time of pieces (closed subtrees handed over while their parent was open)
+    /// that waits for the names of their open ancestors: (segment, open parent id) ->
+    /// (name slot, time of the piece spans of that name nested in no span of it).
+    pending: HashMap<(u32, u64), HashMap<usize, u64>>,
 }
 
 impl Stats {
@@ -198,8 +202,19 @@ impl Stats {
         label(&stats.name, &stats.target, self.collides(&stats.name))
     }
 
-    /// Adds every span of a complete tree.
+    /// Adds every span of a complete tree, or of a piece ([`Tree::open_parent`]).
+    ///
+    /// A span nested in one of its own name counts once in `total_ns`, and a piece's
+    /// open ancestors are not known yet: the time of its spans nested in none of their
+    /// name within it waits, per name, for the open parent (in a tree or a piece), and
+    /// counts when no ancestor there carries the name. What waits for a parent that never
+    /// comes counts at [`Stats::finish_segment`], as the spans of a tree whose parent is
+    /// missing do. Everything else counts at once, so a piece costs memory only per
+    /// distinct name. Names are first seen in the order spans arrive, so with pieces the
+    /// order of [`Stats::names`], a name's first target and the span that gives its
+    /// fields hint can differ from those of whole trees (the numbers cannot).
     pub fn add_tree(&mut self, tree: &Tree) {
+        let open_parent = tree.waits_for();
         self.path.clear();
         for (index, node) in tree.nodes().iter().enumerate() {
             while let Some(&(depth, slot)) = self.path.last() {
@@ -219,9 +234,6 @@ impl Stats {
             stats.sum_ns += duration;
             stats.busy_ns += span.busy_ns.min(duration);
             stats.self_ns += duration - covered;
-            if !nested_in_same_name {
-                stats.total_ns += duration;
-            }
             stats.max_ns = stats.max_ns.max(duration);
             stats.sketch.add(duration);
             match span.status {
@@ -232,13 +244,57 @@ impl Stats {
             if stats.fields_hint.is_none() && super::llm::has_llm_fields(span) {
                 stats.fields_hint.clone_from(&span.raw_fields);
             }
+            if !nested_in_same_name {
+                self.add_total(open_parent, slot, duration);
+            }
             self.on_path[slot] += 1;
             self.path.push((node.depth, slot));
+            if let Some(key) = tree.awaited_at(index) {
+                self.graft(open_parent, key);
+            }
         }
         for &(_, slot) in &self.path {
             self.on_path[slot] -= 1;
         }
         self.path.clear();
+    }
+
+    /// Counts `ns` in a name's total, or, in a piece, keeps it for the open parent.
+    fn add_total(&mut self, open_parent: Option<(u32, u64)>, slot: usize, ns: u64) {
+        match open_parent {
+            None => self.names[slot].total_ns += ns,
+            Some(key) => {
+                *self
+                    .pending
+                    .entry(key)
+                    .or_default()
+                    .entry(slot)
+                    .or_default() += ns
+            }
+        }
+    }
+
+    /// The parent `key` came, on the current path: the time its pieces kept counts for
+    /// the names no span on the path carries (or waits for this tree's open parent).
+    fn graft(&mut self, open_parent: Option<(u32, u64)>, key: (u32, u64)) {
+        let Some(waiting) = self.pending.remove(&key) else {
+            return;
+        };
+        for (slot, ns) in waiting {
+            if self.on_path[slot] == 0 {
+                self.add_total(open_parent, slot, ns);
+            }
+        }
+    }
+
+    /// Ends a segment: the time kept for parents that never came counts, as for the spans
+    /// of a tree whose parent is missing.
+    pub fn finish_segment(&mut self) {
+        for (_, waiting) in self.pending.drain() {
+            for (slot, ns) in waiting {
+                self.names[slot].total_ns += ns;
+            }
+        }
     }
 
     /// The statistics of one name (of its first target, if it has several), or of one

@@ -39,13 +39,18 @@ pub struct EarlyChildren {
     reached_back: bool,
     /// How many children were handed over early.
     count: u64,
+    /// Their summed durations and busy times.
+    duration_ns: u64,
+    busy_ns: u64,
 }
 
 impl EarlyChildren {
-    /// Adds a child's interval `[start, end)`; true the first time one reaches back
-    /// into the runs folded away (the union is approximate from then on).
-    fn add(&mut self, start: u64, end: u64) -> bool {
+    /// Adds a child's interval `[start, end)` and busy time; true the first time one
+    /// reaches back into the runs folded away (the union is approximate from then on).
+    fn add(&mut self, start: u64, end: u64, busy_ns: u64) -> bool {
         self.count += 1;
+        self.duration_ns = self.duration_ns.saturating_add(end.saturating_sub(start));
+        self.busy_ns = self.busy_ns.saturating_add(busy_ns);
         if start >= end {
             return false;
         }
@@ -82,6 +87,18 @@ impl EarlyChildren {
     pub fn count(&self) -> u64 {
         self.count
     }
+
+    /// Their summed durations (each `end - start`, 0 if the file says end < start).
+    #[must_use]
+    pub fn duration_ns(&self) -> u64 {
+        self.duration_ns
+    }
+
+    /// Their summed busy times.
+    #[must_use]
+    pub fn busy_ns(&self) -> u64 {
+        self.busy_ns
+    }
 }
 
 /// A complete root tree: nodes in pre-order (node 0 is the root), children sorted by start.
@@ -105,6 +122,23 @@ impl Tree {
     #[must_use]
     pub fn open_parent(&self) -> Option<u64> {
         self.open_parent
+    }
+
+    /// For a piece, what it waits for: its root's segment and open parent id
+    /// ([`Tree::open_parent`]), the key [`Tree::awaited_at`] gives the parent's node.
+    #[must_use]
+    pub fn waits_for(&self) -> Option<(u32, u64)> {
+        self.open_parent.map(|p| (self.root().segment, p))
+    }
+
+    /// If node `index` had children handed over in pieces before it closed, the key
+    /// those pieces wait under ([`Tree::waits_for`]): its segment and id.
+    #[must_use]
+    pub fn awaited_at(&self, index: usize) -> Option<(u32, u64)> {
+        self.early_children(index).map(|_| {
+            let span = self.span(index);
+            (span.segment, span.id)
+        })
     }
 
     /// The children of node `index` handed over in pieces before it closed, if any.
@@ -521,10 +555,13 @@ impl TreeBuilder {
         self.first_child.clear();
         roots.sort_unstable();
         for (start, _, slot, parent) in roots {
-            let Some(end) = self.slots[slot as usize].as_ref().map(|h| h.span.end_ns) else {
+            let Some((end, busy)) = self.slots[slot as usize]
+                .as_ref()
+                .map(|h| (h.span.end_ns, h.span.busy_ns))
+            else {
                 continue;
             };
-            if self.early.entry(parent).or_default().add(start, end) {
+            if self.early.entry(parent).or_default().add(start, end, busy) {
                 if let Some(span) = self.slots[slot as usize].as_ref().map(|h| h.span.clone()) {
                     let message = format!(
                         "span {parent} had children handed over in more than {MAX_EARLY_RUNS} separate runs of time before it closed, and span {} ({}) reached back into the earliest: its self time is approximate",
@@ -897,23 +934,28 @@ mod tests {
             (6, 7),
             (60, 60),
         ] {
-            early.add(s, e);
+            early.add(s, e, 1);
         }
         let runs: Vec<(u64, u64)> = early.runs.iter().map(|(&s, &e)| (s, e)).collect();
         assert_eq!(runs, [(5, 7), (10, 40), (50, 60)]);
         assert_eq!(early.count(), 7);
+        assert_eq!(
+            (early.duration_ns(), early.busy_ns()),
+            (10 + 10 + 17 + 10 + 1 + 1, 7)
+        );
         let mut many = EarlyChildren::default();
         for k in 0..(MAX_EARLY_RUNS as u64 + 10) {
-            many.add(3 * k, 3 * k + 2);
+            many.add(3 * k, 3 * k + 2, 0);
         }
         assert_eq!(many.runs.len(), MAX_EARLY_RUNS);
         assert_eq!(many.folded_ns, 20);
         assert!(!many.add(
             3 * MAX_EARLY_RUNS as u64 + 100,
-            3 * MAX_EARLY_RUNS as u64 + 101
+            3 * MAX_EARLY_RUNS as u64 + 101,
+            0
         ));
-        assert!(many.add(1, 2), "reaches back into the folded runs");
-        assert!(!many.add(1, 2), "said once");
+        assert!(many.add(1, 2, 0), "reaches back into the folded runs");
+        assert!(!many.add(1, 2, 0), "said once");
     }
 
     #[test]

@@ -29,9 +29,9 @@ use crate::table::SpanState;
 pub(crate) const BLOCK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// One thread's buffer holds at most this fraction of the budget before it waits for
-/// the writer (or drops): with the default 8 MiB, 512 KiB, which is also the most the
-/// writer hands back for reuse ([`RETAIN`]), so a thread's buffer in steady state is
-/// reused, never regrown.
+/// the writer (or drops): with the default 8 MiB, 512 KiB. The writer hands batches up
+/// to twice that (and a chunk) back for reuse ([`Buffers::retain`]), so a thread's
+/// buffer in steady state is reused, never regrown.
 const PER_THREAD_SHARE: usize = 16;
 
 /// Room a thread reserves from the budget at a time.
@@ -40,9 +40,6 @@ const CHUNK: usize = 32 * 1024;
 /// writer also wakes on its own timer, so most closes never make a system call).
 const WAKE: usize = 256 * 1024;
 
-/// The largest emptied batch (its vectors' capacity, in bytes) the writer hands back to
-/// a thread for reuse; bigger ones, left by bursts, are freed.
-pub(crate) const RETAIN: usize = 512 * 1024;
 /// The most the writer keeps in emptied batches over all threads; past it, an emptied
 /// batch is freed (its thread grows a new one).
 pub(crate) const RETAIN_ALL: usize = 4 << 20;
@@ -125,9 +122,9 @@ impl Batch {
         }
     }
 
-    /// How many records and bytes of text it holds.
-    pub(crate) fn len(&self) -> (usize, usize) {
-        (self.recs.len(), self.text.len())
+    /// Room for how many records and bytes of text.
+    pub(crate) fn capacity(&self) -> (usize, usize) {
+        (self.recs.capacity(), self.text.capacity())
     }
 
     pub(crate) fn capacity_bytes(&self) -> usize {
@@ -237,6 +234,15 @@ impl Buffers {
             writer: OnceLock::new(),
             dropped: Arc::default(),
         }
+    }
+
+    /// The largest emptied batch (its vectors' capacity, in bytes) the writer hands back
+    /// to a thread for reuse; bigger ones, left by records past the budget, are freed.
+    /// A thread's buffer holds at most `per_thread` and a chunk, and its vectors double
+    /// as they grow, so every batch of a thread within its share is reused (with the
+    /// default 8 MiB budget, at most 1,088 KiB).
+    pub(crate) fn retain(&self) -> usize {
+        2 * (self.per_thread + self.chunk)
     }
 
     /// Wakes the writer (a no-op while it is running).

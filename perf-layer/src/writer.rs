@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
-use crate::buffers::{Batch, Buffers, Rec, Slot, RETAIN, RETAIN_ALL};
+use crate::buffers::{Batch, Buffers, Rec, Slot, RETAIN_ALL};
 use crate::fields::string;
 use crate::record::{EndRecord, Record, Status};
 use crate::session::DataFile;
@@ -50,6 +50,11 @@ pub(crate) enum Msg {
 
 /// The buffer is written out when it holds this much.
 const BUF_CAPACITY: usize = 64 * 1024;
+/// The most emptied batches the writer keeps for one thread. A busy thread cycles
+/// through three batches: its own, one being written and a spare; when a batch taken
+/// holds records of a later round, two written batches may come back in one round,
+/// and both are kept for the rounds after.
+const SPARES: usize = 2;
 /// The first idle park; it doubles while there is nothing to write.
 const MIN_PARK: Duration = Duration::from_micros(50);
 
@@ -70,12 +75,19 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 struct Entry {
     slot: Arc<Slot>,
-    /// The emptied batch the writer swaps in at the next take.
-    spare: Option<Batch>,
+    /// Emptied batches, the last of which the writer swaps in at the next take: at most
+    /// [`SPARES`].
+    spares: Vec<Batch>,
     /// Records taken and not yet written (those of a later round wait here).
     taken: Option<Taken>,
-    /// The size of the last batch taken: a thread with no spare gets a batch this big,
-    /// made here, rather than growing one on its own thread.
+    /// The batch taken after `taken`, while `taken` still holds records of a later
+    /// round: it waits here instead of being copied into `taken`, which would grow
+    /// `taken` past the size it is reused at.
+    queued: Option<Taken>,
+    /// A batch written to its end this round, to become a spare.
+    written: Option<Batch>,
+    /// The capacity of the last batch taken: a thread with no spare gets a batch this
+    /// big, made here, which it fills without growing it.
     last: (usize, usize),
 }
 
@@ -89,6 +101,10 @@ struct Taken {
 }
 
 impl Taken {
+    fn is_written(&self) -> bool {
+        self.next == self.batch.recs.len()
+    }
+
     /// The close time of the next record, if it belongs to a round up to `round`.
     fn next_end(&self, round: u64) -> Option<u64> {
         self.batch
@@ -219,14 +235,16 @@ impl Writer {
         self.buffers.take_new_slots(&mut new);
         self.slots.extend(new.into_iter().map(|slot| Entry {
             slot,
-            spare: None,
+            spares: Vec::new(),
             taken: None,
+            queued: None,
+            written: None,
             last: (0, 0),
         }));
         let mut batches = 0;
         let mut heap = BinaryHeap::new();
         for (i, entry) in self.slots.iter_mut().enumerate() {
-            let spare = match entry.spare.take() {
+            let spare = match entry.spares.pop() {
                 Some(spare) => {
                     self.spare_bytes = self.spare_bytes.saturating_sub(spare.capacity_bytes());
                     Some(spare)
@@ -235,29 +253,30 @@ impl Writer {
                 None => None,
             };
             match self.buffers.take(&entry.slot, spare) {
-                Ok(mut batch) => {
+                Ok(batch) => {
                     batches += 1;
-                    entry.last = batch.len();
-                    match &mut entry.taken {
-                        None => {
-                            entry.taken = Some(Taken {
-                                batch,
-                                next: 0,
-                                at: 0,
-                            });
-                        }
-                        Some(held) => {
-                            held.batch.recs.append(&mut batch.recs);
-                            held.batch.text.extend_from_slice(&batch.text);
-                            batch.clear();
-                            self.spare_bytes += batch.capacity_bytes();
-                            entry.spare = Some(batch);
+                    entry.last = batch.capacity();
+                    let batch = Taken {
+                        batch,
+                        next: 0,
+                        at: 0,
+                    };
+                    match (&mut entry.taken, &mut entry.queued) {
+                        (None, _) => entry.taken = Some(batch),
+                        (Some(_), queued @ None) => *queued = Some(batch),
+                        // Not reached: `taken` is written to its end in the round after
+                        // it was taken, and `queued` then takes its place.
+                        (Some(_), Some(queued)) => {
+                            queued.batch.recs.extend(batch.batch.recs);
+                            queued.batch.text.extend_from_slice(&batch.batch.text);
                         }
                     }
                 }
                 Err(spare) => {
-                    self.spare_bytes += spare.as_ref().map_or(0, Batch::capacity_bytes);
-                    entry.spare = spare;
+                    if let Some(spare) = spare {
+                        self.spare_bytes += spare.capacity_bytes();
+                        entry.spares.push(spare);
+                    }
                 }
             }
             if let Some(end) = entry.taken.as_ref().and_then(|t| t.next_end(round)) {
@@ -265,39 +284,42 @@ impl Writer {
             }
         }
         while let Some(Reverse((_, i))) = heap.pop() {
-            let Some(taken) = self.slots[i].taken.as_mut() else {
-                continue;
-            };
+            let entry = &mut self.slots[i];
             // A run: this thread's records up to the next thread's earliest close, with
             // no heap operation between them (one thread busy alone is one run).
             let until = heap.peek().map_or(u64::MAX, |Reverse((end, _))| *end);
-            self.out.record(taken);
-            loop {
+            while let Some(taken) = entry.taken.as_mut() {
                 match taken.next_end(round) {
                     Some(end) if end <= until => self.out.record(taken),
                     Some(end) => {
                         heap.push(Reverse((end, i)));
                         break;
                     }
+                    None if taken.is_written() && entry.queued.is_some() => {
+                        let written = std::mem::replace(&mut entry.taken, entry.queued.take());
+                        entry.written = written.map(|t| t.batch);
+                    }
                     None => break,
                 }
             }
         }
+        // Written batches become their thread's next spares: in steady state a busy
+        // thread cycles through the same few batches, and nothing is allocated or freed.
+        let retain = self.buffers.retain();
         for entry in &mut self.slots {
-            if entry
-                .taken
-                .as_ref()
-                .is_some_and(|t| t.next == t.batch.recs.len())
-            {
-                let mut batch = entry.taken.take().map(|t| t.batch).unwrap_or_default();
+            let written = entry.taken.take_if(|t| t.is_written()).map(|t| t.batch);
+            if entry.taken.is_none() {
+                entry.taken = entry.queued.take();
+            }
+            for mut batch in entry.written.take().into_iter().chain(written) {
                 let bytes = batch.capacity_bytes();
-                if bytes <= RETAIN
+                if bytes <= retain
                     && self.spare_bytes + bytes <= RETAIN_ALL
-                    && entry.spare.is_none()
+                    && entry.spares.len() < SPARES
                 {
                     batch.clear();
                     self.spare_bytes += bytes;
-                    entry.spare = Some(batch);
+                    entry.spares.push(batch);
                 }
             }
         }
@@ -305,8 +327,8 @@ impl Writer {
         self.slots.retain(|e| {
             let keep = e.taken.is_some() || !buffers.is_abandoned(&e.slot);
             if !keep {
-                *spare_bytes =
-                    spare_bytes.saturating_sub(e.spare.as_ref().map_or(0, Batch::capacity_bytes));
+                let bytes: usize = e.spares.iter().map(Batch::capacity_bytes).sum();
+                *spare_bytes = spare_bytes.saturating_sub(bytes);
             }
             keep
         });

@@ -509,10 +509,10 @@ impl<'a> Analyzer<'a> {
         let (long_lived_roots, long_lived_names) = self.causes.long_lived();
         // A long-lived root's own time is waiting for requests, not a bottleneck.
         let busy_known = report.format != Some(SourceFormat::Python);
-        // Where there is user-facing work, what never ran in it is background work.
+        // Where there is user-facing work, background-only operations are capped.
         let has_user_facing = self.causes.units() > 0;
         let mut bottlenecks = bottleneck::find(&self.stats, wall_ns, t, busy_known, |s| {
-            has_user_facing && self.causes.user_facing_spans(&s.name, &s.target) == 0
+            has_user_facing && self.causes.background_only(&s.name, &s.target)
         });
         bottlenecks.retain(|b| !long_lived_names.contains(&b.name));
         let parallelism = self.parallelism.opportunities();
@@ -776,6 +776,53 @@ mod tests {
         assert_eq!(digest, Severity::Medium, "{why}");
         assert_eq!(why, "background work only");
         assert_eq!(a.summary.bottlenecks[0].name, "answer");
+    }
+
+    #[test]
+    fn connections_under_a_server_span_still_open_are_each_long_lived() {
+        // Three connections (2 s each, 20 requests of 1 ms) under a `server` span that
+        // is still open, so never written: each connection is a fragment.
+        const MS: u64 = 1_000_000;
+        let mut lines = vec![SESSION.to_owned()];
+        let mut id = 10;
+        for c in 0..3u64 {
+            let conn = id;
+            for r in 0..20 {
+                id += 1;
+                let start = c * 10 * MS + r * 90 * MS;
+                lines.push(span(id, Some(conn), "request", start, start + MS, ""));
+            }
+            id += 1;
+            lines.push(span(
+                conn,
+                Some(1),
+                "connection",
+                c * 10 * MS,
+                2_000 * MS,
+                "",
+            ));
+        }
+        let a = analyze_lines(&lines);
+        assert_eq!(a.summary.workload.long_lived_roots, 3);
+        assert_eq!(a.summary.workload.requests, 60);
+    }
+
+    #[test]
+    fn an_operation_past_the_causes_name_limit_is_not_called_background() {
+        // 10,000 distinct short roots, then a slow one whose name the causes no longer
+        // track: nothing says it is background work.
+        let mut lines = vec![SESSION.to_owned()];
+        lines
+            .extend((1..=10_000).map(|i| span(i, None, &format!("op{i}"), 10 * i, 10 * i + 1, "")));
+        lines.push(span(10_001, None, "slow", 200_000, 3_000_200_000, ""));
+        let a = analyze_lines(&lines);
+        let slow = a
+            .summary
+            .bottlenecks
+            .iter()
+            .find(|b| b.name == "slow")
+            .unwrap();
+        assert_eq!(slow.severity, Severity::High, "{slow:?}");
     }
 
     #[test]

@@ -187,9 +187,10 @@ const NAME_LIMIT: usize = 10_000;
 /// Per span name.
 #[derive(Debug, Clone, Default)]
 struct Op {
-    /// Spans, and in user-facing work.
+    /// Spans, in user-facing work, and in background work.
     count: u64,
     fg_count: u64,
+    bg_count: u64,
     /// Durations, and in user-facing work.
     all_ns: u64,
     fg_ns: u64,
@@ -209,6 +210,13 @@ struct Op {
     wait_idle_ns: u64,
     wait_busy_ns: u64,
     wait_longest_ns: u64,
+}
+
+impl Op {
+    /// Seen, and only in background work.
+    fn only_background(&self) -> bool {
+        self.count > 0 && self.bg_count == self.count
+    }
 }
 
 /// Repeated calls of one operation under one parent name.
@@ -474,8 +482,17 @@ impl Causes {
         let Some(op) = self.name(tree.root()) else {
             return false;
         };
-        let op = &self.ops[op as usize];
-        op.count > 0 && op.fg_count == 0
+        self.ops[op as usize].only_background()
+    }
+
+    /// True if the spans of a name and target were all in background work (none
+    /// user-facing, none a long-lived root's own). False for one not known: past the
+    /// limit of distinct names, or never seen.
+    #[must_use]
+    pub fn background_only(&self, name: &Arc<str>, target: &Arc<str>) -> bool {
+        self.index
+            .get(&(name.clone(), target.clone()))
+            .is_some_and(|&i| self.ops[i as usize].only_background())
     }
 
     fn is_beside(&self, name: u32) -> bool {
@@ -495,13 +512,16 @@ impl Causes {
         let children = tree.children(0);
         let early = tree.early_children(0);
         let count = children.len() as u64 + early.map_or(0, EarlyChildren::count);
-        let child_sum: u64 = children
+        // Saturating: a hostile file's durations may sum past u64.
+        let child_sum = children
             .iter()
             .map(|&c| tree.span(c as usize).duration_ns())
-            .sum::<u64>()
-            + early.map_or(0, EarlyChildren::duration_ns);
+            .fold(
+                early.map_or(0, EarlyChildren::duration_ns),
+                u64::saturating_add,
+            );
         if count >= LONG_LIVED_MIN_CHILDREN as u64
-            && child_sum / count * LONG_LIVED_RATIO <= duration
+            && (child_sum / count).saturating_mul(LONG_LIVED_RATIO) <= duration
         {
             return true;
         }
@@ -509,11 +529,10 @@ impl Causes {
             return false;
         }
         let own = duration - tree.covered_ns(0);
-        let child_busy: u64 = children
+        let child_busy = children
             .iter()
             .map(|&c| tree.span(c as usize).busy_ns)
-            .sum::<u64>()
-            + early.map_or(0, EarlyChildren::busy_ns);
+            .fold(early.map_or(0, EarlyChildren::busy_ns), u64::saturating_add);
         let own_busy = root.busy_ns.saturating_sub(child_busy).min(own);
         (own - own_busy) as f64 >= LONG_LIVED_IDLE_SHARE * duration as f64
     }
@@ -536,11 +555,12 @@ impl Causes {
         (self.idle_ratio, self.idle_min_ns, self.waits_min) =
             (t.idle_ratio, t.idle_min_ns, t.batch_min_calls);
         let root = tree.root();
-        let kind = if !root.follows_from.is_empty() || self.fragment_of_background(tree) {
+        let kind = if !root.follows_from.is_empty() {
             Kind::Background
         } else if Self::is_long_lived(tree, busy_known) {
             Kind::LongLived
-        } else if self.started_beside(root) || background_name {
+        } else if self.fragment_of_background(tree) || self.started_beside(root) || background_name
+        {
             Kind::Background
         } else {
             Kind::Foreground
@@ -584,6 +604,7 @@ impl Causes {
             };
             let o = &mut self.ops[op as usize];
             o.count += 1;
+            o.bg_count += u64::from(kind == Kind::Background);
             o.all_ns += duration;
             if unit && kind == Kind::LongLived {
                 o.requests += 1;

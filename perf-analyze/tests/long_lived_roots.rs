@@ -73,6 +73,9 @@ fn a_connection_neither_waits_nor_calls_its_requests_in_a_loop_to_batch() {
     let connection = s.by_name.iter().find(|r| r.name == "connection").unwrap();
     let categorized: u64 = s.resources.iter().map(|r| r.count).sum();
     assert_eq!(categorized, s.operations - connection.count);
+    let categorized_ns: u64 = s.resources.iter().map(|r| r.self_ns).sum();
+    assert_eq!(categorized_ns, s.work_self_ns());
+    assert!(categorized_ns < s.by_name.iter().map(|r| r.self_ns).sum::<u64>());
 }
 
 /// One span line, as the test reads it back.

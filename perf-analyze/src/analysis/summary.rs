@@ -84,6 +84,13 @@ impl Summary {
         self.workload.long_lived_names.contains(&row.name)
     }
 
+    /// True if `row`'s operation ran only in background work, in a session that has some
+    /// (marked `(bg)` in the report).
+    #[must_use]
+    pub fn is_background_only(&self, row: &NameRow) -> bool {
+        row.user_facing == 0 && self.background.background_roots > 0
+    }
+
     /// The own time of all spans but long-lived roots': what shares of own time are of.
     #[must_use]
     pub fn work_self_ns(&self) -> u64 {

@@ -22,7 +22,8 @@ pub fn session_table(sessions: &[(String, Result<Summary, Error>)], width: u16) 
                     .find(|r| !s.is_long_lived(r))
                     .map(|r| {
                         let share = percent(r.self_ns, s.work_self_ns());
-                        format!("{} ({}, {share:.1}%)", r.name, human(r.self_ns))
+                        let bg = if s.is_background_only(r) { " (bg)" } else { "" };
+                        format!("{}{bg} ({}, {share:.1}%)", r.name, human(r.self_ns))
                     })
                     .unwrap_or_else(|| "-".into());
                 let state = if s.ended_abruptly {

@@ -114,7 +114,7 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
         .map(|r| {
             let (name, share) = if s.is_long_lived(r) {
                 (format!("{} (long-lived)", r.name), "-".to_owned())
-            } else if r.user_facing == 0 && any_background {
+            } else if s.is_background_only(r) {
                 (
                     format!("{} (bg)", r.name),
                     format!("{:.1}%", percent(r.self_ns, work_sum)),

@@ -52,6 +52,12 @@ pub fn resolve(arg: &str, logs_dir: &Path) -> Result<Input, Error> {
     match (std::fs::metadata(path), named) {
         (Ok(meta), _) if meta.is_dir() => return Ok(Input::File(path.join(DATA_FILE))),
         (Ok(_), _) => return Ok(Input::File(path.to_owned())),
+        (Err(source), _) if source.kind() != std::io::ErrorKind::NotFound => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
         (Err(source), Err(Error::InvalidSessionName { reason, .. })) => {
             return Err(Error::PathNotFound {
                 path: path.to_owned(),

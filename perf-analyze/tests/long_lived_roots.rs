@@ -78,6 +78,26 @@ fn a_connection_neither_waits_nor_calls_its_requests_in_a_loop_to_batch() {
     assert!(categorized_ns < s.by_name.iter().map(|r| r.self_ns).sum::<u64>());
 }
 
+#[test]
+fn the_trend_of_sessions_ranks_work_not_connections() {
+    let data = server_session();
+    let summary = analyze_reader(&data[..], "server", &Options::default())
+        .unwrap()
+        .summary;
+    let connection = summary.by_name.iter().position(|r| r.name == "connection");
+    assert!(
+        connection < Some(3),
+        "a top-3 operation by own time: {connection:?}"
+    );
+    let trend = perf_analyze::analysis::trend::Trend::new(vec![summary], 3);
+    assert_eq!(trend.operations.len(), 3);
+    assert!(
+        !trend.operations.iter().any(|op| op == "connection"),
+        "{:?}",
+        trend.operations
+    );
+}
+
 /// One span line, as the test reads it back.
 #[derive(serde::Deserialize)]
 struct Line {

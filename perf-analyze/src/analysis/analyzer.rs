@@ -575,7 +575,7 @@ impl<'a> Analyzer<'a> {
             llm_calls_total: self.llm.count,
             background,
             resources: advice::resources(&self.stats, active_ns, |s| {
-                long_lived_names.iter().any(|n| **n == *s.name)
+                self.causes.is_long_lived_op(&s.name, &s.target)
             }),
             warnings: warnings.list().iter().map(ToString::to_string).collect(),
             workload: Workload {

@@ -820,6 +820,14 @@ impl Causes {
             .map_or(0, |&i| self.ops[i as usize].fg_count)
     }
 
+    /// True if roots of a name and target were recognised as long-lived.
+    #[must_use]
+    pub fn is_long_lived_op(&self, name: &Arc<str>, target: &Arc<str>) -> bool {
+        self.index
+            .get(&(name.clone(), target.clone()))
+            .is_some_and(|i| self.long_lived_names.contains_key(i))
+    }
+
     /// User-facing units' latency over time.
     #[must_use]
     pub fn latency(&self) -> LatencySummary {

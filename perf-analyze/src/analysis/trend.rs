@@ -47,13 +47,14 @@ pub struct TrendRow {
 
 impl Trend {
     /// Orders the sessions by start (unknown starts first, then by name) and
-    /// picks the `top` operations by self time summed over all of them.
+    /// picks the `top` operations by self time summed over all of them, but long-lived
+    /// roots (their own time is waiting for requests).
     #[must_use]
     pub fn new(mut summaries: Vec<Summary>, top: usize) -> Trend {
         summaries.sort_by(|a, b| (&a.started_at, &a.session).cmp(&(&b.started_at, &b.session)));
         let mut totals: HashMap<&str, u64> = HashMap::new();
         for summary in &summaries {
-            for row in &summary.by_name {
+            for row in summary.by_name.iter().filter(|r| !summary.is_long_lived(r)) {
                 *totals.entry(row.name.as_str()).or_default() += row.self_ns;
             }
         }

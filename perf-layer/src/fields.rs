@@ -291,7 +291,9 @@ impl Escaped<'_> {
             if b >= 0x20 && b != b'"' && b != b'\\' {
                 continue;
             }
-            self.out.extend(&bytes[from..i]);
+            if from < i {
+                self.out.extend(&bytes[from..i]);
+            }
             if b == b'"' || b == b'\\' {
                 self.out.extend(&[b'\\', b]);
             } else {
@@ -305,7 +307,9 @@ impl Escaped<'_> {
             }
             from = i + 1;
         }
-        self.out.extend(&bytes[from..]);
+        if from < bytes.len() {
+            self.out.extend(&bytes[from..]);
+        }
     }
 }
 

@@ -271,6 +271,20 @@ impl Encoder<'_> {
     }
 }
 
+/// The bytes a JSON string cannot hold as they are: control characters, `"` and `\`.
+/// One load a byte, where three comparisons were.
+static ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// A `fmt::Write` that escapes what it is given as the inside of a JSON string into
 /// `out`, keeps the first `room` bytes of the unescaped text (cut at a char boundary)
 /// and then stops the formatting with an error (which the caller reads as the cut).
@@ -288,7 +302,7 @@ impl Escaped<'_> {
         let bytes = s.as_bytes();
         let mut from = 0;
         for (i, &b) in bytes.iter().enumerate() {
-            if b >= 0x20 && b != b'"' && b != b'\\' {
+            if !ESCAPED[usize::from(b)] {
                 continue;
             }
             if from < i {

@@ -296,8 +296,9 @@ pub(crate) struct Escaped<'a> {
 
 impl Escaped<'_> {
     /// Appends `s` escaped: runs of bytes that need no escape as they are, `"` and `\`
-    /// after a backslash, and control characters as serde_json escapes them.
-    #[inline]
+    /// after a backslash, and control characters as serde_json escapes them. Always
+    /// inlined into `write_str`, which `Debug` calls for every piece it writes.
+    #[inline(always)]
     fn put(&mut self, s: &str) {
         let bytes = s.as_bytes();
         let mut from = 0;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use perf_analyze::{analyze_reader, Format, Options, RenderOptions};
+use perf_analyze::{analyze_reader, Format, Options, RenderOptions, Summary};
 
 /// Two connections, each open the whole session (1.2 s, 2,000 requests), the roots
 /// written last: long-lived by the analyzer's rules.
@@ -14,6 +14,14 @@ fn server_session() -> Vec<u8> {
     let mut out = Vec::new();
     perf_analyze::generate::write_server_session(&mut out, 20_000, 2, 7).unwrap();
     out
+}
+
+/// The summary of [`server_session`].
+fn server_summary() -> Summary {
+    let data = server_session();
+    analyze_reader(&data[..], "server", &Options::default())
+        .unwrap()
+        .summary
 }
 
 fn check(expected_path: &Path, actual: &str) {
@@ -55,10 +63,7 @@ fn a_server_with_connections_open_the_whole_session_keeps_its_report_and_summary
 
 #[test]
 fn a_connection_neither_waits_nor_calls_its_requests_in_a_loop_to_batch() {
-    let data = server_session();
-    let s = analyze_reader(&data[..], "server", &Options::default())
-        .unwrap()
-        .summary;
+    let s = server_summary();
     assert_eq!(s.workload.long_lived_names, ["connection"]);
     let async_ = &s.background;
     assert!(
@@ -80,10 +85,7 @@ fn a_connection_neither_waits_nor_calls_its_requests_in_a_loop_to_batch() {
 
 #[test]
 fn the_trend_of_sessions_ranks_work_not_connections() {
-    let data = server_session();
-    let summary = analyze_reader(&data[..], "server", &Options::default())
-        .unwrap()
-        .summary;
+    let summary = server_summary();
     let connection = summary.by_name.iter().position(|r| r.name == "connection");
     assert!(
         connection < Some(3),

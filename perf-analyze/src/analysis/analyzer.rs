@@ -198,8 +198,8 @@ impl Visitor for Analyzer<'_> {
             self.fragments.push(tree);
             return;
         }
-        self.add_spans(&tree, true);
-        self.add_root(tree);
+        let long_lived = self.add_spans(&tree, true);
+        self.add_root(tree, long_lived);
     }
 
     fn segment_end(&mut self, end: &SegmentEnd) {
@@ -280,11 +280,11 @@ impl Analyzer<'_> {
                 // The Python tracker writes an operation when it ends, so a background
                 // operation that outlived its parent comes after it: it follows from it.
                 tree.attach_to_missing_parent();
-                self.add_spans(&tree, true);
-                self.add_root(tree);
+                let long_lived = self.add_spans(&tree, true);
+                self.add_root(tree, long_lived);
                 continue;
             }
-            self.add_spans(&tree, segment_ended);
+            let long_lived = self.add_spans(&tree, segment_ended);
             if segment_ended {
                 let root = tree.root();
                 self.warnings.push(Warning {
@@ -298,7 +298,7 @@ impl Analyzer<'_> {
                         tree.missing_parent().unwrap_or_default()
                     ),
                 });
-                self.add_root(tree);
+                self.add_root(tree, long_lived);
             } else {
                 self.in_flight += tree.len() as u64;
             }
@@ -306,8 +306,9 @@ impl Analyzer<'_> {
     }
 
     /// Counts every span of a tree: totals, statistics, LLM calls, active time, waiting
-    /// and batching; and its root, as a root to classify if `is_root`.
-    fn add_spans(&mut self, tree: &Tree, is_root: bool) {
+    /// and batching; and its root, as a root to classify if `is_root`. True if the root
+    /// is long-lived (a connection, a subscriber).
+    fn add_spans(&mut self, tree: &Tree, is_root: bool) -> bool {
         let root = tree.root();
         let (lo, hi) = (root.start_ns, root.end_ns);
         let (timeline, active, background) =
@@ -352,19 +353,20 @@ impl Analyzer<'_> {
             tree,
             &self.options.thresholds,
             busy_known,
+            long_lived,
             background_name,
             &self.calls,
         );
+        long_lived
     }
 
     /// Offers a root's tree as the latest operation; a long-lived root offers one of its
     /// requests instead.
-    fn add_root(&mut self, tree: Tree) {
+    fn add_root(&mut self, tree: Tree, long_lived: bool) {
         if tree.missing_parent().is_some() {
             return;
         }
-        let busy_known = self.busy_known(&tree);
-        if tree.root().follows_from.is_empty() && Causes::is_long_lived(&tree, busy_known) {
+        if long_lived {
             if let Some(request) = representative(&tree) {
                 replace_if_later(&mut self.latest.request, request);
             }

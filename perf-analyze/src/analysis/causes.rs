@@ -490,9 +490,14 @@ impl Causes {
     /// limit of distinct names, or never seen.
     #[must_use]
     pub fn background_only(&self, name: &Arc<str>, target: &Arc<str>) -> bool {
-        self.index
-            .get(&(name.clone(), target.clone()))
-            .is_some_and(|&i| self.ops[i as usize].only_background())
+        self.op(name, target)
+            .is_some_and(|(_, op)| op.only_background())
+    }
+
+    /// The operation of a name and target, and its index, if known.
+    fn op(&self, name: &Arc<str>, target: &Arc<str>) -> Option<(u32, &Op)> {
+        let &i = self.index.get(&(name.clone(), target.clone()))?;
+        Some((i, &self.ops[i as usize]))
     }
 
     fn is_beside(&self, name: u32) -> bool {
@@ -540,14 +545,16 @@ impl Causes {
     /// Adds a complete tree and its LLM calls (by node index, in pre-order). `busy_known`
     /// is false where the file does not record busy time (the Python tracker's).
     ///
-    /// `background_name` says that roots of the tree's root name are background work
-    /// (started beside another name's foreground work, see
+    /// `long_lived` says that the tree's root is long-lived ([`Causes::is_long_lived`],
+    /// found once by the caller, which needs it too); `background_name` that roots of
+    /// its name are background work (started beside another name's foreground work, see
     /// [`Background`](super::background::Background)), even without `follows_from`.
     pub fn add_tree(
         &mut self,
         tree: &Tree,
         t: &Thresholds,
         busy_known: bool,
+        long_lived: bool,
         background_name: bool,
         calls: &[(usize, LlmCall)],
     ) {
@@ -557,7 +564,7 @@ impl Causes {
         let root = tree.root();
         let kind = if !root.follows_from.is_empty() {
             Kind::Background
-        } else if Self::is_long_lived(tree, busy_known) {
+        } else if long_lived {
             Kind::LongLived
         } else if self.fragment_of_background(tree) || self.started_beside(root) || background_name
         {
@@ -815,17 +822,14 @@ impl Causes {
     /// Spans of a name and target in user-facing work.
     #[must_use]
     pub fn user_facing_spans(&self, name: &Arc<str>, target: &Arc<str>) -> u64 {
-        self.index
-            .get(&(name.clone(), target.clone()))
-            .map_or(0, |&i| self.ops[i as usize].fg_count)
+        self.op(name, target).map_or(0, |(_, op)| op.fg_count)
     }
 
     /// True if roots of a name and target were recognised as long-lived.
     #[must_use]
     pub fn is_long_lived_op(&self, name: &Arc<str>, target: &Arc<str>) -> bool {
-        self.index
-            .get(&(name.clone(), target.clone()))
-            .is_some_and(|i| self.long_lived_names.contains_key(i))
+        self.op(name, target)
+            .is_some_and(|(i, _)| self.long_lived_names.contains_key(&i))
     }
 
     /// User-facing units' latency over time.

@@ -210,9 +210,10 @@ impl Stats {
     /// counts when no ancestor there carries the name. What waits for a parent that never
     /// comes counts at [`Stats::finish_segment`], as the spans of a tree whose parent is
     /// missing do. Everything else counts at once, so what waits costs memory per open
-    /// parent and distinct name under it, not per span. Names are first seen in the order spans arrive, so with pieces the
-    /// order of [`Stats::names`], a name's first target and the span that gives its
-    /// fields hint can differ from those of whole trees (the numbers cannot).
+    /// parent and distinct name under it, not per span. Names are first seen in the
+    /// order spans arrive, so with pieces the order of [`Stats::names`], a name's first
+    /// target and the span that gives its fields hint can differ from those of whole
+    /// trees (the numbers cannot).
     pub fn add_tree(&mut self, tree: &Tree) {
         let open_parent = tree.waits_for();
         self.path.clear();

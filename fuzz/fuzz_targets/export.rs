@@ -6,11 +6,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use perf_analyze::export::{flamegraph, folded, ExportFormat, Session};
+use perf_analyze::output::PageData;
 use perf_analyze::{Options, RenderOptions};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((analysis, session)) = Session::read_analyzed(data, "fuzz", &Options::default())
-    else {
+    let Ok((session, _)) = Session::read(data, "fuzz", &Options::default()) else {
+        return;
+    };
+    let Ok((analysis, page)) = PageData::read(data, "fuzz", &Options::default()) else {
         return;
     };
     for format in [
@@ -27,6 +30,6 @@ fuzz_target!(|data: &[u8]| {
     }
     let stacks = folded::Stacks::of(&session);
     let _ = flamegraph::write_stacks(&stacks, session.name(), &mut Vec::new());
-    let report = analysis.html_report(&RenderOptions::default(), &session);
+    let report = analysis.html_report(&RenderOptions::default(), &page);
     assert!(report.page.ends_with("</html>\n"));
 });

@@ -5,7 +5,8 @@ mod cli_common;
 
 use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
 use perf_analyze::export::{flamegraph, Session};
-use perf_analyze::{analyze_reader, Options, RenderOptions};
+use perf_analyze::output::PageData;
+use perf_analyze::{Options, RenderOptions};
 
 const SESSION: &str = r#"{"type":"session","format":1,"session":"odd","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#;
 
@@ -80,8 +81,9 @@ fn a_flamegraph_of_a_very_deep_session_is_bounded() {
 #[test]
 fn the_html_timeline_draws_deep_nesting_up_to_a_limit_and_says_so() {
     let data = chain(20_000, 1_000);
-    let analysis = analyze_reader(data.as_bytes(), "odd.jsonl", &Options::default()).unwrap();
-    let page = analysis.render_html(&RenderOptions::default(), &session(&data));
+    let (analysis, page) =
+        PageData::read(data.as_bytes(), "odd.jsonl", &Options::default()).unwrap();
+    let page = analysis.render_html(&RenderOptions::default(), &page);
     let svg = &page[page.find("<svg class=\"timeline\"").unwrap()..];
     let svg = &svg[..svg.find("</svg>").unwrap()];
     assert_eq!(svg.matches("<rect").count(), 100);

@@ -7,6 +7,8 @@
 
 mod export_common;
 
+use perf_analyze::output::PageData;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,13 +74,12 @@ fn dump_dom(browser: &Path, page: &Path) -> String {
 /// The HTML report of a fixture, as `perf-analyze report --format html --detailed` makes it.
 fn report(fixture: &str) -> String {
     let path = export_common::fixtures().join(fixture);
-    let analysis = perf_analyze::analyze_path(&path, &Default::default()).unwrap();
-    let session = export_common::load(fixture);
+    let (analysis, page) = PageData::read_path(&path, &Default::default()).unwrap();
     let options = RenderOptions {
         detailed: true,
         ..RenderOptions::default()
     };
-    analysis.render_html(&options, &session)
+    analysis.render_html(&options, &page)
 }
 
 #[test]

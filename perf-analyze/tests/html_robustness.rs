@@ -1,7 +1,7 @@
 //! The HTML report of odd sessions: spans outside their parents, deep nesting.
 
-use perf_analyze::export::Session;
-use perf_analyze::{analyze_reader, Options, RenderOptions};
+use perf_analyze::output::PageData;
+use perf_analyze::{Options, RenderOptions};
 
 const SESSION: &str = r#"{"type":"session","format":1,"session":"odd","started_at":"2026-11-24T10:00:00Z","pid":1,"program":"p"}"#;
 
@@ -16,9 +16,8 @@ fn span(id: u64, parent: Option<u64>, name: &str, start: u64, end: u64) -> Strin
 fn html(lines: &[String]) -> String {
     let data = format!("{SESSION}\n{}\n", lines.join("\n"));
     let options = Options::default();
-    let analysis = analyze_reader(data.as_bytes(), "odd.jsonl", &options).unwrap();
-    let (session, _) = Session::read(data.as_bytes(), "odd.jsonl", &options).unwrap();
-    analysis.render_html(&RenderOptions::default(), &session)
+    let (analysis, page) = PageData::read(data.as_bytes(), "odd.jsonl", &options).unwrap();
+    analysis.render_html(&RenderOptions::default(), &page)
 }
 
 /// The value of attribute `name` in an element's text.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use perf_analyze::export::folded::MAX_DEPTH;
 use perf_analyze::export::{chrome, speedscope, Session, Timeline};
+use perf_analyze::output::PageData;
 use perf_analyze::output::MAX_DRAWN;
 use perf_analyze::Options;
 
@@ -116,10 +117,9 @@ fn spans_that_end_before_the_next_starts_share_one_track() {
 /// Analyzes and renders the HTML report of a session given as lines.
 fn html_of(lines: impl IntoIterator<Item = String>) -> perf_analyze::output::HtmlReport {
     let data = file_of(lines);
-    let (analysis, session) =
-        Session::read_analyzed(data.as_bytes(), "worst.jsonl", &Options::default())
-            .expect("a session");
-    analysis.html_report(&perf_analyze::RenderOptions::default(), &session)
+    let (analysis, page) =
+        PageData::read(data.as_bytes(), "worst.jsonl", &Options::default()).expect("a session");
+    analysis.html_report(&perf_analyze::RenderOptions::default(), &page)
 }
 
 #[test]
@@ -186,9 +186,10 @@ fn a_long_parent_cycle_whose_spans_outlive_their_parents_is_exported() {
             let parent = if i == n { 1 } else { i + 1 };
             span(i, Some(parent), "cycle", n - i, 3 * n - i + 5)
         }));
-        let (analysis, session) =
-            Session::read_analyzed(data.as_bytes(), "cycle.jsonl", &Options::default())
-                .expect("a session");
+        let (session, _) =
+            Session::read(data.as_bytes(), "cycle.jsonl", &Options::default()).expect("a session");
+        let (analysis, page) =
+            PageData::read(data.as_bytes(), "cycle.jsonl", &Options::default()).expect("a session");
         assert_eq!(
             session.trees().iter().map(|t| t.len()).sum::<usize>(),
             n as usize
@@ -197,7 +198,7 @@ fn a_long_parent_cycle_whose_spans_outlive_their_parents_is_exported() {
         let mut trace = Vec::new();
         chrome::write(&session, &mut trace).expect("a trace");
         speedscope::write(&session, &mut Vec::new()).expect("a profile");
-        let _ = analysis.html_report(&perf_analyze::RenderOptions::default(), &session);
+        let _ = analysis.html_report(&perf_analyze::RenderOptions::default(), &page);
         let warnings: Vec<String> = analysis
             .warnings()
             .iter()

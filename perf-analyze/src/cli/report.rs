@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
-use perf_analyze::export::Session;
 use perf_analyze::output::printable;
+use perf_analyze::output::PageData;
 use perf_analyze::{analyze_path, analyze_reader, Format, Input, RenderOptions};
 
 use super::{Source, Width};
@@ -63,13 +63,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let stdin = || std::io::BufReader::new(std::io::stdin());
     let (analysis, text) = match args.format.report() {
-        // The page needs the analysis and every tree: both from one reading.
+        // The page needs the analysis, the stacks and the recent roots: from one reading.
         None => {
-            let (analysis, session) = match &input {
-                Input::Stdin => Session::read_analyzed(stdin(), "<stdin>", &options)?,
-                Input::File(path) => Session::read_path_analyzed(path, &options)?,
+            let (analysis, page) = match &input {
+                Input::Stdin => PageData::read(stdin(), "<stdin>", &options)?,
+                Input::File(path) => PageData::read_path(path, &options)?,
             };
-            let html = analysis.html_report(&render, &session);
+            let html = analysis.html_report(&render, &page);
             let name = match &input {
                 Input::Stdin => "<stdin>".to_owned(),
                 Input::File(path) => perf_analyze::data_file(path).display().to_string(),

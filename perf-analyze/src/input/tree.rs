@@ -274,6 +274,63 @@ impl Tree {
         tree
     }
 
+    /// The tree cut to at most `max` spans (the root always): the outermost, and of the
+    /// deepest level kept in part, the longest. Every kept span's parent is kept. The
+    /// tree itself if it is no larger; early children's summaries stay with their nodes.
+    ///
+    /// ```
+    /// use perf_analyze::{input::TreeBuilder, Span};
+    ///
+    /// let mut builder = TreeBuilder::new("mem");
+    /// let mut trees = Vec::new();
+    /// for (id, parent, end) in [(3, Some(2), 5), (2, Some(1), 5), (4, Some(1), 9), (1, None, 10)] {
+    ///     let mut s = Span::example("s", 0, end);
+    ///     (s.id, s.parent) = (id, parent);
+    ///     builder.push(s, &mut |t| trees.push(t));
+    /// }
+    /// let cut = trees[0].outermost(2);
+    /// assert_eq!(cut.len(), 2);
+    /// assert_eq!(cut.span(cut.children(0)[0] as usize).id, 4); // the longer child
+    /// assert_eq!(trees[0].outermost(4).len(), 4);
+    /// ```
+    #[must_use]
+    pub fn outermost(&self, max: usize) -> Tree {
+        if self.len() <= max {
+            return self.clone();
+        }
+        let mut order: Vec<usize> = (0..self.nodes.len()).collect();
+        let key = |&i: &usize| {
+            let n = &self.nodes[i];
+            (n.depth, std::cmp::Reverse(n.span.duration_ns()), i)
+        };
+        let keep = max.max(1);
+        order.select_nth_unstable_by_key(keep - 1, key);
+        let mut kept = vec![false; self.nodes.len()];
+        for &i in &order[..keep] {
+            kept[i] = true;
+        }
+        // Pre-order restricted to the kept nodes is still pre-order: renumber parents.
+        let mut index = vec![u32::MAX; self.nodes.len()];
+        let mut nodes = Vec::with_capacity(keep);
+        let mut early = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !kept[i] {
+                continue;
+            }
+            index[i] = nodes.len() as u32;
+            if let Some(e) = self.early_children(i) {
+                early.push((index[i], Box::new(e.clone())));
+            }
+            let parent = node.parent.map(|p| index[p as usize]);
+            nodes.push(Node::new(node.span.clone(), parent, node.depth));
+        }
+        let mut tree = Tree::from_preorder(nodes);
+        tree.missing_parent = self.missing_parent;
+        tree.open_parent = self.open_parent;
+        tree.early = early;
+        tree
+    }
+
     /// A tree of nodes in pre-order, their children not yet linked.
     fn from_preorder(mut nodes: Vec<Node>) -> Tree {
         if nodes.len() == 1 {

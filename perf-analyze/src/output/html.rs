@@ -13,31 +13,26 @@ use std::fmt::Write as _;
 
 use super::document::Block;
 use super::export::folded::{Stacks, MAX_DEPTH, MERGED_FRAME};
-use super::export::{flamegraph, Session, Timeline, TrackKind};
+use super::export::{flamegraph, Timeline, TrackKind};
 use super::latency_chart::latency_chart;
-use super::{report, RenderOptions};
-use crate::analysis::latency::LatencySummary;
+use super::{report, PageData, RenderOptions};
 use crate::analysis::Analysis;
+use crate::input::Tree;
 
 impl Analysis {
-    /// Renders the report as one self-contained HTML page. `session` holds
-    /// the session's trees (read with [`Session::read`]) for the timeline and
-    /// the flamegraph.
+    /// Renders the report as one self-contained HTML page. `page` holds the stacks and
+    /// the recent roots for the flamegraph and the timeline, read with the analysis
+    /// ([`PageData::read`]).
     #[must_use]
-    pub fn render_html(&self, options: &RenderOptions, session: &Session) -> String {
-        self.html_report(options, session).page
+    pub fn render_html(&self, options: &RenderOptions, page: &PageData) -> String {
+        self.html_report(options, page).page
     }
 
     /// As [`Analysis::render_html`], with the caps the page applied (spans not drawn,
     /// frames merged), each a sentence also written on the page.
     #[must_use]
-    pub fn html_report(&self, options: &RenderOptions, session: &Session) -> HtmlReport {
-        render(
-            &report::build(self, options),
-            session,
-            &self.summary.session,
-            &self.summary.latency_over_time,
-        )
+    pub fn html_report(&self, options: &RenderOptions, page: &PageData) -> HtmlReport {
+        render(&report::build(self, options), self, page)
     }
 }
 
@@ -83,7 +78,8 @@ iframe.flamegraph{width:100%;border:0}
 ";
 
 /// Renders the report's blocks, then the timeline and the flamegraph.
-fn render(blocks: &[Block], session: &Session, name: &str, latency: &LatencySummary) -> HtmlReport {
+fn render(blocks: &[Block], analysis: &Analysis, page: &PageData) -> HtmlReport {
+    let name = &analysis.summary.session;
     let mut html = String::with_capacity(64 * 1024);
     let title = escape(name);
     let _ = write!(
@@ -143,10 +139,10 @@ fn render(blocks: &[Block], session: &Session, name: &str, latency: &LatencySumm
     if in_list {
         html.push_str("</ul>\n");
     }
-    latency_chart(&mut html, latency);
+    latency_chart(&mut html, &analysis.summary.latency_over_time);
     let mut notes = Vec::new();
-    turn_timeline(&mut html, &session.timeline(), &mut notes);
-    flamegraph_frame(&mut html, session, &mut notes);
+    turn_timeline(&mut html, analysis, page, &mut notes);
+    flamegraph_frame(&mut html, &page.stacks, &mut notes);
     html.push_str("</body>\n</html>\n");
     HtmlReport { page: html, notes }
 }
@@ -180,18 +176,6 @@ fn align(right: &[usize], column: usize) -> &'static str {
     }
 }
 
-/// The latest-starting root that follows from nothing: the turn the
-/// report's breakdown shows.
-fn latest_root(timeline: &Timeline<'_>) -> Option<usize> {
-    let roots = timeline.roots();
-    roots
-        .iter()
-        .rev()
-        .find(|&&r| timeline.span(r).record.follows_from.is_empty())
-        .or_else(|| roots.last())
-        .copied()
-}
-
 #[allow(clippy::cast_precision_loss)]
 fn seconds(ns: u64) -> String {
     format!("{:.3}s", ns as f64 / 1e9)
@@ -204,40 +188,53 @@ pub const MAX_ROWS: usize = 100;
 /// longest are drawn, and the page says how many were left out.
 pub const MAX_DRAWN: usize = 2_000;
 
-/// The latest turn and the background work it started or overlapped, as
-/// bars on lanes (one lane per track, one row per nesting depth).
+/// The latest operation (the report's breakdown: [`Analysis::latest`]) and the
+/// background work it started or overlapped among the roots that closed last
+/// ([`PageData::recent_roots`]), as bars on lanes (one lane per track, one row per
+/// nesting depth).
 #[allow(clippy::cast_precision_loss)]
-fn turn_timeline(html: &mut String, timeline: &Timeline<'_>, notes: &mut Vec<String>) {
+fn turn_timeline(html: &mut String, analysis: &Analysis, page: &PageData, notes: &mut Vec<String>) {
     html.push_str("<h2>TIMELINE OF THE LATEST TURN</h2>\n");
-    let Some(turn) = latest_root(timeline) else {
+    let Some(latest) = &analysis.latest else {
         html.push_str("<p>no operations</p>\n");
         return;
     };
-    let turn_span = timeline.span(turn);
-    // The turn's tree, and background roots that follow from a span in it or
-    // start while it runs.
-    let mut in_turn = vec![false; timeline.spans().len()];
-    let mut shown = Vec::new();
-    let mut stack = vec![turn];
-    while let Some(i) = stack.pop() {
-        in_turn[i] = true;
-        shown.push(i);
-        stack.extend(timeline.span(i).children.iter().copied());
-    }
-    let ids_in_turn: std::collections::HashSet<(usize, u64)> = shown
+    let root = latest.root();
+    let ids_in_turn: std::collections::HashSet<(u32, u64)> = latest
+        .nodes()
         .iter()
-        .map(|&i| (timeline.span(i).segment, timeline.span(i).record.id))
+        .map(|n| (n.span.segment, n.span.id))
         .collect();
-    for &root in timeline.roots() {
-        let span = timeline.span(root);
+    // Roots beside it: those that follow from a span in it or start while it runs.
+    let mut trees: Vec<Tree> = vec![latest.clone()];
+    // Spans the recent roots beside it lost to their cut: not drawn either.
+    let mut cut = 0;
+    for (tree, lost) in page.recent_roots() {
+        let span = tree.root();
+        let same = (span.segment, span.id, span.start_ns) == (root.segment, root.id, root.start_ns);
         let follows = span
-            .record
             .follows_from
             .iter()
             .any(|id| ids_in_turn.contains(&(span.segment, *id)));
-        let overlaps = span.start_ns >= turn_span.start_ns && span.start_ns < turn_span.end_ns;
-        if root != turn && span.background && (follows || overlaps) {
-            let mut stack = vec![root];
+        let overlaps = span.start_ns >= root.start_ns && span.start_ns < root.end_ns;
+        if !same && (follows || overlaps) {
+            trees.push(tree.clone());
+            cut += lost;
+        }
+    }
+    let timeline = Timeline::new(&trees, analysis.origin_ns());
+    // The latest operation is the first tree: its root is span 0.
+    let turn = 0;
+    let turn_span = timeline.span(turn);
+    let mut shown = Vec::new();
+    let mut stack = vec![turn];
+    while let Some(i) = stack.pop() {
+        shown.push(i);
+        stack.extend(timeline.span(i).children.iter().copied());
+    }
+    for &r in timeline.roots() {
+        if r != turn && timeline.span(r).background {
+            let mut stack = vec![r];
             while let Some(i) = stack.pop() {
                 shown.push(i);
                 stack.extend(timeline.span(i).children.iter().copied());
@@ -277,8 +274,8 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>, notes: &mut Vec<Str
         placed.push((i, d));
     }
     // Past the cap, the outermost and then the longest spans are drawn.
-    let not_drawn = placed.len().saturating_sub(MAX_DRAWN);
-    if not_drawn > 0 {
+    let over = placed.len().saturating_sub(MAX_DRAWN);
+    if over > 0 {
         placed.sort_unstable_by_key(|&(i, d)| {
             (d, std::cmp::Reverse(timeline.span(i).duration_ns()), i)
         });
@@ -382,6 +379,7 @@ fn turn_timeline(html: &mut String, timeline: &Timeline<'_>, notes: &mut Vec<Str
             ),
         );
     }
+    let not_drawn = over + cut;
     if not_drawn > 0 {
         note(
             html,
@@ -401,9 +399,8 @@ fn note(html: &mut String, notes: &mut Vec<String>, text: String) {
 }
 
 /// The flamegraph in a sandboxed frame: its script runs in an opaque origin.
-fn flamegraph_frame(html: &mut String, session: &Session, notes: &mut Vec<String>) {
+fn flamegraph_frame(html: &mut String, stacks: &Stacks, notes: &mut Vec<String>) {
     html.push_str("<h2>FLAMEGRAPH (self time)</h2>\n");
-    let stacks = Stacks::of(session);
     if stacks.merged_spans > 0 {
         note(
             html,
@@ -415,7 +412,7 @@ fn flamegraph_frame(html: &mut String, session: &Session, notes: &mut Vec<String
         );
     }
     let mut svg = Vec::new();
-    if let Err(error) = flamegraph::write_stacks(&stacks, session.name(), &mut svg) {
+    if let Err(error) = flamegraph::write_stacks(stacks, &stacks.session, &mut svg) {
         let _ = writeln!(html, "<p>{}</p>", escape(&error.to_string()));
         return;
     }

@@ -21,6 +21,7 @@ mod html;
 mod latency_chart;
 mod list;
 mod markdown;
+mod page;
 mod report;
 mod text;
 mod trend;
@@ -29,6 +30,7 @@ pub use compare::CompareFormat;
 pub use document::printable;
 pub use html::{HtmlReport, MAX_DRAWN, MAX_ROWS};
 pub use list::session_table;
+pub use page::{PageData, RECENT_ROOTS, RECENT_SPANS};
 
 use crate::analysis::Analysis;
 

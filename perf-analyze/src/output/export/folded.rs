@@ -134,7 +134,7 @@ impl Stacks {
 /// grafted on top of its own frame. Memory follows the distinct stacks and the open
 /// spans, not a long-lived root's subtree.
 #[derive(Debug, Default)]
-struct Folder {
+pub(crate) struct Folder {
     trie: Trie,
     /// The stacks of pieces whose parent has not come yet, relative to it.
     loose: Trie,
@@ -153,7 +153,7 @@ struct Folder {
 const MIN_COMPACT: usize = 1 << 12;
 
 impl Folder {
-    fn fold(&mut self, tree: &Tree) {
+    pub(crate) fn fold(&mut self, tree: &Tree) {
         // Nodes come in pre-order: a parent's frame is known before its children need it.
         self.frame_of.clear();
         for (i, node) in tree.nodes().iter().enumerate() {
@@ -204,7 +204,7 @@ impl Folder {
     }
 
     /// Folds a piece into the pending stacks of its open parent.
-    fn fold_piece(&mut self, tree: &Tree) {
+    pub(crate) fn fold_piece(&mut self, tree: &Tree) {
         let segment = tree.root().segment;
         let key = (segment, tree.open_parent().unwrap_or_default());
         let loose = &mut self.loose;
@@ -286,7 +286,7 @@ impl Folder {
         self.compact_at = 0;
     }
 
-    fn finish(mut self) -> Stacks {
+    pub(crate) fn finish(mut self) -> Stacks {
         self.finish_segment();
         Stacks {
             stacks: self.trie.stacks(),

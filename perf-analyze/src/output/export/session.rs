@@ -4,7 +4,6 @@ use std::io::BufRead;
 use std::path::Path;
 
 use super::Timeline;
-use crate::analysis::{Analysis, Analyzer};
 use crate::input::{self, visit, visit_path, Segment, Tree, VisitReport, Visitor};
 use crate::{Error, Options};
 
@@ -64,41 +63,6 @@ impl Session {
         Ok((session, report))
     }
 
-    /// Reads a session from `input` once for both its [`Analysis`] and its trees
-    /// (the HTML report needs both), named `source` in warnings and errors.
-    ///
-    /// # Errors
-    /// As [`Session::read`].
-    pub fn read_analyzed<R: BufRead + Send>(
-        input: R,
-        source: &str,
-        options: &Options,
-    ) -> Result<(Analysis, Session), Error> {
-        let mut both = Both {
-            analyzer: Analyzer::new(options, source),
-            session: Session::default(),
-        };
-        let report = visit(input, source, options, &mut both)?;
-        Ok((both.analyzer.finish(report, None), both.session))
-    }
-
-    /// As [`Session::read_analyzed`], from a data file or a session directory.
-    ///
-    /// # Errors
-    /// As [`Session::read_path`].
-    pub fn read_path_analyzed(
-        path: &Path,
-        options: &Options,
-    ) -> Result<(Analysis, Session), Error> {
-        let source = input::data_file(path);
-        let mut both = Both {
-            analyzer: Analyzer::new(options, &source.to_string_lossy()),
-            session: Session::default(),
-        };
-        let report = visit_path(path, options, &mut both)?;
-        Ok((both.analyzer.finish(report, Some(source)), both.session))
-    }
-
     /// The session id written in the file (empty if it names none).
     #[must_use]
     pub fn name(&self) -> &str {
@@ -131,29 +95,5 @@ impl Session {
     #[must_use]
     pub fn timeline(&self) -> Timeline<'_> {
         Timeline::new(&self.trees, self.origin_ns())
-    }
-}
-
-/// Feeds one reading to the analyzer and the session alike.
-#[derive(Debug)]
-struct Both<'a> {
-    analyzer: Analyzer<'a>,
-    session: Session,
-}
-
-impl Visitor for Both<'_> {
-    fn segment(&mut self, segment: &Segment) {
-        self.analyzer.segment(segment);
-        self.session.segment(segment);
-    }
-
-    fn tree(&mut self, tree: Tree) {
-        self.analyzer.tree(tree.clone());
-        self.session.tree(tree);
-    }
-
-    fn segment_end(&mut self, end: &crate::input::SegmentEnd) {
-        self.analyzer.segment_end(end);
-        self.session.segment_end(end);
     }
 }

@@ -4,6 +4,8 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap as HashMap;
+
 use perf_layer::record::{EndRecord, Status};
 
 use super::advice::{self, Inputs};
@@ -51,6 +53,9 @@ fn per_second(count: u64, wall_ns: u64) -> f64 {
     }
 }
 
+/// Whether the analyzer takes pieces ([`Visitor::piece`]).
+const TAKES_PIECES: bool = true;
+
 /// The visitor that runs every analysis.
 #[derive(Debug)]
 pub(crate) struct Analyzer<'a> {
@@ -86,6 +91,9 @@ pub(crate) struct Analyzer<'a> {
     fragments: Vec<Tree>,
     /// Spans of operations still running (fragments of segments without an `end` line).
     in_flight: u64,
+    /// Spans handed over in pieces, per parent they wait for ([`Tree::waits_for`]),
+    /// until it comes: if it never does, they belong to an operation still running or lost.
+    waiting: HashMap<(u32, u64), u64>,
     /// Missing parents in segments with an `end` line.
     warnings: Warnings,
 }
@@ -198,12 +206,26 @@ impl Visitor for Analyzer<'_> {
             self.fragments.push(tree);
             return;
         }
+        self.take_waiting(&tree);
         let long_lived = self.add_spans(&tree, true);
         self.add_root(tree, long_lived);
     }
 
+    fn takes_pieces(&self) -> bool {
+        TAKES_PIECES
+    }
+
+    fn piece(&mut self, piece: Tree) {
+        let spans = piece.len() as u64 + self.take_waiting(&piece);
+        if let Some(key) = piece.waits_for() {
+            *self.waiting.entry(key).or_default() += spans;
+        }
+        self.add_spans(&piece, false);
+    }
+
     fn segment_end(&mut self, end: &SegmentEnd) {
         self.judge_fragments(end.end.is_some());
+        self.settle_waiting(Some(end.index), end.end.is_some());
         self.close_timeline();
         if let Some(seg) = self.segments.get_mut(end.index as usize) {
             seg.end.clone_from(&end.end);
@@ -276,6 +298,7 @@ impl Analyzer<'_> {
 
     fn judge(&mut self, segment_ended: bool) {
         for mut tree in std::mem::take(&mut self.fragments) {
+            let waited = self.take_waiting(&tree);
             if !self.busy_known(&tree) {
                 // The Python tracker writes an operation when it ends, so a background
                 // operation that outlived its parent comes after it: it follows from it.
@@ -300,7 +323,49 @@ impl Analyzer<'_> {
                 });
                 self.add_root(tree, long_lived);
             } else {
-                self.in_flight += tree.len() as u64;
+                self.in_flight += tree.len() as u64 + waited;
+            }
+        }
+    }
+
+    /// The spans of pieces that waited for a node of `tree`, which has now come: no
+    /// longer waiting.
+    fn take_waiting(&mut self, tree: &Tree) -> u64 {
+        if self.waiting.is_empty() {
+            return 0;
+        }
+        (0..tree.len())
+            .filter_map(|i| tree.awaited_at(i))
+            .filter_map(|key| self.waiting.remove(&key))
+            .sum()
+    }
+
+    /// Pieces whose parent never came in segment `index` (every segment if `None`): in a
+    /// segment that ended, their parent was lost (warned about, as for a fragment); in
+    /// one that did not, it is still running, and their spans are in flight.
+    fn settle_waiting(&mut self, index: Option<u32>, segment_ended: bool) {
+        let mut lost: Vec<((u32, u64), u64)> = Vec::new();
+        self.waiting.retain(|&key, &mut spans| {
+            let settle = index.map_or(true, |i| key.0 == i);
+            if settle {
+                lost.push((key, spans));
+            }
+            !settle
+        });
+        lost.sort_unstable();
+        for ((_, parent), spans) in lost {
+            if segment_ended {
+                self.warnings.push(Warning {
+                    source: self.source.clone(),
+                    line: None,
+                    kind: WarningKind::MissingParent,
+                    message: format!(
+                        "{spans} {} under parent {parent}, which is not in this segment (lost, or written before its children)",
+                        if spans == 1 { "span came" } else { "spans came" }
+                    ),
+                });
+            } else {
+                self.in_flight += spans;
             }
         }
     }
@@ -343,7 +408,10 @@ impl Analyzer<'_> {
         }
         self.stats.add_tree(tree);
         let busy_known = self.busy_known(tree);
-        let long_lived = root.follows_from.is_empty() && Causes::is_long_lived(tree, busy_known);
+        // A piece's root is not a root: its parent is still open.
+        let long_lived = tree.waits_for().is_none()
+            && root.follows_from.is_empty()
+            && Causes::is_long_lived(tree, busy_known);
         self.parallelism
             .add_tree_from(tree, &self.options.thresholds, usize::from(long_lived));
         self.background
@@ -471,6 +539,7 @@ impl<'a> Analyzer<'a> {
             latest: Latest::default(),
             fragments: Vec::new(),
             in_flight: 0,
+            waiting: HashMap::default(),
             warnings: Warnings::default(),
         }
     }
@@ -478,6 +547,7 @@ impl<'a> Analyzer<'a> {
     pub(crate) fn finish(mut self, report: VisitReport, source: Option<PathBuf>) -> Analysis {
         // Only the pipeline's order (fragments, then their segment's end) leaves none here.
         self.judge_fragments(false);
+        self.settle_waiting(None, false);
         self.close_timeline();
         // First, so that no number of other warnings pushes these out.
         let late_warnings = self.late_warnings();
@@ -728,6 +798,46 @@ mod tests {
         assert_eq!(a.summary.background.foreground_roots, 1);
         assert_eq!(a.summary.background.background_roots, 0);
         assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn pieces_whose_parent_never_comes_are_in_flight_or_warned_about() {
+        for with_end in [false, true] {
+            let mut lines = vec![
+                SESSION.to_owned(),
+                span(2, Some(1), "llm", 10, 40, ""),
+                span(1, None, "turn", 0, 50, ""),
+                span(6, Some(5), "prepare", 60, 61, ""),
+                span(4, Some(3), "digest", 45, 70, ""),
+                span(5, Some(3), "graph", 55, 90, ""),
+            ];
+            if with_end {
+                lines.push(END.to_owned());
+            }
+            let data = lines.join("\n") + "\n";
+            let options = Options {
+                hold_budget: Some(1),
+                ..Options::default()
+            };
+            let a = analyze_reader(data.as_bytes(), "mem", &options).unwrap();
+            assert_eq!(a.summary.operations, 5);
+            assert_eq!(a.summary.in_flight, if with_end { 0 } else { 3 });
+            let missing: Vec<&Warning> = a
+                .warnings()
+                .iter()
+                .filter(|w| w.kind == WarningKind::MissingParent)
+                .collect();
+            if with_end {
+                assert!(
+                    missing
+                        .iter()
+                        .any(|w| w.message.starts_with("1 span came under parent 3")),
+                    "{missing:?}"
+                );
+            } else {
+                assert!(missing.is_empty(), "{missing:?}");
+            }
+        }
     }
 
     #[test]

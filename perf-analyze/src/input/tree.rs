@@ -154,6 +154,13 @@ impl Tree {
         Some(&self.early[at].1)
     }
 
+    /// How many children, over all nodes, were handed over in pieces before their
+    /// parent closed ([`Tree::early_children`]): they are not in this tree.
+    #[must_use]
+    pub fn early_count(&self) -> u64 {
+        self.early.iter().map(|(_, e)| e.count()).sum()
+    }
+
     /// The time of node `index` its children cover: the length of the union of their
     /// intervals within the node's, counting children handed over early.
     #[must_use]

@@ -13,6 +13,17 @@ const TREE_LINES: usize = 40;
 const TREE_DEPTH: u32 = 12;
 const LLM_ROWS: usize = 20;
 const LIST_ROWS: usize = 10;
+/// Says that children of the latest operation closed early and are not in its tree.
+fn early_note(tree: &Tree) -> Option<String> {
+    let n = tree.early_count();
+    (n > 0).then(|| {
+        format!(
+            "{n} of its spans' children closed while more than {} spans were held under operations still running: their time counts, but they are not shown here nor on the critical path.",
+            crate::input::HOLD_BUDGET
+        )
+    })
+}
+
 /// Said of the latest operation where long-lived roots hold the requests.
 const REQUEST_OF_LONG_LIVED: &str =
     "A request of the latest long-lived root (connection, subscriber), of about median duration.";
@@ -183,6 +194,9 @@ pub(super) fn build(a: &Analysis, options: &RenderOptions) -> Vec<Block> {
             b.push(Block::Line(REQUEST_OF_LONG_LIVED.into()));
         }
         b.push(Block::Pre(breakdown(tree)));
+        if let Some(line) = early_note(tree) {
+            b.push(Block::Line(line));
+        }
     }
 
     if !s.llm_calls.is_empty() {
@@ -454,6 +468,9 @@ fn detailed(a: &Analysis, b: &mut Vec<Block>) {
     b.push(Block::Heading("CRITICAL PATH (LATEST OPERATION)"));
     if s.workload.long_lived_roots > 0 {
         b.push(Block::Line(REQUEST_OF_LONG_LIVED.into()));
+    }
+    if let Some(line) = a.latest.as_ref().and_then(early_note) {
+        b.push(Block::Line(line));
     }
     let mut lines: Vec<String> = a
         .critical_path

@@ -227,6 +227,7 @@ impl Analyzer<'_> {
         self.background.finish_segment();
         self.stats.finish_segment();
         self.parallelism.finish_segment();
+        self.llm.finish_segment();
     }
 
     /// Says which operations active time and the async analysis place approximately.

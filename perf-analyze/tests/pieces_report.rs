@@ -15,25 +15,67 @@ use proptest::prelude::*;
 
 mod forest_common;
 
-use forest_common::{Overlap, Raw, Shape};
+use forest_common::Raw;
 
 /// The name of the forests' LLM calls.
 const LLM: &str = "b";
 
-/// A random forest whose siblings run one after another (so they close in start order),
-/// with roots that overlap, names from three letters (`b` an LLM call) and some parents
-/// lost.
+/// A random forest whose siblings close in start order: each child starts after the
+/// previous one ended, or (one in three) while it runs, and ends after it; with roots
+/// that overlap, names from three letters (`b` an LLM call) and some parents lost.
 fn forest(seeds: &[u64]) -> Vec<Raw> {
-    let shape = Shape {
-        names: 3,
-        roots: 4,
-        min_len: 10_000,
-        overlapping_roots: true,
-        max_depth: 4,
-        kids: 7,
-        overlap: Overlap::Never,
-    };
-    let mut spans = forest_common::forest(seeds, shape);
+    let mut rng = seeds.iter().copied().cycle();
+    let mut next = move || rng.next().unwrap_or(7);
+    let name = |n: u64| ((b'a' + (n % 3) as u8) as char).to_string();
+    let mut spans = Vec::new();
+    let (mut id, mut t) = (0u64, 0u64);
+    for _ in 0..1 + next() % 4 {
+        let len = 10_000 + next() % 1_000_000;
+        id += 1;
+        spans.push(Raw {
+            id,
+            parent: None,
+            name: name(next()),
+            start: t,
+            end: t + len,
+            depth: 0,
+        });
+        let mut todo = vec![(id, t, t + len, 0u32)];
+        t += next() % (2 * len);
+        while let Some((pid, start, end, depth)) = todo.pop() {
+            if depth >= 4 {
+                continue;
+            }
+            // The previous child's interval.
+            let mut prev = (start, start);
+            for _ in 0..next() % 7 {
+                let overlap = prev.1 > prev.0 + 1 && next() % 3 == 0;
+                let lo = if overlap { prev.0 + 1 } else { prev.1 };
+                let room = if overlap {
+                    prev.1 - lo
+                } else {
+                    end.saturating_sub(lo) / 2
+                };
+                let s = lo + next() % room.max(1);
+                let min_end = (s + 1).max(prev.1 + 1);
+                if min_end > end {
+                    break;
+                }
+                let e = min_end + next() % (end - min_end + 1);
+                id += 1;
+                spans.push(Raw {
+                    id,
+                    parent: Some(pid),
+                    name: name(next()),
+                    start: s,
+                    end: e,
+                    depth: depth + 1,
+                });
+                todo.push((id, s, e, depth + 1));
+                prev = (s, e);
+            }
+        }
+    }
     let lost = seeds[0] % 3;
     if lost > 0 {
         spans.retain(|s| s.parent.is_none() || s.id % 13 != lost);

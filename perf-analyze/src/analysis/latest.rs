@@ -260,3 +260,65 @@ fn representative(tree: &Tree) -> Option<Tree> {
         .min_by_key(|&&c| tree.span(c as usize).duration_ns().abs_diff(median))?;
     Some(tree.subtree(*best as usize))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::TreeBuilder;
+
+    /// A connection (id 1) with `requests` requests one after another, each of 20
+    /// children, durations spread over many buckets; its trees and pieces from a
+    /// builder holding at most `budget` spans, offered as the analyzer offers them.
+    /// Also returns the most spans candidates held at once.
+    fn connection(requests: u64, budget: usize) -> (Latest, usize) {
+        let mut builder = TreeBuilder::with_budget("mem", budget);
+        let mut latest = Latest::default();
+        let mut most_held = 0;
+        let mut id = 1;
+        let mut t = 0;
+        let offer = |latest: &mut Latest, tree: Tree| {
+            if tree.open_parent().is_some() {
+                latest.offer_piece(tree);
+            } else {
+                latest.offer(tree, true);
+            }
+        };
+        for r in 0..requests {
+            let len = 1_000 + (r * 7_919) % 200_000;
+            id += 1;
+            let request = id;
+            for k in 0..20 {
+                id += 1;
+                let mut child = Span::example("step", t + k, t + k + 1);
+                (child.id, child.parent, child.line) = (id, Some(request), id);
+                builder.push(child, &mut |tree| offer(&mut latest, tree));
+            }
+            let mut span = Span::example("request", t, t + len);
+            (span.id, span.parent, span.line) = (request, Some(1), request);
+            builder.push(span, &mut |tree| offer(&mut latest, tree));
+            most_held = most_held.max(latest.pending.values().map(|r| r.spans).sum());
+            t += len + 10;
+        }
+        let mut root = Span::example("connection", 0, t);
+        root.line = id + 1;
+        builder.push(root, &mut |tree| offer(&mut latest, tree));
+        assert!(latest.pending.is_empty());
+        (latest, most_held)
+    }
+
+    #[test]
+    fn a_connection_s_candidates_stay_under_the_cap_and_the_pick_is_in_the_median_s_bucket() {
+        let (whole, _) = connection(1_000, usize::MAX);
+        let (early, most_held) = connection(1_000, 200);
+        assert!(most_held <= MAX_CANDIDATE_SPANS, "{most_held}");
+        assert!(
+            most_held > MAX_CANDIDATE_SPANS / 2,
+            "{most_held}: the cap was reached"
+        );
+        let duration = |l: &Latest| l.request.as_ref().unwrap().root().duration_ns();
+        assert_eq!(
+            sketch::bucket(duration(&early)),
+            sketch::bucket(duration(&whole))
+        );
+    }
+}

@@ -242,3 +242,57 @@ impl Parallelism {
         all
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::TreeBuilder;
+
+    /// A parent (id 1) with 100 runs of two sequential children, each run's first child
+    /// starting while the previous run's second one runs (and ending after it): run `i`
+    /// saves `100 - i / 2` ns. Fed to a builder holding at most `budget` spans, the
+    /// opportunities found with every threshold at its lowest.
+    fn runs(budget: usize) -> (Opportunity, usize) {
+        let t = Thresholds {
+            parallel_min_ns: 1,
+            parallel_min_share: 0.0,
+            ..crate::Options::default().thresholds
+        };
+        let mut found = Parallelism::default();
+        let mut builder = TreeBuilder::with_budget("mem", budget);
+        let mut most_kept = 0;
+        let mut id = 1;
+        let mut s = 0;
+        for i in 0..100u64 {
+            let first = 100 - i / 2;
+            for (start, end) in [(s, s + first), (s + first, s + first + 100)] {
+                id += 1;
+                let mut child = Span::example("x", start, end);
+                (child.id, child.parent, child.line) = (id, Some(1), id);
+                builder.push(child, &mut |tree| found.add_tree(&tree, &t));
+                let kept = found.pending.values().map(|p| p.closed.len()).max();
+                most_kept = most_kept.max(kept.unwrap_or(0));
+            }
+            // The next run starts while this one's second child runs, and ends after it.
+            s += first + 50;
+        }
+        let mut parent = Span::example("parent", 0, s + 1_000);
+        parent.line = id + 1;
+        builder.push(parent, &mut |tree| found.add_tree(&tree, &t));
+        assert!(found.pending.is_empty());
+        (found.opportunities().remove(0), most_kept)
+    }
+
+    #[test]
+    fn past_the_cap_a_parent_s_pieces_keep_the_runs_that_save_most() {
+        let (whole, _) = runs(usize::MAX);
+        assert_eq!((whole.occurrences, whole.spans), (100, 200));
+        let (early, most_kept) = runs(1);
+        assert_eq!(most_kept, MAX_PENDING_RUNS);
+        // The 64 closed runs kept are runs 0 to 63 (saving 100 to 69); then the last,
+        // still open when the parent came.
+        assert_eq!((early.occurrences, early.spans), (65, 130));
+        let saving: u64 = (0..64).map(|i| 100 - i / 2).sum::<u64>() + (100 - 99 / 2);
+        assert_eq!(early.saving_ns, saving);
+    }
+}

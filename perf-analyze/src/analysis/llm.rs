@@ -182,6 +182,8 @@ pub struct LlmCalls {
     latest: BTreeMap<CallKey, Kept>,
     /// Kept calls waiting for their caller: (segment, open parent id) -> their keys.
     awaiting: HashMap<(u32, u64), Vec<CallKey>>,
+    /// The latest call added that was not kept (started before every kept one).
+    passed: Option<LlmCall>,
     /// Calls seen.
     pub count: u64,
     /// Their summed wall time.
@@ -198,7 +200,7 @@ impl LlmCalls {
 
     /// Counts a span if it is an LLM call, and returns the call; `caller` is its parent
     /// span, if known.
-    pub fn add(&mut self, span: &Span, caller: Option<&Span>) -> Option<LlmCall> {
+    pub fn add(&mut self, span: &Span, caller: Option<&Span>) -> Option<&LlmCall> {
         self.add_call(span, caller, None)
     }
 
@@ -215,7 +217,7 @@ impl LlmCalls {
                 let caller = node.parent.map(|p| tree.span(p as usize));
                 let waits = if index == 0 { tree.waits_for() } else { None };
                 if let Some(call) = self.add_call(span, caller, waits) {
-                    calls.push((index, call));
+                    calls.push((index, call.clone()));
                 }
             }
         }
@@ -226,7 +228,7 @@ impl LlmCalls {
         span: &Span,
         caller: Option<&Span>,
         waits: Option<(u32, u64)>,
-    ) -> Option<LlmCall> {
+    ) -> Option<&LlmCall> {
         let mut call = LlmCall::from_span(span)?;
         call.caller = caller.map(|c| c.name.to_string());
         self.count += 1;
@@ -237,7 +239,7 @@ impl LlmCalls {
         if self.latest.len() >= Self::KEEP {
             let first = *self.latest.keys().next()?;
             if key < first {
-                return Some(call);
+                return Some(self.passed.insert(call));
             }
             if let Some(Kept {
                 waits: Some(parent),
@@ -255,12 +257,8 @@ impl LlmCalls {
         if let Some(parent) = waits {
             self.awaiting.entry(parent).or_default().push(key);
         }
-        let kept = Kept {
-            call: call.clone(),
-            waits,
-        };
-        self.latest.insert(key, kept);
-        Some(call)
+        let kept = self.latest.entry(key).or_insert(Kept { call, waits });
+        Some(&kept.call)
     }
 
     /// The parent awaited under `key` came, named `name`: it is its kept calls' caller.

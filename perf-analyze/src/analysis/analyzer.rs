@@ -14,6 +14,7 @@ use super::bottleneck;
 use super::causes::Causes;
 use super::critical::{critical_path, Step};
 use super::intervals::{SortedUnion, StartOrder, REORDER_CAPACITY};
+use super::latest::Latest;
 use super::llm::{LlmCall, LlmCalls};
 use super::parallelism::Parallelism;
 use super::stats::Stats;
@@ -98,85 +99,6 @@ pub(crate) struct Analyzer<'a> {
     warnings: Warnings,
 }
 
-/// The latest operation, for the breakdown: the most recently started complete
-/// foreground root. A root is background if it follows from another span, or if it
-/// started while the foreground root it is compared with ran (as in the async
-/// analysis); roots still open at the flush are used only when nothing else is there.
-#[derive(Debug, Default)]
-struct Latest {
-    /// A representative request of the latest long-lived root (see [`representative`]).
-    request: Option<Tree>,
-    foreground: Option<Tree>,
-    open: Option<Tree>,
-    background: Option<Tree>,
-}
-
-fn replace_if_later(slot: &mut Option<Tree>, tree: Tree) {
-    if slot
-        .as_ref()
-        .map_or(true, |t| tree.root().start_ns >= t.root().start_ns)
-    {
-        *slot = Some(tree);
-    }
-}
-
-impl Latest {
-    fn offer(&mut self, tree: Tree) {
-        let root = tree.root();
-        if !root.follows_from.is_empty() {
-            return replace_if_later(&mut self.background, tree);
-        }
-        if root.status == Status::Open {
-            return replace_if_later(&mut self.open, tree);
-        }
-        let Some(current) = self.foreground.as_ref().map(Tree::root) else {
-            self.foreground = Some(tree);
-            return;
-        };
-        let started_while = |a: &crate::input::Span, b: &crate::input::Span| {
-            (a.start_ns..a.end_ns.max(a.start_ns.saturating_add(1))).contains(&b.start_ns)
-        };
-        if root.start_ns >= current.start_ns {
-            if started_while(current, root) {
-                replace_if_later(&mut self.background, tree);
-            } else if let Some(old) = self.foreground.replace(tree) {
-                replace_if_later(&mut self.background, old);
-            }
-        } else if started_while(root, current) {
-            // The current one started while this earlier root ran: it was background work.
-            if let Some(old) = self.foreground.replace(tree) {
-                replace_if_later(&mut self.background, old);
-            }
-        } else {
-            replace_if_later(&mut self.background, tree);
-        }
-    }
-
-    fn best(self) -> Option<Tree> {
-        self.request
-            .or(self.foreground)
-            .or(self.open)
-            .or(self.background)
-    }
-}
-
-/// A long-lived root's representative request: of its children, the latest whose
-/// duration is nearest their median.
-fn representative(tree: &Tree) -> Option<Tree> {
-    let children = tree.children(0);
-    let mut durations: Vec<u64> = children
-        .iter()
-        .map(|&c| tree.span(c as usize).duration_ns())
-        .collect();
-    durations.sort_unstable();
-    let median = *durations.get(durations.len() / 2)?;
-    let best = children
-        .iter()
-        .rev()
-        .min_by_key(|&&c| tree.span(c as usize).duration_ns().abs_diff(median))?;
-    Some(tree.subtree(*best as usize))
-}
-
 /// Where an interval goes once it is in start order: into active time and, for a root
 /// to classify (its name, and whether it follows from another span), the async analysis.
 fn place<'a>(
@@ -248,6 +170,9 @@ impl Analyzer<'_> {
         self.active_ns += std::mem::take(&mut self.active).len_ns();
         self.background.finish_segment();
         self.stats.finish_segment();
+        self.parallelism.finish_segment();
+        self.llm.finish_segment();
+        self.latest.finish_segment();
     }
 
     /// Says which operations active time and the async analysis place approximately.
@@ -431,16 +356,7 @@ impl Analyzer<'_> {
     /// Offers a root's tree as the latest operation; a long-lived root offers one of its
     /// requests instead.
     fn add_root(&mut self, tree: Tree, long_lived: bool) {
-        if tree.missing_parent().is_some() {
-            return;
-        }
-        if long_lived {
-            if let Some(request) = representative(&tree) {
-                replace_if_later(&mut self.latest.request, request);
-            }
-            return;
-        }
-        self.latest.offer(tree);
+        self.latest.offer(tree, long_lived);
     }
 
     /// False for the Python tracker's files, which do not record busy time.

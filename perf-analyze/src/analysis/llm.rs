@@ -26,7 +26,10 @@ use perf_layer::record::llm::{
 use serde::{Deserialize, Serialize};
 
 use crate::input::pick::{pick, Picked};
-use crate::input::Span;
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
+
+use crate::input::{Span, Tree};
 
 /// One LLM call, as promised in the summary's `llm_calls`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,10 +159,31 @@ impl LlmCall {
     }
 }
 
-/// All LLM calls of a session: the latest [`LlmCalls::KEEP`] in full, totals over all.
+/// Where a kept call sorts among the calls: by segment, start, line and id (then
+/// arrival, for spans alike in all four).
+type CallKey = (u32, u64, u64, u64, u64);
+
+/// A kept call, and the parent it waits for if it came in a piece (its caller, filled
+/// in when that parent comes).
+#[derive(Debug, Clone)]
+struct Kept {
+    call: LlmCall,
+    waits: Option<(u32, u64)>,
+}
+
+/// All LLM calls of a session: the [`LlmCalls::KEEP`] that started last in full (by
+/// segment, then start), totals over all. Which calls are kept, and their callers, do
+/// not depend on the order calls arrive in: a call that comes in a piece
+/// ([`Tree::waits_for`]) before its parent has its caller filled in when the parent's
+/// node comes ([`Tree::awaited_at`]); if the parent never comes it has none, as a
+/// fragment's root call has.
 #[derive(Debug, Clone, Default)]
 pub struct LlmCalls {
-    latest: std::collections::VecDeque<LlmCall>,
+    latest: BTreeMap<CallKey, Kept>,
+    /// Kept calls waiting for their caller: (segment, open parent id) -> their keys.
+    awaiting: HashMap<(u32, u64), Vec<CallKey>>,
+    /// The latest call added that was not kept (started before every kept one).
+    passed: Option<LlmCall>,
     /// Calls seen.
     pub count: u64,
     /// Their summed wall time.
@@ -177,23 +201,85 @@ impl LlmCalls {
     /// Counts a span if it is an LLM call, and returns the call; `caller` is its parent
     /// span, if known.
     pub fn add(&mut self, span: &Span, caller: Option<&Span>) -> Option<&LlmCall> {
+        self.add_call(span, caller, None)
+    }
+
+    /// Counts the LLM calls of a tree, complete or a piece, and pushes each on `calls`
+    /// with its node index; fills in the caller of kept calls that came in pieces
+    /// before their parent, if it is in this tree.
+    pub fn add_tree(&mut self, tree: &Tree, calls: &mut Vec<(usize, LlmCall)>) {
+        for (index, node) in tree.nodes().iter().enumerate() {
+            let span = &node.span;
+            if let Some(key) = tree.awaited_at(index) {
+                self.parent_came(key, &span.name);
+            }
+            if may_be_llm(span) {
+                let caller = node.parent.map(|p| tree.span(p as usize));
+                let waits = if index == 0 { tree.waits_for() } else { None };
+                if let Some(call) = self.add_call(span, caller, waits) {
+                    calls.push((index, call.clone()));
+                }
+            }
+        }
+    }
+
+    fn add_call(
+        &mut self,
+        span: &Span,
+        caller: Option<&Span>,
+        waits: Option<(u32, u64)>,
+    ) -> Option<&LlmCall> {
         let mut call = LlmCall::from_span(span)?;
         call.caller = caller.map(|c| c.name.to_string());
         self.count += 1;
         self.wall_ns += call.wall_ns;
         self.load_ns += call.load_ns.unwrap_or(0);
         self.overhead_ns += call.overhead_ns.unwrap_or(0);
-        if self.latest.len() == Self::KEEP {
-            self.latest.pop_front();
+        let key = (span.segment, span.start_ns, span.line, span.id, self.count);
+        if self.latest.len() >= Self::KEEP {
+            let first = *self.latest.keys().next()?;
+            if key < first {
+                return Some(self.passed.insert(call));
+            }
+            if let Some(Kept {
+                waits: Some(parent),
+                ..
+            }) = self.latest.remove(&first)
+            {
+                if let Some(keys) = self.awaiting.get_mut(&parent) {
+                    keys.retain(|k| *k != first);
+                    if keys.is_empty() {
+                        self.awaiting.remove(&parent);
+                    }
+                }
+            }
         }
-        self.latest.push_back(call);
-        self.latest.back()
+        if let Some(parent) = waits {
+            self.awaiting.entry(parent).or_default().push(key);
+        }
+        let kept = self.latest.entry(key).or_insert(Kept { call, waits });
+        Some(&kept.call)
+    }
+
+    /// The parent awaited under `key` came, named `name`: it is its kept calls' caller.
+    fn parent_came(&mut self, key: (u32, u64), name: &str) {
+        for call in self.awaiting.remove(&key).into_iter().flatten() {
+            if let Some(kept) = self.latest.get_mut(&call) {
+                kept.call.caller = Some(name.to_owned());
+                kept.waits = None;
+            }
+        }
+    }
+
+    /// Ends a segment: calls whose parent never came in it keep no caller.
+    pub fn finish_segment(&mut self) {
+        self.awaiting.clear();
     }
 
     /// The kept calls, sorted by start.
     #[must_use]
     pub fn calls(&self) -> Vec<LlmCall> {
-        let mut calls: Vec<LlmCall> = self.latest.iter().cloned().collect();
+        let mut calls: Vec<LlmCall> = self.latest.values().map(|k| k.call.clone()).collect();
         calls.sort_by_key(|c| c.start_ns);
         calls
     }

@@ -4,7 +4,7 @@
 //! The analyzer is an [input](crate::input) [`Visitor`](crate::input::Visitor):
 //! it feeds every tree to each aggregator (per-name [`stats`], [`parallelism`],
 //! [`background`] work, [`llm`] calls, active time by [`intervals`], the [`causes`]
-//! of slow user-facing work with its [`latency`] over time), keeps the latest
+//! of slow user-facing work with its [`latency`] over time), keeps the [`latest`]
 //! operation for its [`critical`] path, and at the end sums up: the
 //! [`bottleneck`]s, then the [`advice`]: the causes' findings, ranked by saving. [`compare`] and
 //! [`trend`] work on summaries, across sessions.
@@ -23,6 +23,7 @@ pub mod compare;
 pub mod critical;
 pub mod intervals;
 pub mod latency;
+pub mod latest;
 pub mod llm;
 pub mod parallelism;
 pub mod sketch;

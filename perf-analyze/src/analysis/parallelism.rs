@@ -30,7 +30,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::Tree;
+use crate::input::{Span, Tree};
 use crate::Thresholds;
 
 /// Sequential siblings that could run concurrently, as in the summary's `parallelism`.
@@ -55,10 +55,75 @@ pub struct Opportunity {
 /// Above this many distinct (parent, operations) keys, new ones are not tracked.
 const KEY_LIMIT: usize = 10_000;
 
+/// The most closed runs kept per open parent (see [`Parallelism::add_tree_from`]): past
+/// it, the run with the smallest saving is dropped (whether a run is material depends
+/// on the parent's duration, known only when it comes; a larger saving is material
+/// whenever a smaller one is).
+pub const MAX_PENDING_RUNS: usize = 64;
+
+/// A run of sequential siblings, as [`Parallelism`] sums it up.
+#[derive(Debug, Clone, Default)]
+struct Run {
+    /// The siblings' names in order of first start (each once).
+    names: Vec<Arc<str>>,
+    /// How many siblings.
+    count: u64,
+    /// Their summed durations.
+    sequential: u64,
+    /// The longest one's duration.
+    longest: u64,
+}
+
+impl Run {
+    fn push(&mut self, child: &Span) {
+        if !self.names.contains(&child.name) {
+            self.names.push(child.name.clone());
+        }
+        self.count += 1;
+        let duration = child.duration_ns();
+        self.sequential += duration;
+        self.longest = self.longest.max(duration);
+    }
+
+    fn saving(&self) -> u64 {
+        self.sequential - self.longest
+    }
+}
+
+/// One parent's children so far: the current run, and the latest end among them (a
+/// child that starts before it overlaps an earlier sibling and starts a new run).
+#[derive(Debug, Clone, Default)]
+struct Siblings {
+    run: Run,
+    end: u64,
+}
+
+impl Siblings {
+    /// Adds the next child (in start order); returns the run it ended, if any.
+    fn push(&mut self, child: &Span) -> Option<Run> {
+        let ended = (self.run.count > 0 && child.start_ns < self.end)
+            .then(|| std::mem::take(&mut self.run));
+        self.run.push(child);
+        self.end = self.end.max(child.end_ns);
+        ended
+    }
+}
+
+/// The children of a parent still open, handed over in pieces: the run they leave
+/// open, and the runs they closed that may be material.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    siblings: Siblings,
+    closed: Vec<Run>,
+}
+
 /// Finds and aggregates opportunities, tree by tree.
 #[derive(Debug, Clone, Default)]
 pub struct Parallelism {
     found: HashMap<(Arc<str>, Vec<Arc<str>>), Opportunity>,
+    /// The children of parents still open, handed over in pieces: (segment, open
+    /// parent id) -> their runs so far.
+    pending: HashMap<(u32, u64), Pending>,
 }
 
 impl Parallelism {
@@ -67,59 +132,82 @@ impl Parallelism {
         self.add_tree_from(tree, thresholds, 0);
     }
 
-    /// Looks at the parents in a complete tree from node `first` on: 1 leaves out a
-    /// long-lived root (a connection), whose requests run one after another by nature.
+    /// Looks at the parents in a tree from node `first` on: 1 leaves out a long-lived
+    /// root (a connection), whose requests run one after another by nature.
+    ///
+    /// The tree may be a piece ([`Tree::waits_for`]): its root, a child of a parent still
+    /// open, continues that parent's runs, kept (bounded: the current run's distinct
+    /// names and sums, and at most [`MAX_PENDING_RUNS`] closed runs) until the parent's
+    /// node comes ([`Tree::awaited_at`]), where its late children continue them; they
+    /// are dropped if that node is left out (`first`), or at [`Parallelism::finish_segment`]
+    /// if it never comes. The result is the same as with the whole tree when siblings
+    /// close in start order (sequential ones do). Overlapping siblings that close out of
+    /// start order come in pieces in another order than in the whole tree, where
+    /// children are sorted by start: a run may then end at another sibling.
     pub fn add_tree_from(&mut self, tree: &Tree, thresholds: &Thresholds, first: usize) {
-        for index in first..tree.len() {
+        for index in 0..tree.len() {
+            let early = tree
+                .awaited_at(index)
+                .and_then(|key| self.pending.remove(&key));
             let children = tree.children(index);
-            if children.len() < 2 {
+            if index < first || (early.is_none() && children.len() < 2) {
                 continue;
             }
             let parent = tree.span(index);
-            let mut run: Vec<usize> = Vec::new();
-            let mut run_end = 0u64;
-            for &c in children {
-                let child = tree.span(c as usize);
-                if !run.is_empty() && child.start_ns < run_end {
-                    // Overlaps the previous sibling: they already ran concurrently.
-                    self.close_run(tree, parent, &run, thresholds);
-                    run.clear();
-                }
-                run.push(c as usize);
-                run_end = run_end.max(child.end_ns);
+            let (parent_name, parent_ns) = (&parent.name, parent.duration_ns());
+            let Pending {
+                mut siblings,
+                closed,
+            } = early.unwrap_or_default();
+            for run in &closed {
+                self.close_run(parent_name, parent_ns, run, thresholds);
             }
-            self.close_run(tree, parent, &run, thresholds);
+            for &c in children {
+                if let Some(run) = siblings.push(tree.span(c as usize)) {
+                    // Overlaps the previous sibling: they already ran concurrently.
+                    self.close_run(parent_name, parent_ns, &run, thresholds);
+                }
+            }
+            self.close_run(parent_name, parent_ns, &siblings.run, thresholds);
+        }
+        if let Some(key) = tree.waits_for() {
+            let pending = self.pending.entry(key).or_default();
+            if let Some(run) = pending.siblings.push(tree.root()) {
+                // Material only if its saving reaches the minimum (and a share of the
+                // parent's duration, known when the parent comes).
+                if run.count >= 2 && run.saving() >= thresholds.parallel_min_ns {
+                    pending.closed.push(run);
+                    if pending.closed.len() > MAX_PENDING_RUNS {
+                        let smallest = (0..pending.closed.len())
+                            .min_by_key(|&i| pending.closed[i].saving())
+                            .unwrap_or(0);
+                        pending.closed.remove(smallest);
+                    }
+                }
+            }
         }
     }
 
-    fn close_run(
-        &mut self,
-        tree: &Tree,
-        parent: &crate::input::Span,
-        run: &[usize],
-        t: &Thresholds,
-    ) {
+    /// Ends a segment: the children of parents that never came in it were not
+    /// siblings under a parent (they came as trees of their own).
+    pub fn finish_segment(&mut self) {
+        self.pending.clear();
+    }
+
+    /// Counts a run of siblings under a parent of `parent_ns`, if material.
+    fn close_run(&mut self, parent: &Arc<str>, parent_ns: u64, run: &Run, t: &Thresholds) {
         // A run ends where an overlapping sibling starts; that sibling starts the next one.
-        if run.len() < 2 {
+        if run.count < 2 {
             return;
         }
-        let durations = run.iter().map(|&i| tree.span(i).duration_ns());
-        let sequential: u64 = durations.clone().sum();
-        let parallel = durations.max().unwrap_or(0);
-        let saving = sequential - parallel;
-        let material = saving >= t.parallel_min_ns
-            && saving as f64 >= t.parallel_min_share * parent.duration_ns() as f64;
+        let (sequential, parallel) = (run.sequential, run.longest);
+        let saving = run.saving();
+        let material =
+            saving >= t.parallel_min_ns && saving as f64 >= t.parallel_min_share * parent_ns as f64;
         if !material {
             return;
         }
-        let mut names: Vec<Arc<str>> = Vec::new();
-        for &i in run {
-            let name = &tree.span(i).name;
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-        let key = (parent.name.clone(), names);
+        let key = (parent.clone(), run.names.clone());
         if !self.found.contains_key(&key) && self.found.len() >= KEY_LIMIT {
             return;
         }
@@ -136,7 +224,7 @@ impl Parallelism {
                 saving_ns: 0,
             });
         entry.occurrences += 1;
-        entry.spans += run.len() as u64;
+        entry.spans += run.count;
         entry.sequential_ns += sequential;
         entry.parallel_ns += parallel;
         entry.saving_ns += saving;
@@ -152,5 +240,59 @@ impl Parallelism {
                 .then_with(|| (&a.parent, &a.operations).cmp(&(&b.parent, &b.operations)))
         });
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::TreeBuilder;
+
+    /// A parent (id 1) with 100 runs of two sequential children, each run's first child
+    /// starting while the previous run's second one runs (and ending after it): run `i`
+    /// saves `100 - i / 2` ns. Fed to a builder holding at most `budget` spans, the
+    /// opportunities found with every threshold at its lowest.
+    fn runs(budget: usize) -> (Opportunity, usize) {
+        let t = Thresholds {
+            parallel_min_ns: 1,
+            parallel_min_share: 0.0,
+            ..crate::Options::default().thresholds
+        };
+        let mut found = Parallelism::default();
+        let mut builder = TreeBuilder::with_budget("mem", budget);
+        let mut most_kept = 0;
+        let mut id = 1;
+        let mut s = 0;
+        for i in 0..100u64 {
+            let first = 100 - i / 2;
+            for (start, end) in [(s, s + first), (s + first, s + first + 100)] {
+                id += 1;
+                let mut child = Span::example("x", start, end);
+                (child.id, child.parent, child.line) = (id, Some(1), id);
+                builder.push(child, &mut |tree| found.add_tree(&tree, &t));
+                let kept = found.pending.values().map(|p| p.closed.len()).max();
+                most_kept = most_kept.max(kept.unwrap_or(0));
+            }
+            // The next run starts while this one's second child runs, and ends after it.
+            s += first + 50;
+        }
+        let mut parent = Span::example("parent", 0, s + 1_000);
+        parent.line = id + 1;
+        builder.push(parent, &mut |tree| found.add_tree(&tree, &t));
+        assert!(found.pending.is_empty());
+        (found.opportunities().remove(0), most_kept)
+    }
+
+    #[test]
+    fn past_the_cap_a_parent_s_pieces_keep_the_runs_that_save_most() {
+        let (whole, _) = runs(usize::MAX);
+        assert_eq!((whole.occurrences, whole.spans), (100, 200));
+        let (early, most_kept) = runs(1);
+        assert_eq!(most_kept, MAX_PENDING_RUNS);
+        // The 64 closed runs kept are runs 0 to 63 (saving 100 to 69); then the last,
+        // still open when the parent came.
+        assert_eq!((early.occurrences, early.spans), (65, 130));
+        let saving: u64 = (0..64).map(|i| 100 - i / 2).sum::<u64>() + (100 - 99 / 2);
+        assert_eq!(early.saving_ns, saving);
     }
 }

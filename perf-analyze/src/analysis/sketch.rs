@@ -25,7 +25,10 @@ pub struct Sketch {
 const SUB_BITS: u32 = 6;
 const SUB: u64 = 1 << SUB_BITS;
 
-fn bucket(value: u64) -> usize {
+/// The bucket a value is counted in: values in one bucket are within 1/64 of each
+/// other (equal below 64), and buckets are in the order of their values.
+#[must_use]
+pub fn bucket(value: u64) -> usize {
     if value < SUB {
         return value as usize;
     }

@@ -46,7 +46,7 @@ pub struct Summary {
     pub parallelism: Vec<Opportunity>,
     /// The critical path of the latest root, names in pre-order.
     pub critical_path: Vec<String>,
-    /// LLM calls (the latest 1000), by start.
+    /// LLM calls (the 1,000 that started last), by start.
     pub llm_calls: Vec<LlmCall>,
     /// When the first segment started (RFC 3339), if known.
     pub started_at: Option<String>,

@@ -143,6 +143,7 @@ impl Visitor for Analyzer<'_> {
             *self.waiting.entry(key).or_default() += spans;
         }
         self.add_spans(&piece, false);
+        self.latest.offer_piece(piece);
     }
 
     fn segment_end(&mut self, end: &SegmentEnd) {
@@ -306,7 +307,7 @@ impl Analyzer<'_> {
         let classify = is_root.then(|| (root.name.clone(), !root.follows_from.is_empty()));
         timeline.push(lo, hi, classify, place(active, background));
         self.calls.clear();
-        for (index, node) in tree.nodes().iter().enumerate() {
+        for node in tree.nodes() {
             let span = &node.span;
             self.operations += 1;
             match span.status {
@@ -324,13 +325,8 @@ impl Analyzer<'_> {
                 );
                 seg.last_end_ns = seg.last_end_ns.max(span.end_ns);
             }
-            if super::llm::may_be_llm(span) {
-                let caller = node.parent.map(|p| tree.span(p as usize));
-                if let Some(call) = self.llm.add(span, caller) {
-                    self.calls.push((index, call.clone()));
-                }
-            }
         }
+        self.llm.add_tree(tree, &mut self.calls);
         self.stats.add_tree(tree);
         let busy_known = self.busy_known(tree);
         // A piece's root is not a root: its parent is still open.

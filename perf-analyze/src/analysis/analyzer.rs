@@ -226,6 +226,7 @@ impl Analyzer<'_> {
         self.active_ns += std::mem::take(&mut self.active).len_ns();
         self.background.finish_segment();
         self.stats.finish_segment();
+        self.causes.finish_segment();
     }
 
     /// Says which operations active time and the async analysis place approximately.

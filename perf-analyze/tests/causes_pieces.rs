@@ -1,0 +1,427 @@
+//! The causes take pieces (closed subtrees handed over while their parent is open): on
+//! random sessions of long-lived connections with requests, user-facing roots and
+//! background roots (following from another span), the findings, units, latency over
+//! time, long-lived roots and each name's user-facing and background-only standing are
+//! the same with a budget of one held span or more as with no budget at all; and what
+//! waits for open parents stays within the open parents.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use perf_analyze::analysis::causes::Causes;
+use perf_analyze::analysis::latency::LatencySummary;
+use perf_analyze::analysis::llm::LlmCall;
+use perf_analyze::{Options, SegmentEnd, Thresholds, Tree, Visitor};
+use proptest::prelude::*;
+
+/// A span of a generated session.
+#[derive(Debug, Clone)]
+struct S {
+    id: u64,
+    parent: Option<u64>,
+    name: String,
+    start: u64,
+    end: u64,
+    busy: u64,
+    follows: Option<u64>,
+    depth: u32,
+    fields: &'static str,
+}
+
+const NAMES: [&str; 4] = ["a", "b", "c", "d"];
+
+/// Random numbers drawn from the seeds, over and over.
+struct Rng<'a> {
+    seeds: &'a [u64],
+    at: usize,
+}
+
+impl Rng<'_> {
+    fn next(&mut self) -> u64 {
+        let v = self.seeds[self.at % self.seeds.len()];
+        self.at += 1;
+        // Mixed with the position, so that a short seed list still varies.
+        v ^ (self.at as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 7
+    }
+}
+
+struct Gen<'a> {
+    rng: Rng<'a>,
+    spans: Vec<S>,
+    id: u64,
+}
+
+impl Gen<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn span(
+        &mut self,
+        parent: Option<u64>,
+        name: &str,
+        start: u64,
+        end: u64,
+        follows: Option<u64>,
+        depth: u32,
+    ) -> u64 {
+        self.id += 1;
+        let share = self.rng.next() % 101;
+        self.spans.push(S {
+            id: self.id,
+            parent,
+            name: name.to_owned(),
+            start,
+            end,
+            busy: (end - start) * share / 100,
+            follows,
+            depth,
+            fields: "",
+        });
+        self.id
+    }
+
+    fn name(&mut self) -> &'static str {
+        NAMES[(self.rng.next() % 4) as usize]
+    }
+
+    /// Children of `parent` within `[start, end)`: none, a batch of one name back to
+    /// back, or a few of random names one after another or overlapping; and theirs.
+    fn subtree(&mut self, parent: u64, start: u64, end: u64, depth: u32) {
+        if depth >= 4 || end - start < 200 {
+            return;
+        }
+        match self.rng.next() % 4 {
+            0 => {}
+            1 => {
+                let n = 5 + self.rng.next() % 8;
+                let name = self.name();
+                let slot = (end - start) / n;
+                for k in 0..n {
+                    let s = start + k * slot;
+                    let e = s + slot * (8 + self.rng.next() % 3) / 10;
+                    let child = self.span(Some(parent), name, s, e.max(s + 1), None, depth + 1);
+                    self.subtree(child, s, e.max(s + 1), depth + 1);
+                }
+            }
+            _ => {
+                let overlap = self.rng.next() % 2 == 0;
+                let mut cursor = start;
+                for _ in 0..self.rng.next() % 5 {
+                    let room = end - cursor;
+                    if room < 2 {
+                        break;
+                    }
+                    let s = cursor + self.rng.next() % (room / 2).max(1);
+                    let e = (s + 1 + self.rng.next() % (end - s)).min(end);
+                    let name = self.name();
+                    let child = self.span(Some(parent), name, s, e, None, depth + 1);
+                    self.subtree(child, s, e, depth + 1);
+                    cursor = if overlap {
+                        start + self.rng.next() % (end - start)
+                    } else {
+                        e
+                    };
+                }
+            }
+        }
+    }
+
+    /// A long-lived connection from `start`: 16 or more requests one after another,
+    /// each with its own work.
+    fn connection(&mut self, start: u64) -> u64 {
+        let conn = self.span(None, "conn", start, start + 1, None, 0);
+        let mut t = start + 1_000;
+        for _ in 0..16 + self.rng.next() % 20 {
+            let len = 10_000 + self.rng.next() % 3_000_000;
+            let name = self.name();
+            let request = self.span(Some(conn), name, t, t + len, None, 1);
+            self.subtree(request, t, t + len, 1);
+            t += len + self.rng.next() % 100_000;
+        }
+        let end = (t + 1_000).max(start + 1_200_000_000);
+        let c = self.spans.iter_mut().find(|s| s.id == conn).unwrap();
+        (c.end, c.busy) = (end, 1_000);
+        end
+    }
+}
+
+/// A random session: long-lived connections, user-facing roots and background roots
+/// (following from the root before), one after another or overlapping.
+fn session(seeds: &[u64]) -> Vec<S> {
+    let mut g = Gen {
+        rng: Rng { seeds, at: 0 },
+        spans: Vec::new(),
+        id: 0,
+    };
+    let mut t = 0;
+    let mut previous = None;
+    for _ in 0..1 + g.rng.next() % 5 {
+        let end = match g.rng.next() % 3 {
+            0 => g.connection(t),
+            kind => {
+                let len = 10_000 + g.rng.next() % 20_000_000;
+                let follows = if kind == 2 {
+                    previous.or(Some(999_999))
+                } else {
+                    None
+                };
+                let name = g.name();
+                let root = g.span(None, name, t, t + len, follows, 0);
+                g.subtree(root, t, t + len, 0);
+                previous = Some(root);
+                t + len
+            }
+        };
+        t += if g.rng.next() % 2 == 0 {
+            end - t + g.rng.next() % 10_000
+        } else {
+            g.rng.next() % (end - t).max(1)
+        };
+    }
+    g.spans
+}
+
+/// The spans as a format-1 session file, in close order (by end, deeper first on ties).
+fn jsonl(mut spans: Vec<S>) -> String {
+    spans.sort_by_key(|s| (s.end, std::cmp::Reverse(s.depth), s.id));
+    let mut out = String::from(
+        "{\"type\":\"session\",\"format\":1,\"session\":\"p\",\"started_at\":\"2026-01-01T00:00:00Z\",\"pid\":1,\"program\":\"p\"}\n",
+    );
+    for s in &spans {
+        let parent = s.parent.map_or("null".to_owned(), |p| p.to_string());
+        let follows = s
+            .follows
+            .map_or(String::new(), |f| format!(",\"follows_from\":[{f}]"));
+        out.push_str(&format!(
+            "{{\"type\":\"span\",\"id\":{},\"parent\":{parent},\"name\":\"{}\",\"target\":\"t\",\"start_ns\":{},\"end_ns\":{},\"busy_ns\":{},\"enters\":1,\"thread\":\"main\",\"status\":\"ok\",\"fields\":{{{}}}{follows}}}\n",
+            s.id, s.name, s.start, s.end, s.busy, s.fields
+        ));
+    }
+    out
+}
+
+/// The causes fed trees and, with a budget, pieces, as the analyzer feeds them.
+struct Feed {
+    causes: Causes,
+    t: Thresholds,
+    pieces: bool,
+    /// Open parents that pieces wait for, and the most the causes kept beyond them.
+    open: HashSet<(u32, u64)>,
+    most_pending: usize,
+    most_open: usize,
+    over: usize,
+}
+
+impl Feed {
+    fn add(&mut self, tree: &Tree, long_lived: bool) {
+        let calls: Vec<(usize, LlmCall)> = tree
+            .nodes()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| LlmCall::from_span(&n.span).map(|c| (i, c)))
+            .collect();
+        self.causes
+            .add_tree(tree, &self.t, true, long_lived, false, &calls);
+        for index in 0..tree.len() {
+            if let Some(key) = tree.awaited_at(index) {
+                self.open.remove(&key);
+            }
+        }
+        if let Some(key) = tree.waits_for() {
+            self.open.insert(key);
+        }
+        let pending = self.causes.pending_len();
+        self.most_pending = self.most_pending.max(pending);
+        self.most_open = self.most_open.max(self.open.len());
+        self.over = self.over.max(pending.saturating_sub(self.open.len()));
+    }
+}
+
+impl Visitor for Feed {
+    fn tree(&mut self, tree: Tree) {
+        let long_lived = tree.root().follows_from.is_empty() && Causes::is_long_lived(&tree, true);
+        self.add(&tree, long_lived);
+    }
+    fn takes_pieces(&self) -> bool {
+        self.pieces
+    }
+    fn piece(&mut self, piece: Tree) {
+        self.add(&piece, false);
+    }
+    fn segment_end(&mut self, _: &SegmentEnd) {
+        self.causes.finish_segment();
+        self.open.clear();
+        assert_eq!(self.causes.pending_len(), 0);
+    }
+}
+
+fn feed(data: &str, budget: Option<usize>) -> Feed {
+    let options = Options {
+        hold_budget: budget,
+        ..Options::default()
+    };
+    // Short enough for the generated spans to wait.
+    let t = Thresholds {
+        idle_min_ns: 10_000,
+        ..Thresholds::default()
+    };
+    let mut feed = Feed {
+        causes: Causes::default(),
+        t,
+        pieces: budget.is_some(),
+        open: HashSet::new(),
+        most_pending: 0,
+        most_open: 0,
+        over: 0,
+    };
+    perf_analyze::visit(data.as_bytes(), "p", &options, &mut feed).expect("a read");
+    feed
+}
+
+/// What the summary and the findings take from the causes.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    units: u64,
+    unit_ns: u64,
+    long_lived_units: (u64, u64),
+    long_lived: (u64, Vec<String>),
+    latency: LatencySummary,
+    /// Per name and target: user-facing spans, background only.
+    names: Vec<(String, u64, bool)>,
+    /// The findings, with a wall time that caps no saving and one that caps many (in
+    /// an order of their own: ties may come in another order).
+    findings: Vec<String>,
+    capped: Vec<String>,
+}
+
+fn outcome(causes: &Causes, names: &[(&str, &str)]) -> Outcome {
+    let findings = |wall: u64| {
+        let mut f: Vec<String> = causes
+            .findings(&[], wall)
+            .iter()
+            .map(|f| format!("{f:?}"))
+            .collect();
+        f.sort();
+        f
+    };
+    let (roots, mut long_names) = causes.long_lived();
+    long_names.sort();
+    Outcome {
+        units: causes.units(),
+        unit_ns: causes.unit_ns(),
+        long_lived_units: causes.long_lived_units(),
+        long_lived: (roots, long_names),
+        latency: causes.latency(),
+        names: names
+            .iter()
+            .map(|&(name, target)| {
+                let (name, target): (Arc<str>, Arc<str>) = (name.into(), target.into());
+                (
+                    name.to_string(),
+                    causes.user_facing_spans(&name, &target),
+                    causes.background_only(&name, &target),
+                )
+            })
+            .collect(),
+        findings: findings(1 << 50),
+        capped: findings(2_000_000),
+    }
+}
+
+const FOREST_NAMES: [(&str, &str); 5] = [
+    ("a", "t"),
+    ("b", "t"),
+    ("c", "t"),
+    ("d", "t"),
+    ("conn", "t"),
+];
+
+fn causes(data: &str, budget: Option<usize>) -> Outcome {
+    outcome(&feed(data, budget).causes, &FOREST_NAMES)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn the_causes_are_the_same_whether_subtrees_come_early_or_whole(
+        seeds in proptest::collection::vec(any::<u64>(), 1..64),
+        budget in 1usize..6,
+    ) {
+        let data = jsonl(session(&seeds));
+        let whole = causes(&data, None);
+        prop_assert_eq!(causes(&data, Some(budget)), whole);
+    }
+}
+
+#[test]
+fn generated_sessions_have_every_kind_of_root_and_finding() {
+    // The property above sees connections, user-facing and background roots, pieces of
+    // each, and findings of repeated calls and waiting.
+    let (mut long, mut fg, mut bg, mut repeated, mut waiting, mut early) = (0, 0, 0, 0, 0, 0);
+    for seed in 0..64u64 {
+        let seeds: Vec<u64> = (0..8)
+            .map(|k| seed.wrapping_mul(7919) ^ (k << 13))
+            .collect();
+        let spans = session(&seeds);
+        bg += spans
+            .iter()
+            .filter(|s| s.follows.is_some() && spans.iter().any(|c| c.parent == Some(s.id)))
+            .count();
+        let data = jsonl(spans);
+        let whole = feed(&data, None);
+        let (roots, _) = whole.causes.long_lived();
+        long += roots;
+        fg += whole.causes.units() - whole.causes.long_lived_units().0;
+        let findings = format!("{:?}", whole.causes.findings(&[], 1 << 50));
+        repeated += findings.matches("RepeatedCalls").count();
+        waiting += findings.matches("Waiting").count();
+        early += feed(&data, Some(1)).most_open;
+    }
+    assert!(long > 10 && fg > 10 && bg > 10, "{long} {fg} {bg}");
+    assert!(repeated > 5 && waiting > 5, "{repeated} {waiting}");
+    assert!(early > 64, "{early}");
+}
+
+/// A server session: two connections open the whole session, 20,000 spans.
+fn server() -> String {
+    let mut data = Vec::new();
+    perf_analyze::generate::write_server_session(&mut data, 20_000, 2, 7).unwrap();
+    String::from_utf8(data).unwrap()
+}
+
+const SERVER_NAMES: [(&str, &str); 6] = [
+    ("connection", "server::connection"),
+    ("request", "server::connection"),
+    ("parse", "server::connection"),
+    ("handle", "server::connection"),
+    ("write_response", "server::connection"),
+    ("db_query", "server::db"),
+];
+
+#[test]
+fn a_server_s_causes_are_the_same_when_requests_come_early() {
+    let data = server();
+    let whole = outcome(&feed(&data, None).causes, &SERVER_NAMES);
+    assert_eq!(whole.long_lived.0, 2, "{whole:?}");
+    assert!(whole.long_lived_units.0 > 3_000, "{whole:?}");
+    for budget in [1, 64, 4096] {
+        let early = feed(&data, Some(budget));
+        assert!(early.most_open > 0, "pieces with a budget of {budget}");
+        assert_eq!(
+            outcome(&early.causes, &SERVER_NAMES),
+            whole,
+            "budget {budget}"
+        );
+    }
+}
+
+#[test]
+fn what_waits_for_open_parents_is_no_more_than_them() {
+    // With a budget of one span nearly every closed span is handed over at once: the
+    // causes keep one entry per open parent with pieces, none once the segment ended.
+    let early = feed(&server(), Some(1));
+    assert!(early.most_pending >= 2, "{}", early.most_pending);
+    assert_eq!(early.over, 0, "entries beyond the open parents");
+    assert!(early.most_pending <= early.most_open);
+    assert!(early.most_open <= 8, "{}", early.most_open);
+    assert_eq!(early.causes.pending_len(), 0);
+}

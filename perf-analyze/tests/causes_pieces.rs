@@ -25,7 +25,7 @@ struct S {
     busy: u64,
     follows: Option<u64>,
     depth: u32,
-    fields: &'static str,
+    fields: String,
 }
 
 const NAMES: [&str; 4] = ["a", "b", "c", "d"];
@@ -73,7 +73,7 @@ impl Gen<'_> {
             busy: (end - start) * share / 100,
             follows,
             depth,
-            fields: "",
+            fields: String::new(),
         });
         self.id
     }
@@ -424,4 +424,166 @@ fn what_waits_for_open_parents_is_no_more_than_them() {
     assert!(early.most_pending <= early.most_open);
     assert!(early.most_open <= 8, "{}", early.most_open);
     assert_eq!(early.causes.pending_len(), 0);
+}
+
+fn span(id: u64, parent: Option<u64>, name: &str, start: u64, end: u64) -> S {
+    S {
+        id,
+        parent,
+        name: name.to_owned(),
+        start,
+        end,
+        busy: (end - start) / 2,
+        follows: None,
+        depth: u32::from(parent.is_some()),
+        fields: String::new(),
+    }
+}
+
+const MS: u64 = 1_000_000;
+
+/// A root (id 100) whose children (`load`, each with six short `fetch` calls one after
+/// another, and a `think` that waits) close long before it does: pieces with a small
+/// budget. `follows`: it follows from another span (background work).
+fn root_with_early_children(name: &str, follows: Option<u64>, at: u64) -> Vec<S> {
+    let mut root = span(100, None, name, at, at + 100 * MS);
+    root.follows = follows;
+    let mut spans = vec![root];
+    let mut id = 100;
+    for k in 0..4 {
+        let start = at + k * 20 * MS;
+        id += 1;
+        let load = id;
+        spans.push(span(load, Some(100), "load", start, start + 7 * MS));
+        for f in 0..6 {
+            id += 1;
+            let s = start + f * MS;
+            let mut fetch = span(id, Some(load), "fetch", s, s + MS);
+            fetch.depth = 2;
+            spans.push(fetch);
+        }
+        id += 1;
+        let mut think = span(id, Some(100), "think", start + 8 * MS, start + 18 * MS);
+        think.busy = 0;
+        spans.push(think);
+    }
+    spans
+}
+
+const SCENARIO_NAMES: [(&str, &str); 5] = [
+    ("turn", "t"),
+    ("task", "t"),
+    ("load", "t"),
+    ("fetch", "t"),
+    ("think", "t"),
+];
+
+/// The causes with no budget, after checking that budgets of 1 to 4 spans (the
+/// children then come in pieces) change nothing.
+fn same_with_pieces(spans: Vec<S>) -> Outcome {
+    let data = jsonl(spans);
+    let whole = outcome(&feed(&data, None).causes, &SCENARIO_NAMES);
+    for budget in 1..5 {
+        let early = feed(&data, Some(budget));
+        assert!(early.most_open > 0, "pieces with a budget of {budget}");
+        let early = outcome(&early.causes, &SCENARIO_NAMES);
+        assert_eq!(early, whole, "budget {budget}");
+    }
+    whole
+}
+
+#[test]
+fn pieces_of_a_user_facing_root_are_user_facing_work() {
+    let whole = same_with_pieces(root_with_early_children("turn", None, 0));
+    assert_eq!((whole.units, whole.unit_ns), (1, 100 * MS));
+    let fetch = &whole.names[3];
+    assert_eq!(fetch, &("fetch".to_owned(), 24, false));
+    let found = whole.findings.join("\n");
+    assert!(
+        found.contains("RepeatedCalls") && found.contains("fetch"),
+        "{found}"
+    );
+    assert!(
+        found.contains("Waiting") && found.contains("think"),
+        "{found}"
+    );
+}
+
+#[test]
+fn pieces_of_a_background_root_are_background_work() {
+    // A turn, then a task that follows from it, whose children come in pieces.
+    let mut spans = vec![span(1, None, "turn", 0, 10 * MS)];
+    spans.extend(root_with_early_children("task", Some(1), 20 * MS));
+    let whole = same_with_pieces(spans);
+    assert_eq!((whole.units, whole.unit_ns), (1, 10 * MS), "the turn only");
+    for (name, user_facing, background_only) in &whole.names[1..] {
+        assert_eq!((*user_facing, *background_only), (0, true), "{name}");
+    }
+    assert!(whole.findings.is_empty(), "{:?}", whole.findings);
+}
+
+#[test]
+fn pieces_of_a_long_lived_root_are_its_requests() {
+    // A connection open 10 s with 20 requests, each with the work above under it.
+    let mut spans = vec![span(1, None, "connection", 0, 10_000 * MS)];
+    spans[0].busy = MS;
+    for r in 0..20u64 {
+        let mut request = root_with_early_children("request", None, r * 400 * MS);
+        for s in &mut request {
+            s.id += 1_000 * r;
+            s.parent = Some(s.parent.map_or(1, |p| p + 1_000 * r));
+            s.depth += 1;
+        }
+        spans.extend(request);
+    }
+    let whole = same_with_pieces(spans);
+    assert_eq!(whole.long_lived, (1, vec!["connection".to_owned()]));
+    assert_eq!(whole.long_lived_units, (20, 20 * 100 * MS));
+    assert_eq!(whole.units, 20);
+    assert_eq!(
+        whole.latency.buckets.iter().map(|b| b.count).sum::<u64>(),
+        20
+    );
+    assert_eq!(whole.names[3], ("fetch".to_owned(), 20 * 24, false));
+}
+
+/// A root (id `root`) from `at` with eight steps of a second, each making one LLM call
+/// named `call` whose prompt grows; every other call queued (its server's time a third of
+/// its wall time).
+fn llm_root(root: u64, name: &str, call: &str, at: u64, follows: Option<u64>) -> Vec<S> {
+    let mut spans = vec![span(root, None, name, at, at + 9_000 * MS)];
+    spans[0].follows = follows;
+    for k in 0..8u64 {
+        let (step, llm) = (root + 2 * k + 1, root + 2 * k + 2);
+        let start = at + k * 1_000 * MS;
+        spans.push(span(step, Some(root), "step", start, start + 1_000 * MS));
+        let mut c = span(llm, Some(step), call, start + 100 * MS, start + 900 * MS);
+        c.depth = 2;
+        let total = if k % 2 == 0 { 800 * MS } else { 800 * MS / 3 };
+        c.fields = format!(
+            r#""model":"m","total_duration":{total},"eval_duration":{},"eval_count":300,"prompt_eval_count":{},"prompt_eval_duration":{}"#,
+            600 * MS,
+            100 * (k + 1),
+            50 * MS * (k + 1)
+        );
+        spans.push(c);
+    }
+    spans
+}
+
+#[test]
+fn llm_calls_in_pieces_count_with_their_root_s_kind() {
+    // A turn's calls, then a background task's (following from the turn), none
+    // overlapping: the step's user-facing sums wait for the root's kind.
+    let mut spans = llm_root(1, "turn", "chat", 0, None);
+    spans.extend(llm_root(100, "task", "summarize", 10_000 * MS, Some(1)));
+    let whole = same_with_pieces(spans);
+    let found = whole.findings.join("\n");
+    for cause in ["LlmGeneration", "LlmPromptGrowth", "LlmQueueing"] {
+        assert!(found.contains(cause), "{cause}: {found}");
+    }
+    assert!(
+        found.contains("chat") && !found.contains("summarize"),
+        "{found}"
+    );
 }

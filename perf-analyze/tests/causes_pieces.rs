@@ -587,3 +587,74 @@ fn llm_calls_in_pieces_count_with_their_root_s_kind() {
         "{found}"
     );
 }
+
+/// A turn (1) and a task following from it (2, with a `digest`); then a task (50) still
+/// running, never written, whose closed children are a `digest`, a `graph` (with a child)
+/// and a `spawned` span following from the turn; and `late`, under that task too, which
+/// starts while another turn (60) runs; then a third turn (61), whose children make
+/// `late` a piece with a budget of up to 2 spans.
+fn running_task() -> Vec<S> {
+    let mut task = span(2, None, "task", 10 * MS, 30 * MS);
+    task.follows = Some(1);
+    let mut spawned = span(53, Some(50), "spawned", 41 * MS, 44 * MS);
+    spawned.follows = Some(1);
+    let mut prepare = span(54, Some(52), "prepare", 51 * MS, 52 * MS);
+    prepare.depth = 2;
+    vec![
+        span(1, None, "turn", 0, 10 * MS),
+        task,
+        span(3, Some(2), "digest", 15 * MS, 25 * MS),
+        span(51, Some(50), "digest", 40 * MS, 45 * MS),
+        spawned,
+        span(52, Some(50), "graph", 50 * MS, 60 * MS),
+        prepare,
+        span(60, None, "turn", 70 * MS, 90 * MS),
+        span(55, Some(50), "late", 80 * MS, 85 * MS),
+        span(62, Some(61), "answer", 100 * MS, 101 * MS),
+        span(63, Some(61), "answer", 102 * MS, 103 * MS),
+        span(64, Some(61), "answer", 104 * MS, 105 * MS),
+        span(61, None, "turn", 100 * MS, 110 * MS),
+    ]
+}
+
+const RUNNING_NAMES: [(&str, &str); 5] = [
+    ("digest", "t"),
+    ("spawned", "t"),
+    ("graph", "t"),
+    ("prepare", "t"),
+    ("late", "t"),
+];
+
+#[test]
+fn pieces_whose_parent_never_comes_count_as_its_children_would() {
+    // Whole, the children of the running task are fragments: background if their root
+    // follows from a span or their operation was only seen in background work, else
+    // user-facing, their root a unit, unless (`late`) they started beside another name's
+    // user-facing root. In pieces, they count at the segment's end the same way, except
+    // that they are not compared with the roots started beside them.
+    let data = jsonl(running_task());
+    let whole = outcome(&feed(&data, None).causes, &RUNNING_NAMES);
+    let names = |bg_late: bool| {
+        vec![
+            ("digest".to_owned(), 0, true),
+            ("spawned".to_owned(), 0, true),
+            ("graph".to_owned(), 1, false),
+            ("prepare".to_owned(), 1, false),
+            ("late".to_owned(), u64::from(!bg_late), bg_late),
+        ]
+    };
+    assert_eq!(whole.names, names(true));
+    assert_eq!((whole.units, whole.unit_ns), (4, 50 * MS));
+    for budget in [1, 2] {
+        let early = feed(&data, Some(budget));
+        assert!(early.most_open > 0);
+        assert_eq!(early.causes.pending_len(), 0);
+        let early = outcome(&early.causes, &RUNNING_NAMES);
+        assert_eq!(early.names, names(false), "budget {budget}");
+        assert_eq!(
+            (early.units, early.unit_ns),
+            (5, 55 * MS),
+            "budget {budget}"
+        );
+    }
+}

@@ -424,13 +424,13 @@ struct Units {
 }
 
 impl Units {
-    /// Adds one; `kept` counts the starts kept exactly, in all; `origin` is where latency
-    /// over time starts, if known.
+    /// Adds one; `kept` counts the starts kept exactly, in all, up to `limit`; `origin` is
+    /// where latency over time starts, if known.
     fn add(
         &mut self,
         op: Option<u32>,
         (start, duration): (u64, u64),
-        kept: &mut usize,
+        (kept, limit): (&mut usize, usize),
         origin: Option<u64>,
     ) {
         self.count += 1;
@@ -442,7 +442,7 @@ impl Units {
             e.0 += 1;
             e.1 += duration;
         }
-        if *kept < PENDING_STARTS_LIMIT {
+        if *kept < limit {
             *kept += 1;
             self.starts.push((start, duration));
         } else {
@@ -612,6 +612,8 @@ pub struct Causes {
     pending: HashMap<(u32, u64), Pending>,
     /// Requests' starts kept exactly in `pending`.
     pending_starts: usize,
+    /// At most this many kept ([`PENDING_STARTS_LIMIT`] if `None`).
+    starts_limit: Option<usize>,
 }
 
 /// An operation, and the name and target whose addresses find it (held so that the
@@ -878,7 +880,9 @@ impl Causes {
                 piece_root_op = op;
                 let origin = self.latency.origin();
                 let unit = (span.start_ns, duration);
-                piece.units.add(op, unit, &mut self.pending_starts, origin);
+                let limit = self.starts_limit.unwrap_or(PENDING_STARTS_LIMIT);
+                let kept = (&mut self.pending_starts, limit);
+                piece.units.add(op, unit, kept, origin);
             }
             if let Some(op) = op {
                 let long_lived_root = kind == Some(Kind::LongLived) && index == 0;
@@ -1785,5 +1789,77 @@ impl Causes {
             evidence,
             estimated_saving_ns: saving,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{SegmentEnd, Visitor};
+    use crate::Options;
+
+    /// The causes fed as the analyzer feeds them, keeping at most `limit` requests' starts.
+    struct Feed(Causes);
+
+    impl Visitor for Feed {
+        fn tree(&mut self, tree: Tree) {
+            let long_lived =
+                tree.root().follows_from.is_empty() && Causes::is_long_lived(&tree, true);
+            self.0
+                .add_tree(&tree, &Thresholds::default(), true, long_lived, false, &[]);
+        }
+        fn takes_pieces(&self) -> bool {
+            true
+        }
+        fn piece(&mut self, piece: Tree) {
+            self.0
+                .add_tree(&piece, &Thresholds::default(), true, false, false, &[]);
+        }
+        fn segment_end(&mut self, _: &SegmentEnd) {
+            self.0.finish_segment();
+        }
+    }
+
+    fn latency(data: &str, budget: usize, limit: usize) -> (u64, u64, LatencySummary) {
+        let options = Options {
+            hold_budget: Some(budget),
+            ..Options::default()
+        };
+        let mut feed = Feed(Causes {
+            starts_limit: Some(limit),
+            ..Causes::default()
+        });
+        crate::visit(data.as_bytes(), "p", &options, &mut feed).unwrap();
+        (feed.0.units(), feed.0.unit_ns(), feed.0.latency())
+    }
+
+    #[test]
+    fn requests_past_the_starts_kept_are_placed_bucket_by_bucket() {
+        let mut data = Vec::new();
+        crate::generate::write_server_session(&mut data, 20_000, 2, 7).unwrap();
+        let data = String::from_utf8(data).unwrap();
+        let whole = latency(&data, usize::MAX, 0);
+        assert!(whole.0 > 3_000);
+        // Before any request was placed: the buckets of the requests past the limit start
+        // elsewhere, so their requests may land a bucket early; none is lost.
+        let (units, unit_ns, early) = latency(&data, 1, 100);
+        assert_eq!((units, unit_ns), (whole.0, whole.1));
+        assert_eq!(
+            (early.start_ns, early.bucket_ns),
+            (whole.2.start_ns, whole.2.bucket_ns)
+        );
+        let count = |l: &LatencySummary| l.buckets.iter().map(|b| b.count).sum::<u64>();
+        assert_eq!(count(&early), whole.0);
+        assert_ne!(early, whole.2, "approximate");
+        // A first request at the start: the buckets start there, and the requests past
+        // the limit land exactly.
+        let hello = r#"{"type":"span","id":999999,"parent":null,"name":"hello","target":"t","start_ns":0,"end_ns":10,"busy_ns":10,"enters":1,"thread":"main","status":"ok","fields":{}}"#;
+        let (session, rest) = data.split_once('\n').unwrap();
+        let data = format!("{session}\n{hello}\n{rest}");
+        let first = whole.2.start_ns;
+        let whole = latency(&data, usize::MAX, 0);
+        assert!(whole.2.start_ns < first);
+        assert_eq!(latency(&data, 1, 100), whole);
+        assert_eq!(latency(&data, 64, 0), whole);
     }
 }

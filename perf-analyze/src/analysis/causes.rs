@@ -12,6 +12,11 @@
 //! running (or lost) is background work if its root's operation was only ever seen in
 //! background work.
 //!
+//! Trees can also come in pieces, closed subtrees handed over before their root closes
+//! (so that a server's connections, open the whole session, are not held): what their
+//! spans contribute waits for their root's kind, in memory that grows with the open
+//! parents and the distinct names under them (see [`Causes::add_tree`]).
+//!
 //! Every finding's saving is at most the time of the spans its fix changes, and never
 //! more than the session's wall time.
 //!
@@ -809,12 +814,24 @@ impl Causes {
     ///
     /// - an LLM call in a piece is judged for queueing when it arrives (in the window of
     ///   recent calls, in arrival order rather than with its root's tree), and counts
-    ///   there as user-facing; its step's user-facing sums wait for the kind as the rest;
+    ///   there as user-facing: a call that waited behind it is said to wait behind
+    ///   user-facing work even if its root turns out background; its step's user-facing
+    ///   sums wait for the kind as the rest (the prompt-growth fit is appended, so its
+    ///   sums may round differently in the last bits);
+    /// - a parent's children handed over early are taken as one after another only if
+    ///   each started after the previous one ended in the order they were written, which
+    ///   is start order where they do not overlap, unless the file writes them out of
+    ///   their end order;
     /// - a name's index among operations follows the order names are first seen, so
     ///   findings and names that tie can come in another order;
     /// - what waits for a parent that never comes: see [`Causes::finish_segment`];
     /// - requests waiting past [`PENDING_STARTS_LIMIT`] starts in all are placed in
     ///   latency over time bucket by bucket (see [`LatencyOverTime::merge`]).
+    ///
+    /// What waits is kept per open parent ([`Causes::pending_len`]) and, under it, per
+    /// piece root's operation: sums per operation, per pair of operations for repeated
+    /// calls (both within the distinct-name limit) and per LLM step, the requests' starts
+    /// up to [`PENDING_STARTS_LIMIT`] in all, past it at most 120 latency buckets.
     pub fn add_tree(
         &mut self,
         tree: &Tree,

@@ -658,3 +658,69 @@ fn pieces_whose_parent_never_comes_count_as_its_children_would() {
         );
     }
 }
+
+#[test]
+fn connections_under_a_server_span_that_never_comes_are_each_long_lived() {
+    // The server session's connections under a `server` span still open, never written:
+    // whole, each connection is a fragment, long-lived, its children the requests; in
+    // pieces too. Only latency over time may start elsewhere (at the earliest request of
+    // the connections whose parent never came, not at the first connection's), with the
+    // same requests.
+    let data = server()
+        .replace(r#""id":1,"parent":null"#, r#""id":1,"parent":999999999"#)
+        .replace(r#""id":2,"parent":null"#, r#""id":2,"parent":999999999"#);
+    let without_latency = |mut o: Outcome| {
+        let latency = std::mem::take(&mut o.latency);
+        let requests: u64 = latency.buckets.iter().map(|b| b.count).sum();
+        let longest = latency.buckets.iter().map(|b| b.max_ns).max();
+        (o, latency.bucket_ns, requests, longest)
+    };
+    let whole = without_latency(outcome(&feed(&data, None).causes, &SERVER_NAMES));
+    assert_eq!(whole.0.long_lived, (2, vec!["connection".to_owned()]));
+    assert!(whole.0.long_lived_units.0 > 3_000, "{whole:?}");
+    assert_eq!(whole.2, whole.0.units);
+    for budget in [1, 64, 4096] {
+        let early = feed(&data, Some(budget));
+        assert_eq!(early.causes.pending_len(), 0);
+        let early = without_latency(outcome(&early.causes, &SERVER_NAMES));
+        assert_eq!(early, whole, "budget {budget}");
+    }
+}
+
+#[test]
+fn connections_under_a_server_span_that_comes_last_are_its_requests() {
+    // The server span comes last, long-lived (idle nearly all its time): whole, its two
+    // connections are its requests; in pieces, the connections first wait as roots
+    // long-lived by themselves, then count as the server's requests all the same.
+    let data = server()
+        .replace(r#""id":1,"parent":null"#, r#""id":1,"parent":999999999"#)
+        .replace(r#""id":2,"parent":null"#, r#""id":2,"parent":999999999"#);
+    let (spans, end) = data.trim_end().rsplit_once('\n').unwrap();
+    let server = r#"{"type":"span","id":999999999,"parent":null,"name":"server","target":"server::connection","start_ns":0,"end_ns":100000000000,"busy_ns":1000,"enters":1,"thread":"main","status":"ok","fields":{}}"#;
+    let data = format!("{spans}\n{server}\n{end}\n");
+    // The generator writes the `accept` spans last: they reach back into the runs a
+    // connection's 2,000 early requests were folded into (warned about by the tree
+    // builder), so the connections' self time, and their waiting, may differ a little.
+    let connection_waits = |mut o: Outcome| {
+        let waits = |f: &mut Vec<String>| {
+            let n = f.len();
+            f.retain(|f| !f.contains(r#"Waiting, operation: "connection""#));
+            n - f.len()
+        };
+        let n = (waits(&mut o.findings), waits(&mut o.capped));
+        (o, n)
+    };
+    let whole = connection_waits(outcome(&feed(&data, None).causes, &SERVER_NAMES));
+    assert_eq!(whole.1, (1, 1));
+    let whole = whole.0;
+    assert_eq!(whole.long_lived, (1, vec!["server".to_owned()]));
+    assert_eq!(whole.long_lived_units.0, 2, "{whole:?}");
+    assert_eq!(whole.names[0], ("connection".to_owned(), 2, false));
+    for budget in [1, 64, 4096] {
+        let early = feed(&data, Some(budget));
+        assert!(early.most_open > 0);
+        let (early, waits) = connection_waits(outcome(&early.causes, &SERVER_NAMES));
+        assert_eq!(waits, (1, 1), "budget {budget}");
+        assert_eq!(early, whole, "budget {budget}");
+    }
+}

@@ -501,12 +501,29 @@ struct Deferred {
     steps: HashMap<u32, Step>,
     /// The pieces' roots.
     units: Units,
+    /// For roots that are long-lived by themselves (counted so if their parent never
+    /// comes): their own spans' contributions (in `ops` for the others), their repeated
+    /// calls (parents, calls, time, parent time), and their children, the requests.
+    head: HashMap<u32, Op>,
+    head_repeats: HashMap<(u32, u32), Repeat>,
+    requests: Units,
 }
 
 impl Deferred {
     /// Adds what `other` contributes, its roots too.
     fn append(&mut self, other: Deferred) {
         self.units.append(other.units);
+        self.requests.append(other.requests);
+        for (op, d) in other.head {
+            self.head.entry(op).or_default().append(&d, false);
+        }
+        for (key, r) in other.head_repeats {
+            let e = self.head_repeats.entry(key).or_default();
+            e.parents += r.parents;
+            e.calls += r.calls;
+            e.total_ns += r.total_ns;
+            e.parent_ns += r.parent_ns;
+        }
         self.append_work(other.ops, other.repeats, other.steps);
     }
 
@@ -535,14 +552,23 @@ impl Deferred {
     }
 }
 
+/// Where repeated calls count: now (user-facing or not), for a piece when its kind is
+/// known, or, under a piece's root long-lived by itself, only if it is no root.
+enum Sink<'a> {
+    Now(bool),
+    Piece(&'a mut Deferred),
+    Head(&'a mut Deferred),
+}
+
 /// What waits for one open parent.
 #[derive(Debug, Clone, Default)]
 struct Pending {
     /// Its children handed over in pieces, per operation, for its repeated calls.
     children: HashMap<u32, EarlyCalls>,
-    /// Its pieces' contributions, per root operation and whether the root is background
-    /// work by itself (follows from a span; or the file records no busy time).
-    groups: HashMap<(Option<u32>, bool), Deferred>,
+    /// Its pieces' contributions, per root operation, whether the root is background
+    /// work by itself (follows from a span; or the file records no busy time), and
+    /// whether it is long-lived by itself.
+    groups: HashMap<(Option<u32>, bool, bool), Deferred>,
 }
 
 /// A recent LLM call, to find the calls another waited behind.
@@ -831,7 +857,10 @@ impl Causes {
     /// What waits is kept per open parent ([`Causes::pending_len`]) and, under it, per
     /// piece root's operation: sums per operation, per pair of operations for repeated
     /// calls (both within the distinct-name limit) and per LLM step, the requests' starts
-    /// up to [`PENDING_STARTS_LIMIT`] in all, past it at most 120 latency buckets.
+    /// up to [`PENDING_STARTS_LIMIT`] in all, past it at most 120 latency buckets. A
+    /// piece whose root is long-lived by itself also keeps its root's own sums and
+    /// repeated calls apart, and its children as requests, for the case that its parent
+    /// never comes.
     pub fn add_tree(
         &mut self,
         tree: &Tree,
@@ -867,6 +896,12 @@ impl Causes {
             }
             self.start_latency_at_earliest_request(tree);
         }
+        // A piece whose root is long-lived by itself: if its parent never comes, it is a
+        // long-lived root of its own, its children the requests (as whole fragments are).
+        let shaped = waits_for.is_some()
+            && root.follows_from.is_empty()
+            && busy_known
+            && Causes::is_long_lived(tree, busy_known);
         let mut piece_root_op = None;
         for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
@@ -901,15 +936,26 @@ impl Causes {
                 let kept = (&mut self.pending_starts, limit);
                 piece.units.add(op, unit, kept, origin);
             }
+            if let (Some(piece), true, Some(0)) = (&mut piece, shaped, node.parent) {
+                let origin = self.latency.origin();
+                let unit = (span.start_ns, duration);
+                let limit = self.starts_limit.unwrap_or(PENDING_STARTS_LIMIT);
+                let kept = (&mut self.pending_starts, limit);
+                piece.requests.add(op, unit, kept, origin);
+            }
+            let head = shaped && index == 0;
             if let Some(op) = op {
                 let long_lived_root = kind == Some(Kind::LongLived) && index == 0;
+                let target = piece
+                    .as_mut()
+                    .map(|p| if head { &mut p.head } else { &mut p.ops });
                 self.add_node(
                     tree,
                     index,
                     op,
                     (fg, kind == Some(Kind::Background)),
                     busy_known,
-                    piece.as_mut(),
+                    target,
                     t,
                 );
                 if unit && kind == Some(Kind::LongLived) {
@@ -923,7 +969,12 @@ impl Causes {
                     let early = tree.early_children(index).map_or(0, EarlyChildren::count);
                     if tree.children(index).len() as u64 + early >= t.batch_min_calls {
                         let early = waiting.as_ref().map(|w| &w.children);
-                        self.add_repeats(tree, index, op, fg, t, early, piece.as_mut());
+                        let sink = match piece.as_mut() {
+                            Some(p) if head => Sink::Head(p),
+                            Some(p) => Sink::Piece(p),
+                            None => Sink::Now(fg),
+                        };
+                        self.add_repeats(tree, index, op, t, early, sink);
                     }
                     if let Some((_, call)) = calls.next_if(|(i, _)| *i == index) {
                         self.add_call(call, op, fg, piece.as_mut());
@@ -933,9 +984,12 @@ impl Causes {
             if let Some(waiting) = waiting {
                 match (&mut piece, kind) {
                     (Some(piece), _) => {
-                        for (_, group) in waiting.groups {
-                            self.pending_starts -= group.units.starts.len();
-                            piece.append_work(group.ops, group.repeats, group.steps);
+                        for (_, mut group) in waiting.groups {
+                            if head {
+                                // Its children: requests if it turns out a root.
+                                piece.requests.append(std::mem::take(&mut group.units));
+                            }
+                            self.refile(piece, group);
                         }
                     }
                     (None, Some(kind)) => {
@@ -959,7 +1013,7 @@ impl Causes {
                     .add(root.start_ns, root.end_ns);
             }
             let by_itself = !tree.root().follows_from.is_empty() || !busy_known;
-            match pending.groups.entry((piece_root_op, by_itself)) {
+            match pending.groups.entry((piece_root_op, by_itself, shaped)) {
                 std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().append(piece),
                 std::collections::hash_map::Entry::Vacant(e) => {
                     e.insert(piece);
@@ -989,7 +1043,7 @@ impl Causes {
     }
 
     /// Adds one span's own contribution to its operation: to `self.ops`, or for a piece
-    /// to `piece` as if user-facing. `(fg, bg)`: user-facing, background.
+    /// to `piece`'s as if user-facing. `(fg, bg)`: user-facing, background.
     #[allow(clippy::too_many_arguments)]
     fn add_node(
         &mut self,
@@ -998,7 +1052,7 @@ impl Causes {
         op: u32,
         (fg, bg): (bool, bool),
         busy_known: bool,
-        piece: Option<&mut Deferred>,
+        piece: Option<&mut HashMap<u32, Op>>,
         t: &Thresholds,
     ) {
         let span = tree.span(index);
@@ -1007,7 +1061,7 @@ impl Causes {
         // Children handed over early count too.
         let own = duration - tree.covered_ns(index);
         let o = match piece {
-            Some(piece) => piece.ops.entry(op).or_default(),
+            Some(ops) => ops.entry(op).or_default(),
             None => &mut self.ops[op as usize],
         };
         o.count += 1;
@@ -1043,9 +1097,13 @@ impl Causes {
     /// its pieces' roots as units if `requests` is set (`Some(true)`: a long-lived
     /// root's requests, `Some(false)`: user-facing roots of their own).
     fn apply(&mut self, group: Deferred, background: bool, requests: Option<bool>) {
-        for (op, d) in &group.ops {
+        for (op, d) in group.ops.iter().chain(&group.head) {
             self.ops[*op as usize].append(d, background);
         }
+        for (&key, r) in &group.head_repeats {
+            self.count_repeat(key, r, !background, None);
+        }
+        self.pending_starts -= group.requests.starts.len();
         if !background {
             for (key, &(parents, calls, total)) in &group.repeats {
                 if let Some(r) = self.repeats.get_mut(key) {
@@ -1059,10 +1117,15 @@ impl Causes {
             }
         }
         let units = group.units;
+        match requests.filter(|_| !background) {
+            Some(long_lived) => self.add_units(units, long_lived),
+            None => self.pending_starts -= units.starts.len(),
+        }
+    }
+
+    /// Counts pieces' roots as units: requests of a long-lived root, or user-facing roots.
+    fn add_units(&mut self, units: Units, long_lived: bool) {
         self.pending_starts -= units.starts.len();
-        let Some(long_lived) = requests.filter(|_| !background) else {
-            return;
-        };
         self.units += units.count;
         self.unit_ns += units.ns;
         if long_lived {
@@ -1092,32 +1155,114 @@ impl Causes {
     /// [`Causes::add_tree`]), one group per parent and root operation: background work if
     /// their root follows from another span (or the file records no busy time) or its
     /// operation was only ever seen in background work, else user-facing work whose
-    /// roots are units. Unlike whole fragments, they are not compared with the roots
-    /// started beside them, nor found long-lived themselves.
+    /// roots are units; and a root long-lived by itself is a long-lived root, its
+    /// children its requests. Unlike whole fragments, they are not compared with the
+    /// roots started beside them, and latency over time, if it has not started yet,
+    /// starts at the earliest of their units rather than at the first by start.
     pub fn finish_segment(&mut self) {
         let pending = std::mem::take(&mut self.pending);
-        let mut groups: Vec<(bool, Deferred)> = Vec::new();
+        let mut groups: Vec<(Option<Kind>, Option<u32>, Deferred)> = Vec::new();
         for (_, waiting) in pending {
-            for ((op, by_itself), group) in waiting.groups {
-                let background =
-                    by_itself || op.is_some_and(|op| self.ops[op as usize].only_background());
-                groups.push((background, group));
+            for ((op, by_itself, shaped), group) in waiting.groups {
+                let kind = if by_itself {
+                    Kind::Background
+                } else if shaped {
+                    Kind::LongLived
+                } else if op.is_some_and(|op| self.ops[op as usize].only_background()) {
+                    Kind::Background
+                } else {
+                    Kind::Foreground
+                };
+                groups.push((Some(kind), op, group));
             }
         }
         if self.latency.origin().is_none() {
             let first = groups
                 .iter()
-                .filter(|(background, _)| !background)
-                .filter_map(|(_, g)| g.units.first)
+                .filter_map(|(kind, _, g)| match kind {
+                    Some(Kind::Foreground) => g.units.first,
+                    Some(Kind::LongLived) => g.requests.first,
+                    _ => None,
+                })
                 .min();
             if let Some(first) = first {
                 self.latency.start_at(first);
             }
         }
-        for (background, group) in groups {
-            self.apply(group, background, Some(false));
+        for (kind, op, group) in groups {
+            match kind {
+                Some(Kind::LongLived) => self.apply_long_lived(op, group),
+                kind => self.apply(group, kind == Some(Kind::Background), Some(false)),
+            }
         }
         self.pending_starts = 0;
+    }
+
+    /// Counts pieces whose roots are long-lived by themselves as long-lived roots (of
+    /// operation `op`): their own spans neither user-facing nor background, nor their
+    /// repeated calls counted; their children requests; the rest user-facing.
+    fn apply_long_lived(&mut self, op: Option<u32>, group: Deferred) {
+        self.long_lived += group.units.count;
+        if let Some(op) = op {
+            *self.long_lived_names.entry(op).or_default() += group.units.count;
+        }
+        for (op, d) in &group.head {
+            let o = &mut self.ops[*op as usize];
+            o.count += d.count;
+            o.all_ns += d.all_ns;
+        }
+        self.pending_starts -= group.units.starts.len();
+        let body = Deferred {
+            ops: group.ops,
+            repeats: group.repeats,
+            steps: group.steps,
+            ..Deferred::default()
+        };
+        self.apply(body, false, None);
+        self.add_units(group.requests, true);
+    }
+
+    /// A piece's work, now known to lie deeper in another piece (`piece`): its roots are
+    /// no units, and the repeated calls under roots long-lived by themselves count.
+    fn refile(&mut self, piece: &mut Deferred, group: Deferred) {
+        self.pending_starts -= group.units.starts.len() + group.requests.starts.len();
+        for (&key, r) in &group.head_repeats {
+            self.count_repeat(key, r, true, Some(piece));
+        }
+        let mut ops = group.ops;
+        for (op, d) in group.head {
+            ops.entry(op).or_default().append(&d, false);
+        }
+        piece.append_work(ops, group.repeats, group.steps);
+    }
+
+    /// Counts repeated calls under a parent (`r`: one parent's, or several): if `fg`, as
+    /// user-facing, now or, for a piece, when its kind is known.
+    fn count_repeat(
+        &mut self,
+        key: (u32, u32),
+        r: &Repeat,
+        fg: bool,
+        piece: Option<&mut Deferred>,
+    ) {
+        if self.repeats.len() >= NAME_LIMIT && !self.repeats.contains_key(&key) {
+            return;
+        }
+        let e = self.repeats.entry(key).or_default();
+        e.parents += r.parents;
+        e.calls += r.calls;
+        e.total_ns += r.total_ns;
+        e.parent_ns += r.parent_ns;
+        if let Some(piece) = piece {
+            let d = piece.repeats.entry(key).or_default();
+            d.0 += r.parents;
+            d.1 += r.calls;
+            d.2 += r.total_ns;
+        } else if fg {
+            e.fg_parents += r.parents;
+            e.fg_calls += r.calls;
+            e.fg_total_ns += r.total_ns;
+        }
     }
 
     /// Open parents whose pieces wait for them (see [`Causes::add_tree`]): what is kept
@@ -1129,17 +1274,15 @@ impl Causes {
 
     /// Repeated calls under node `index`: one name called many times, one call after
     /// another, filling most of the parent. `early`: the node's children handed over in
-    /// pieces, per operation. For a piece, the user-facing part waits in `piece`.
-    #[allow(clippy::too_many_arguments)]
+    /// pieces, per operation. `sink`: where they count.
     fn add_repeats(
         &mut self,
         tree: &Tree,
         index: usize,
         parent: u32,
-        fg: bool,
         t: &Thresholds,
         early: Option<&HashMap<u32, EarlyCalls>>,
-        mut piece: Option<&mut Deferred>,
+        mut sink: Sink<'_>,
     ) {
         let mut calls = std::mem::take(&mut self.scratch);
         calls.clear();
@@ -1176,6 +1319,7 @@ impl Causes {
             .filter(|(op, _)| calls.binary_search_by_key(op, |c| &c.0).is_err())
             .map(|(&op, &e)| (op, e));
         let groups: Vec<(u32, EarlyCalls)> = late.chain(only_early).collect();
+        self.scratch = calls;
         for (child, g) in groups {
             let n = g.n;
             if n < t.batch_min_calls {
@@ -1188,27 +1332,26 @@ impl Causes {
             {
                 continue;
             }
+            let r = Repeat {
+                parents: 1,
+                calls: n,
+                total_ns: total,
+                parent_ns,
+                ..Repeat::default()
+            };
             let key = (parent, child);
-            if self.repeats.len() >= NAME_LIMIT && !self.repeats.contains_key(&key) {
-                continue;
-            }
-            let r = self.repeats.entry(key).or_default();
-            r.parents += 1;
-            r.calls += n;
-            r.total_ns += total;
-            r.parent_ns += parent_ns;
-            if let Some(piece) = piece.as_deref_mut() {
-                let d = piece.repeats.entry(key).or_default();
-                d.0 += 1;
-                d.1 += n;
-                d.2 += total;
-            } else if fg {
-                r.fg_parents += 1;
-                r.fg_calls += n;
-                r.fg_total_ns += total;
+            match &mut sink {
+                Sink::Now(fg) => self.count_repeat(key, &r, *fg, None),
+                Sink::Piece(piece) => self.count_repeat(key, &r, true, Some(piece)),
+                Sink::Head(piece) => {
+                    let e = piece.head_repeats.entry(key).or_default();
+                    e.parents += 1;
+                    e.calls += n;
+                    e.total_ns += total;
+                    e.parent_ns += parent_ns;
+                }
             }
         }
-        self.scratch = calls;
     }
 
     /// Adds an LLM call. In a piece, its step's user-facing part waits in `piece`, and

@@ -174,6 +174,7 @@ impl Analyzer<'_> {
         self.parallelism.finish_segment();
         self.llm.finish_segment();
         self.latest.finish_segment();
+        self.causes.finish_segment();
     }
 
     /// Says which operations active time and the async analysis place approximately.

@@ -12,6 +12,11 @@
 //! running (or lost) is background work if its root's operation was only ever seen in
 //! background work.
 //!
+//! Trees can also come in pieces, closed subtrees handed over before their root closes
+//! (so that a server's connections, open the whole session, are not held): what their
+//! spans contribute waits for their root's kind, in memory that grows with the open
+//! parents and the distinct names under them (see [`Causes::add_tree`]).
+//!
 //! Every finding's saving is at most the time of the spans its fix changes, and never
 //! more than the session's wall time.
 //!
@@ -28,7 +33,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::intervals::union_len_sorted;
 use super::latency::{LatencyOverTime, LatencySummary};
 use super::llm::LlmCall;
 use super::parallelism::Opportunity;
@@ -300,6 +304,273 @@ impl Fit {
     }
 }
 
+impl Fit {
+    /// Appends the calls of another fit, as if added after these.
+    fn append(&mut self, other: &Fit) {
+        if other.n == 0.0 {
+            return;
+        }
+        let a = self.n;
+        if a == 0.0 {
+            self.first = other.first;
+        }
+        self.last = other.last;
+        // The other's call indices shift by `a`.
+        self.sxx += other.sxx + 2.0 * a * other.sx + a * a * other.n;
+        self.sx += other.sx + a * other.n;
+        for i in 0..2 {
+            self.sxy[i] += other.sxy[i] + a * other.sy[i];
+            self.sy[i] += other.sy[i];
+        }
+        self.n += other.n;
+    }
+}
+
+impl Op {
+    /// Adds what spans counted as if user-facing contribute: as `background` work, or
+    /// user-facing.
+    fn append(&mut self, d: &Op, background: bool) {
+        self.count += d.count;
+        self.all_ns += d.all_ns;
+        if background {
+            self.bg_count += d.count;
+            return;
+        }
+        self.bg_count += d.bg_count;
+        self.fg_count += d.fg_count;
+        self.fg_ns += d.fg_ns;
+        self.fg_self_ns += d.fg_self_ns;
+        self.fg_self_busy_ns += d.fg_self_busy_ns;
+        self.fg_self_known_ns += d.fg_self_known_ns;
+        self.fg_known += d.fg_known;
+        self.waits += d.waits;
+        self.wait_idle_ns += d.wait_idle_ns;
+        self.wait_busy_ns += d.wait_busy_ns;
+        self.wait_longest_ns = self.wait_longest_ns.max(d.wait_longest_ns);
+    }
+}
+
+impl Step {
+    /// Adds the user-facing part of later calls of the step.
+    fn append_fg(&mut self, d: &Step) {
+        self.fg_calls += d.fg_calls;
+        self.fg_wall_ns += d.fg_wall_ns;
+        self.fg_load_ns += d.fg_load_ns;
+        self.fg_server_ns += d.fg_server_ns;
+        self.fg_eval_ns += d.fg_eval_ns;
+        self.fg_eval_known_ns += d.fg_eval_known_ns;
+        self.fg_output_tokens += d.fg_output_tokens;
+        if d.fg_queued > 0 {
+            self.queue.clone_from(&d.queue);
+        }
+        self.fg_queued += d.fg_queued;
+        self.fg_queue_ns += d.fg_queue_ns;
+        if d.growth.n > 0.0 {
+            self.min_prompt_eval_ns = if self.growth.n == 0.0 {
+                d.min_prompt_eval_ns
+            } else {
+                self.min_prompt_eval_ns.min(d.min_prompt_eval_ns)
+            };
+        }
+        self.growth.append(&d.growth);
+        self.fg_prompt_eval_ns += d.fg_prompt_eval_ns;
+    }
+}
+
+/// Starts of requests (pieces' roots that may be requests of a long-lived root) kept
+/// exactly while they wait for their parent, in all; past it, each parent's further
+/// ones are kept in buckets (see [`Causes::add_tree`]).
+pub const PENDING_STARTS_LIMIT: usize = 65_536;
+
+/// Calls of one operation among a parent's children, in the order they are added.
+#[derive(Debug, Clone, Copy, Default)]
+struct EarlyCalls {
+    n: u64,
+    total: u64,
+    last_end: u64,
+    /// Each started at or after the previous one's end.
+    sequential: bool,
+}
+
+impl EarlyCalls {
+    fn add(&mut self, start: u64, end: u64) {
+        self.sequential = self.n == 0 || (self.sequential && start >= self.last_end);
+        self.n += 1;
+        self.total += end.saturating_sub(start);
+        self.last_end = end;
+    }
+
+    /// These calls, then `later` (whose first starts at `later_start`).
+    fn then(self, later_start: u64, later: EarlyCalls) -> EarlyCalls {
+        EarlyCalls {
+            n: self.n + later.n,
+            total: self.total + later.total,
+            last_end: later.last_end,
+            sequential: self.sequential && later.sequential && later_start >= self.last_end,
+        }
+    }
+}
+
+/// Pieces' roots that are units if their parent turns out to be a long-lived root (its
+/// requests) or never comes (user-facing fragments).
+#[derive(Debug, Clone, Default)]
+struct Units {
+    count: u64,
+    ns: u64,
+    /// The earliest and the latest start.
+    first: Option<u64>,
+    last: u64,
+    /// Per operation: how many, and their summed durations.
+    per_op: HashMap<u32, (u64, u64)>,
+    /// Starts and durations, while [`PENDING_STARTS_LIMIT`] allows.
+    starts: Vec<(u64, u64)>,
+    /// The others.
+    folded: Option<LatencyOverTime>,
+}
+
+impl Units {
+    /// Adds one; `kept` counts the starts kept exactly, in all, up to `limit`; `origin` is
+    /// where latency over time starts, if known.
+    fn add(
+        &mut self,
+        op: Option<u32>,
+        (start, duration): (u64, u64),
+        (kept, limit): (&mut usize, usize),
+        origin: Option<u64>,
+    ) {
+        self.count += 1;
+        self.ns += duration;
+        self.first = Some(self.first.map_or(start, |f| f.min(start)));
+        self.last = self.last.max(start);
+        if let Some(op) = op {
+            let e = self.per_op.entry(op).or_default();
+            e.0 += 1;
+            e.1 += duration;
+        }
+        if *kept < limit {
+            *kept += 1;
+            self.starts.push((start, duration));
+        } else {
+            // At the same origin, the buckets merge exactly (see LatencyOverTime::merge).
+            let folded = self.folded.get_or_insert_with(|| {
+                let mut l = LatencyOverTime::default();
+                if let Some(origin) = origin {
+                    l.start_at(origin);
+                }
+                l
+            });
+            folded.add(start, duration);
+        }
+    }
+
+    fn append(&mut self, other: Units) {
+        self.count += other.count;
+        self.ns += other.ns;
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(other.last);
+        for (op, (n, ns)) in other.per_op {
+            let e = self.per_op.entry(op).or_default();
+            e.0 += n;
+            e.1 += ns;
+        }
+        self.starts.extend(other.starts);
+        match (&mut self.folded, other.folded) {
+            (Some(mine), Some(theirs)) => mine.merge(&theirs),
+            (mine, theirs) => {
+                if mine.is_none() {
+                    *mine = theirs;
+                }
+            }
+        }
+    }
+}
+
+/// What the spans of pieces contribute while the kind of their root is not known: as if
+/// user-facing.
+#[derive(Debug, Clone, Default)]
+struct Deferred {
+    /// Per operation.
+    ops: HashMap<u32, Op>,
+    /// Per (parent, child) operation: the user-facing part of repeated calls (parents,
+    /// calls, their time).
+    repeats: HashMap<(u32, u32), (u64, u64, u64)>,
+    /// Per step: the user-facing part of its LLM calls.
+    steps: HashMap<u32, Step>,
+    /// The pieces' roots.
+    units: Units,
+    /// For roots that are long-lived by themselves (counted so if their parent never
+    /// comes): their own spans' contributions (in `ops` for the others), their repeated
+    /// calls (parents, calls, time, parent time), and their children, the requests.
+    head: HashMap<u32, Op>,
+    head_repeats: HashMap<(u32, u32), Repeat>,
+    requests: Units,
+}
+
+impl Deferred {
+    /// Adds what `other` contributes, its roots too.
+    fn append(&mut self, other: Deferred) {
+        self.units.append(other.units);
+        self.requests.append(other.requests);
+        for (op, d) in other.head {
+            self.head.entry(op).or_default().append(&d, false);
+        }
+        for (key, r) in other.head_repeats {
+            let e = self.head_repeats.entry(key).or_default();
+            e.parents += r.parents;
+            e.calls += r.calls;
+            e.total_ns += r.total_ns;
+            e.parent_ns += r.parent_ns;
+        }
+        self.append_work(other.ops, other.repeats, other.steps);
+    }
+
+    /// Adds what the spans of `other` contribute, its roots as any other span (they are
+    /// deeper than this piece's root, so no unit).
+    fn append_work(
+        &mut self,
+        ops: HashMap<u32, Op>,
+        repeats: HashMap<(u32, u32), (u64, u64, u64)>,
+        steps: HashMap<u32, Step>,
+    ) {
+        for (op, d) in ops {
+            self.ops.entry(op).or_default().append(&d, false);
+        }
+        for (key, (p, c, t)) in repeats {
+            let e = self.repeats.entry(key).or_default();
+            e.0 += p;
+            e.1 += c;
+            e.2 += t;
+        }
+        for (step, d) in steps {
+            let s = self.steps.entry(step).or_default();
+            s.append_fg(&d);
+            // The kind-independent part was counted when the calls came.
+        }
+    }
+}
+
+/// Where repeated calls count: now (user-facing or not), for a piece when its kind is
+/// known, or, under a piece's root long-lived by itself, only if it is no root.
+enum Sink<'a> {
+    Now(bool),
+    Piece(&'a mut Deferred),
+    Head(&'a mut Deferred),
+}
+
+/// What waits for one open parent.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    /// Its children handed over in pieces, per operation, for its repeated calls.
+    children: HashMap<u32, EarlyCalls>,
+    /// Its pieces' contributions, per root operation, whether the root is background
+    /// work by itself (follows from a span; or the file records no busy time), and
+    /// whether it is long-lived by itself.
+    groups: HashMap<(Option<u32>, bool, bool), Deferred>,
+}
+
 /// A recent LLM call, to find the calls another waited behind.
 #[derive(Debug, Clone)]
 struct Recent {
@@ -368,6 +639,12 @@ pub struct Causes {
     waits_min: u64,
     /// Scratch for grouping children by name.
     scratch: Vec<(u32, u64, u64)>,
+    /// What pieces contribute, per open parent they wait for: (segment, parent id).
+    pending: HashMap<(u32, u64), Pending>,
+    /// Requests' starts kept exactly in `pending`.
+    pending_starts: usize,
+    /// At most this many kept ([`PENDING_STARTS_LIMIT`] if `None`).
+    starts_limit: Option<usize>,
 }
 
 /// An operation, and the name and target whose addresses find it (held so that the
@@ -549,6 +826,41 @@ impl Causes {
     /// found once by the caller, which needs it too); `background_name` that roots of
     /// its name are background work (started beside another name's foreground work, see
     /// [`Background`](super::background::Background)), even without `follows_from`.
+    ///
+    /// A piece ([`Tree::waits_for`]: a closed subtree whose parent was still open) is
+    /// work of a root not seen yet, whose kind (user-facing, background, long-lived) it
+    /// cannot know: `long_lived` and `background_name` are ignored for it, and what its
+    /// spans contribute waits, per open parent and operation, for the parent's node
+    /// ([`Tree::awaited_at`]). Where that node comes in another piece, it waits on for
+    /// that piece's parent; where it comes in a root tree, it counts with the root's kind,
+    /// and a piece's root whose parent is a long-lived root is one of its requests. What
+    /// its parent never brings counts at [`Causes::finish_segment`]. With pieces in the
+    /// order [`TreeBuilder`](crate::input::TreeBuilder) hands them over, everything is
+    /// counted as for whole trees, except:
+    ///
+    /// - an LLM call in a piece is judged for queueing when it arrives (in the window of
+    ///   recent calls, in arrival order rather than with its root's tree), and counts
+    ///   there as user-facing: a call that waited behind it is said to wait behind
+    ///   user-facing work even if its root turns out background; its step's user-facing
+    ///   sums wait for the kind as the rest (the prompt-growth fit is appended, so its
+    ///   sums may round differently in the last bits);
+    /// - a parent's children handed over early are taken as one after another only if
+    ///   each started after the previous one ended in the order they were written, which
+    ///   is start order where they do not overlap, unless the file writes them out of
+    ///   their end order;
+    /// - a name's index among operations follows the order names are first seen, so
+    ///   findings and names that tie can come in another order;
+    /// - what waits for a parent that never comes: see [`Causes::finish_segment`];
+    /// - requests waiting past [`PENDING_STARTS_LIMIT`] starts in all are placed in
+    ///   latency over time bucket by bucket (see [`LatencyOverTime::merge`]).
+    ///
+    /// What waits is kept per open parent ([`Causes::pending_len`]) and, under it, per
+    /// piece root's operation: sums per operation, per pair of operations for repeated
+    /// calls (both within the distinct-name limit) and per LLM step, the requests' starts
+    /// up to [`PENDING_STARTS_LIMIT`] in all, past it at most 120 latency buckets. A
+    /// piece whose root is long-lived by itself also keeps its root's own sums and
+    /// repeated calls apart, and its children as requests, for the case that its parent
+    /// never comes.
     pub fn add_tree(
         &mut self,
         tree: &Tree,
@@ -562,102 +874,416 @@ impl Causes {
         (self.idle_ratio, self.idle_min_ns, self.waits_min) =
             (t.idle_ratio, t.idle_min_ns, t.batch_min_calls);
         let root = tree.root();
-        let kind = if !root.follows_from.is_empty() {
-            Kind::Background
+        let waits_for = tree.waits_for();
+        // A piece's contributions, as if user-facing, until its root's kind is known.
+        let mut piece = waits_for.map(|_| Deferred::default());
+        let kind = if waits_for.is_some() {
+            None
+        } else if !root.follows_from.is_empty() {
+            Some(Kind::Background)
         } else if long_lived {
-            Kind::LongLived
+            Some(Kind::LongLived)
         } else if self.fragment_of_background(tree) || self.started_beside(root) || background_name
         {
-            Kind::Background
+            Some(Kind::Background)
         } else {
-            Kind::Foreground
+            Some(Kind::Foreground)
         };
-        if kind == Kind::LongLived {
+        if kind == Some(Kind::LongLived) {
             self.long_lived += 1;
             if let Some(i) = self.name(root) {
                 *self.long_lived_names.entry(i).or_default() += 1;
             }
+            self.start_latency_at_earliest_request(tree);
         }
+        // A piece whose root is long-lived by itself: if its parent never comes, it is a
+        // long-lived root of its own, its children the requests (as whole fragments are).
+        let shaped = waits_for.is_some()
+            && root.follows_from.is_empty()
+            && busy_known
+            && Causes::is_long_lived(tree, busy_known);
+        let mut piece_root_op = None;
         for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
+            let waiting = tree
+                .awaited_at(index)
+                .and_then(|key| self.pending.remove(&key));
             let fg = match kind {
-                Kind::Background => false,
-                Kind::LongLived => index != 0,
-                Kind::Foreground => true,
+                Some(Kind::Background) => false,
+                Some(Kind::LongLived) => index != 0,
+                Some(Kind::Foreground) | None => true,
             };
-            let unit = fg && (index == 0 || (kind == Kind::LongLived && node.depth == 1));
+            let unit = kind.is_some()
+                && fg
+                && (index == 0 || (kind == Some(Kind::LongLived) && node.depth == 1));
             let duration = span.duration_ns();
             if unit {
                 self.units += 1;
                 self.unit_ns += duration;
-                if kind == Kind::LongLived {
+                if kind == Some(Kind::LongLived) {
                     self.long_lived_units.0 += 1;
                     self.long_lived_units.1 += duration;
                 }
                 self.latency.add(span.start_ns, duration);
             }
-            let children = tree.children(index);
-            let covered = union_len_sorted(
-                children.iter().map(|&c| {
-                    let s = tree.span(c as usize);
-                    (s.start_ns, s.end_ns)
-                }),
-                span.start_ns,
-                span.end_ns,
-            );
-            let own = duration - covered;
-            let Some(op) = self.name(span) else {
-                continue;
-            };
-            let o = &mut self.ops[op as usize];
-            o.count += 1;
-            o.bg_count += u64::from(kind == Kind::Background);
-            o.all_ns += duration;
-            if unit && kind == Kind::LongLived {
-                o.requests += 1;
-                o.request_ns += duration;
-            } else if unit {
-                o.fg_roots += 1;
+            let op = self.name(span);
+            if let (Some(piece), 0) = (&mut piece, index) {
+                // A child of the open parent: one of its requests if that is a long-lived root.
+                piece_root_op = op;
+                let origin = self.latency.origin();
+                let unit = (span.start_ns, duration);
+                let limit = self.starts_limit.unwrap_or(PENDING_STARTS_LIMIT);
+                let kept = (&mut self.pending_starts, limit);
+                piece.units.add(op, unit, kept, origin);
             }
-            if fg {
-                o.fg_count += 1;
-                o.fg_ns += duration;
-                o.fg_self_ns += own;
-                if busy_known {
-                    let child_busy: u64 = children
-                        .iter()
-                        .map(|&c| tree.span(c as usize).busy_ns)
-                        .sum();
-                    let own_busy = span.busy_ns.saturating_sub(child_busy).min(own);
-                    let own_idle = own - own_busy;
-                    o.fg_self_busy_ns += own_busy;
-                    o.fg_self_known_ns += own;
-                    o.fg_known += 1;
-                    if own_idle >= t.idle_min_ns
-                        && own_idle as f64 >= t.idle_ratio * own_busy as f64
-                    {
-                        o.waits += 1;
-                        o.wait_idle_ns += own_idle;
-                        o.wait_busy_ns += own_busy;
-                        o.wait_longest_ns = o.wait_longest_ns.max(own_idle);
+            if let (Some(piece), true, Some(0)) = (&mut piece, shaped, node.parent) {
+                let origin = self.latency.origin();
+                let unit = (span.start_ns, duration);
+                let limit = self.starts_limit.unwrap_or(PENDING_STARTS_LIMIT);
+                let kept = (&mut self.pending_starts, limit);
+                piece.requests.add(op, unit, kept, origin);
+            }
+            let head = shaped && index == 0;
+            if let Some(op) = op {
+                let long_lived_root = kind == Some(Kind::LongLived) && index == 0;
+                let target = piece
+                    .as_mut()
+                    .map(|p| if head { &mut p.head } else { &mut p.ops });
+                self.add_node(
+                    tree,
+                    index,
+                    op,
+                    (fg, kind == Some(Kind::Background)),
+                    busy_known,
+                    target,
+                    t,
+                );
+                if unit && kind == Some(Kind::LongLived) {
+                    let o = &mut self.ops[op as usize];
+                    o.requests += 1;
+                    o.request_ns += duration;
+                } else if unit {
+                    self.ops[op as usize].fg_roots += 1;
+                }
+                if !long_lived_root {
+                    let early = tree.early_children(index).map_or(0, EarlyChildren::count);
+                    if tree.children(index).len() as u64 + early >= t.batch_min_calls {
+                        let early = waiting.as_ref().map(|w| &w.children);
+                        let sink = match piece.as_mut() {
+                            Some(p) if head => Sink::Head(p),
+                            Some(p) => Sink::Piece(p),
+                            None => Sink::Now(fg),
+                        };
+                        self.add_repeats(tree, index, op, t, early, sink);
+                    }
+                    if let Some((_, call)) = calls.next_if(|(i, _)| *i == index) {
+                        self.add_call(call, op, fg, piece.as_mut());
                     }
                 }
             }
-            if kind == Kind::LongLived && index == 0 {
-                continue;
+            if let Some(waiting) = waiting {
+                match (&mut piece, kind) {
+                    (Some(piece), _) => {
+                        for (_, mut group) in waiting.groups {
+                            if head {
+                                // Its children: requests if it turns out a root.
+                                piece.requests.append(std::mem::take(&mut group.units));
+                            }
+                            self.refile(piece, group);
+                        }
+                    }
+                    (None, Some(kind)) => {
+                        let requests = index == 0 && kind == Kind::LongLived;
+                        for (_, group) in waiting.groups {
+                            self.apply(group, kind == Kind::Background, requests.then_some(true));
+                        }
+                    }
+                    (None, None) => {}
+                }
             }
-            if children.len() >= t.batch_min_calls as usize {
-                self.add_repeats(tree, index, op, fg, t);
+        }
+        if let (Some(key), Some(piece)) = (waits_for, piece) {
+            let pending = self.pending.entry(key).or_default();
+            if let Some(op) = piece_root_op {
+                let root = tree.root();
+                pending
+                    .children
+                    .entry(op)
+                    .or_default()
+                    .add(root.start_ns, root.end_ns);
             }
-            if let Some((_, call)) = calls.next_if(|(i, _)| *i == index) {
-                self.add_call(call, op, fg);
+            let by_itself = !tree.root().follows_from.is_empty() || !busy_known;
+            match pending.groups.entry((piece_root_op, by_itself, shaped)) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().append(piece),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(piece);
+                }
             }
         }
     }
 
+    /// For a long-lived root whose requests came early, while no request was placed in
+    /// latency over time: its buckets start at its earliest request, as they would if
+    /// its requests were added in start order.
+    fn start_latency_at_earliest_request(&mut self, tree: &Tree) {
+        if self.latency.origin().is_some() {
+            return;
+        }
+        let Some(pending) = tree.awaited_at(0).and_then(|key| self.pending.get(&key)) else {
+            return;
+        };
+        let early = pending.groups.values().filter_map(|g| g.units.first);
+        let late = tree
+            .children(0)
+            .first()
+            .map(|&c| tree.span(c as usize).start_ns);
+        if let Some(first) = early.chain(late).min() {
+            self.latency.start_at(first);
+        }
+    }
+
+    /// Adds one span's own contribution to its operation: to `self.ops`, or for a piece
+    /// to `piece`'s as if user-facing. `(fg, bg)`: user-facing, background.
+    #[allow(clippy::too_many_arguments)]
+    fn add_node(
+        &mut self,
+        tree: &Tree,
+        index: usize,
+        op: u32,
+        (fg, bg): (bool, bool),
+        busy_known: bool,
+        piece: Option<&mut HashMap<u32, Op>>,
+        t: &Thresholds,
+    ) {
+        let span = tree.span(index);
+        let duration = span.duration_ns();
+        let children = tree.children(index);
+        // Children handed over early count too.
+        let own = duration - tree.covered_ns(index);
+        let o = match piece {
+            Some(ops) => ops.entry(op).or_default(),
+            None => &mut self.ops[op as usize],
+        };
+        o.count += 1;
+        o.bg_count += u64::from(bg);
+        o.all_ns += duration;
+        if fg {
+            o.fg_count += 1;
+            o.fg_ns += duration;
+            o.fg_self_ns += own;
+            if busy_known {
+                let child_busy: u64 = children
+                    .iter()
+                    .map(|&c| tree.span(c as usize).busy_ns)
+                    .sum();
+                let early = tree.early_children(index).map_or(0, EarlyChildren::busy_ns);
+                let child_busy = child_busy.saturating_add(early);
+                let own_busy = span.busy_ns.saturating_sub(child_busy).min(own);
+                let own_idle = own - own_busy;
+                o.fg_self_busy_ns += own_busy;
+                o.fg_self_known_ns += own;
+                o.fg_known += 1;
+                if own_idle >= t.idle_min_ns && own_idle as f64 >= t.idle_ratio * own_busy as f64 {
+                    o.waits += 1;
+                    o.wait_idle_ns += own_idle;
+                    o.wait_busy_ns += own_busy;
+                    o.wait_longest_ns = o.wait_longest_ns.max(own_idle);
+                }
+            }
+        }
+    }
+
+    /// Counts what waited for a parent, now that its kind is known: `background`, and
+    /// its pieces' roots as units if `requests` is set (`Some(true)`: a long-lived
+    /// root's requests, `Some(false)`: user-facing roots of their own).
+    fn apply(&mut self, group: Deferred, background: bool, requests: Option<bool>) {
+        for (op, d) in group.ops.iter().chain(&group.head) {
+            self.ops[*op as usize].append(d, background);
+        }
+        for (&key, r) in &group.head_repeats {
+            self.count_repeat(key, r, !background, None);
+        }
+        self.pending_starts -= group.requests.starts.len();
+        if !background {
+            for (key, &(parents, calls, total)) in &group.repeats {
+                if let Some(r) = self.repeats.get_mut(key) {
+                    r.fg_parents += parents;
+                    r.fg_calls += calls;
+                    r.fg_total_ns += total;
+                }
+            }
+            for (step, d) in &group.steps {
+                self.steps.entry(*step).or_default().append_fg(d);
+            }
+        }
+        let units = group.units;
+        match requests.filter(|_| !background) {
+            Some(long_lived) => self.add_units(units, long_lived),
+            None => self.pending_starts -= units.starts.len(),
+        }
+    }
+
+    /// Counts pieces' roots as units: requests of a long-lived root, or user-facing roots.
+    fn add_units(&mut self, units: Units, long_lived: bool) {
+        self.pending_starts -= units.starts.len();
+        self.units += units.count;
+        self.unit_ns += units.ns;
+        if long_lived {
+            self.long_lived_units.0 += units.count;
+            self.long_lived_units.1 += units.ns;
+        }
+        for (op, (n, ns)) in units.per_op {
+            let o = &mut self.ops[op as usize];
+            if long_lived {
+                o.requests += n;
+                o.request_ns += ns;
+            } else {
+                o.fg_roots += n;
+            }
+        }
+        for (start, duration) in units.starts {
+            self.latency.add(start, duration);
+        }
+        if let Some(folded) = units.folded {
+            self.latency.cover(units.last);
+            self.latency.merge(&folded);
+        }
+    }
+
+    /// Ends a segment: pieces whose parent never came (it is still running, or was lost)
+    /// count as the trees of such a parent's children do (fragments, see
+    /// [`Causes::add_tree`]), one group per parent and root operation: background work if
+    /// their root follows from another span (or the file records no busy time) or its
+    /// operation was only ever seen in background work, else user-facing work whose
+    /// roots are units; and a root long-lived by itself is a long-lived root, its
+    /// children its requests. Unlike whole fragments, they are not compared with the
+    /// roots started beside them, and latency over time, if it has not started yet,
+    /// starts at the earliest of their units rather than at the first by start.
+    pub fn finish_segment(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut groups: Vec<(Option<Kind>, Option<u32>, Deferred)> = Vec::new();
+        for (_, waiting) in pending {
+            for ((op, by_itself, shaped), group) in waiting.groups {
+                let kind = if by_itself {
+                    Kind::Background
+                } else if shaped {
+                    Kind::LongLived
+                } else if op.is_some_and(|op| self.ops[op as usize].only_background()) {
+                    Kind::Background
+                } else {
+                    Kind::Foreground
+                };
+                groups.push((Some(kind), op, group));
+            }
+        }
+        if self.latency.origin().is_none() {
+            let first = groups
+                .iter()
+                .filter_map(|(kind, _, g)| match kind {
+                    Some(Kind::Foreground) => g.units.first,
+                    Some(Kind::LongLived) => g.requests.first,
+                    _ => None,
+                })
+                .min();
+            if let Some(first) = first {
+                self.latency.start_at(first);
+            }
+        }
+        for (kind, op, group) in groups {
+            match kind {
+                Some(Kind::LongLived) => self.apply_long_lived(op, group),
+                kind => self.apply(group, kind == Some(Kind::Background), Some(false)),
+            }
+        }
+        self.pending_starts = 0;
+    }
+
+    /// Counts pieces whose roots are long-lived by themselves as long-lived roots (of
+    /// operation `op`): their own spans neither user-facing nor background, nor their
+    /// repeated calls counted; their children requests; the rest user-facing.
+    fn apply_long_lived(&mut self, op: Option<u32>, group: Deferred) {
+        self.long_lived += group.units.count;
+        if let Some(op) = op {
+            *self.long_lived_names.entry(op).or_default() += group.units.count;
+        }
+        for (op, d) in &group.head {
+            let o = &mut self.ops[*op as usize];
+            o.count += d.count;
+            o.all_ns += d.all_ns;
+        }
+        self.pending_starts -= group.units.starts.len();
+        let body = Deferred {
+            ops: group.ops,
+            repeats: group.repeats,
+            steps: group.steps,
+            ..Deferred::default()
+        };
+        self.apply(body, false, None);
+        self.add_units(group.requests, true);
+    }
+
+    /// A piece's work, now known to lie deeper in another piece (`piece`): its roots are
+    /// no units, and the repeated calls under roots long-lived by themselves count.
+    fn refile(&mut self, piece: &mut Deferred, group: Deferred) {
+        self.pending_starts -= group.units.starts.len() + group.requests.starts.len();
+        for (&key, r) in &group.head_repeats {
+            self.count_repeat(key, r, true, Some(piece));
+        }
+        let mut ops = group.ops;
+        for (op, d) in group.head {
+            ops.entry(op).or_default().append(&d, false);
+        }
+        piece.append_work(ops, group.repeats, group.steps);
+    }
+
+    /// Counts repeated calls under a parent (`r`: one parent's, or several): if `fg`, as
+    /// user-facing, now or, for a piece, when its kind is known.
+    fn count_repeat(
+        &mut self,
+        key: (u32, u32),
+        r: &Repeat,
+        fg: bool,
+        piece: Option<&mut Deferred>,
+    ) {
+        if self.repeats.len() >= NAME_LIMIT && !self.repeats.contains_key(&key) {
+            return;
+        }
+        let e = self.repeats.entry(key).or_default();
+        e.parents += r.parents;
+        e.calls += r.calls;
+        e.total_ns += r.total_ns;
+        e.parent_ns += r.parent_ns;
+        if let Some(piece) = piece {
+            let d = piece.repeats.entry(key).or_default();
+            d.0 += r.parents;
+            d.1 += r.calls;
+            d.2 += r.total_ns;
+        } else if fg {
+            e.fg_parents += r.parents;
+            e.fg_calls += r.calls;
+            e.fg_total_ns += r.total_ns;
+        }
+    }
+
+    /// Open parents whose pieces wait for them (see [`Causes::add_tree`]): what is kept
+    /// for pieces grows with these and the distinct names under them.
+    #[must_use]
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Repeated calls under node `index`: one name called many times, one call after
-    /// another, filling most of the parent.
-    fn add_repeats(&mut self, tree: &Tree, index: usize, parent: u32, fg: bool, t: &Thresholds) {
+    /// another, filling most of the parent. `early`: the node's children handed over in
+    /// pieces, per operation. `sink`: where they count.
+    fn add_repeats(
+        &mut self,
+        tree: &Tree,
+        index: usize,
+        parent: u32,
+        t: &Thresholds,
+        early: Option<&HashMap<u32, EarlyCalls>>,
+        mut sink: Sink<'_>,
+    ) {
         let mut calls = std::mem::take(&mut self.scratch);
         calls.clear();
         for &c in tree.children(index) {
@@ -669,38 +1295,68 @@ impl Causes {
         // By operation, each one's calls in start order (children come sorted by start).
         calls.sort_by_key(|&(op, start, _)| (op, start));
         let parent_ns = tree.span(index).duration_ns();
-        for group in calls.chunk_by(|a, b| a.0 == b.0) {
-            let n = group.len() as u64;
+        let no_early = HashMap::default();
+        let early = early.unwrap_or(&no_early);
+        let late = calls.chunk_by(|a, b| a.0 == b.0).map(|group| {
+            let total: u64 = group.iter().map(|(_, s, e)| e.saturating_sub(*s)).sum();
+            let sequential = group.windows(2).all(|w| w[1].1 >= w[0].2);
+            let here = EarlyCalls {
+                n: group.len() as u64,
+                total,
+                last_end: group[group.len() - 1].2,
+                sequential,
+            };
+            // The children handed over early closed before these (in start order where
+            // they do not overlap).
+            let all = match early.get(&group[0].0) {
+                Some(e) => e.then(group[0].1, here),
+                None => here,
+            };
+            (group[0].0, all)
+        });
+        let only_early = early
+            .iter()
+            .filter(|(op, _)| calls.binary_search_by_key(op, |c| &c.0).is_err())
+            .map(|(&op, &e)| (op, e));
+        let groups: Vec<(u32, EarlyCalls)> = late.chain(only_early).collect();
+        self.scratch = calls;
+        for (child, g) in groups {
+            let n = g.n;
             if n < t.batch_min_calls {
                 continue;
             }
-            let total: u64 = group.iter().map(|(_, s, e)| e.saturating_sub(*s)).sum();
-            let sequential = group.windows(2).all(|w| w[1].1 >= w[0].2);
+            let total = g.total;
             if total / n > t.batch_max_mean_ns
-                || !sequential
+                || !g.sequential
                 || (total as f64) < REPEATED_MIN_COVER * parent_ns as f64
             {
                 continue;
             }
-            let key = (parent, group[0].0);
-            if self.repeats.len() >= NAME_LIMIT && !self.repeats.contains_key(&key) {
-                continue;
-            }
-            let r = self.repeats.entry(key).or_default();
-            r.parents += 1;
-            r.calls += n;
-            r.total_ns += total;
-            r.parent_ns += parent_ns;
-            if fg {
-                r.fg_parents += 1;
-                r.fg_calls += n;
-                r.fg_total_ns += total;
+            let r = Repeat {
+                parents: 1,
+                calls: n,
+                total_ns: total,
+                parent_ns,
+                ..Repeat::default()
+            };
+            let key = (parent, child);
+            match &mut sink {
+                Sink::Now(fg) => self.count_repeat(key, &r, *fg, None),
+                Sink::Piece(piece) => self.count_repeat(key, &r, true, Some(piece)),
+                Sink::Head(piece) => {
+                    let e = piece.head_repeats.entry(key).or_default();
+                    e.parents += 1;
+                    e.calls += n;
+                    e.total_ns += total;
+                    e.parent_ns += parent_ns;
+                }
             }
         }
-        self.scratch = calls;
     }
 
-    fn add_call(&mut self, call: &LlmCall, step: u32, fg: bool) {
+    /// Adds an LLM call. In a piece, its step's user-facing part waits in `piece`, and
+    /// the call counts as user-facing among the recent calls.
+    fn add_call(&mut self, call: &LlmCall, step: u32, fg: bool, piece: Option<&mut Deferred>) {
         let server = call.overhead_ns.map(|o| call.wall_ns - o);
         let queue = call.overhead_ns.unwrap_or(0);
         let queued = server.is_some_and(|server| {
@@ -719,6 +1375,10 @@ impl Causes {
             s.queue_ns += queue;
         }
         if fg {
+            let s = match piece {
+                Some(piece) => piece.steps.entry(step).or_default(),
+                None => s,
+            };
             s.fg_calls += 1;
             s.fg_wall_ns += call.wall_ns;
             s.fg_load_ns += load;
@@ -1289,5 +1949,77 @@ impl Causes {
             evidence,
             estimated_saving_ns: saving,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{SegmentEnd, Visitor};
+    use crate::Options;
+
+    /// The causes fed as the analyzer feeds them, keeping at most `limit` requests' starts.
+    struct Feed(Causes);
+
+    impl Visitor for Feed {
+        fn tree(&mut self, tree: Tree) {
+            let long_lived =
+                tree.root().follows_from.is_empty() && Causes::is_long_lived(&tree, true);
+            self.0
+                .add_tree(&tree, &Thresholds::default(), true, long_lived, false, &[]);
+        }
+        fn takes_pieces(&self) -> bool {
+            true
+        }
+        fn piece(&mut self, piece: Tree) {
+            self.0
+                .add_tree(&piece, &Thresholds::default(), true, false, false, &[]);
+        }
+        fn segment_end(&mut self, _: &SegmentEnd) {
+            self.0.finish_segment();
+        }
+    }
+
+    fn latency(data: &str, budget: usize, limit: usize) -> (u64, u64, LatencySummary) {
+        let options = Options {
+            hold_budget: Some(budget),
+            ..Options::default()
+        };
+        let mut feed = Feed(Causes {
+            starts_limit: Some(limit),
+            ..Causes::default()
+        });
+        crate::visit(data.as_bytes(), "p", &options, &mut feed).unwrap();
+        (feed.0.units(), feed.0.unit_ns(), feed.0.latency())
+    }
+
+    #[test]
+    fn requests_past_the_starts_kept_are_placed_bucket_by_bucket() {
+        let mut data = Vec::new();
+        crate::generate::write_server_session(&mut data, 20_000, 2, 7).unwrap();
+        let data = String::from_utf8(data).unwrap();
+        let whole = latency(&data, usize::MAX, 0);
+        assert!(whole.0 > 3_000);
+        // Before any request was placed: the buckets of the requests past the limit start
+        // elsewhere, so their requests may land a bucket early; none is lost.
+        let (units, unit_ns, early) = latency(&data, 1, 100);
+        assert_eq!((units, unit_ns), (whole.0, whole.1));
+        assert_eq!(
+            (early.start_ns, early.bucket_ns),
+            (whole.2.start_ns, whole.2.bucket_ns)
+        );
+        let count = |l: &LatencySummary| l.buckets.iter().map(|b| b.count).sum::<u64>();
+        assert_eq!(count(&early), whole.0);
+        assert_ne!(early, whole.2, "approximate");
+        // A first request at the start: the buckets start there, and the requests past
+        // the limit land exactly.
+        let hello = r#"{"type":"span","id":999999,"parent":null,"name":"hello","target":"t","start_ns":0,"end_ns":10,"busy_ns":10,"enters":1,"thread":"main","status":"ok","fields":{}}"#;
+        let (session, rest) = data.split_once('\n').unwrap();
+        let data = format!("{session}\n{hello}\n{rest}");
+        let first = whole.2.start_ns;
+        let whole = latency(&data, usize::MAX, 0);
+        assert!(whole.2.start_ns < first);
+        assert_eq!(latency(&data, 1, 100), whole);
+        assert_eq!(latency(&data, 64, 0), whole);
     }
 }

@@ -54,6 +54,45 @@ pub struct LatencyOverTime {
 impl LatencyOverTime {
     /// Adds a request that started at `start_ns` and took `duration_ns`.
     pub fn add(&mut self, start_ns: u64, duration_ns: u64) {
+        self.add_requests(start_ns, 1, duration_ns, duration_ns);
+    }
+
+    /// The first request's start, if one was added: where the buckets start.
+    #[must_use]
+    pub fn origin(&self) -> Option<u64> {
+        self.origin
+    }
+
+    /// Starts the buckets at `start_ns` if no request was added yet: for requests added
+    /// out of start order whose earliest is known.
+    pub fn start_at(&mut self, start_ns: u64) {
+        self.origin.get_or_insert(start_ns);
+    }
+
+    /// Widens the buckets until one holds `start_ns`, as adding a request that started
+    /// then would (without adding it).
+    pub fn cover(&mut self, start_ns: u64) {
+        self.index(start_ns);
+    }
+
+    /// Adds the requests of another collection, each bucket's at that bucket's start:
+    /// exact where both started at the same origin (the other's buckets then lie each in
+    /// one of these once [`LatencyOverTime::cover`] reached the other's latest start),
+    /// else each bucket's requests may land one bucket early.
+    pub fn merge(&mut self, other: &LatencyOverTime) {
+        let Some(origin) = other.origin else {
+            return;
+        };
+        for (i, b) in other.buckets.iter().enumerate() {
+            if b.count > 0 {
+                let start = origin.saturating_add(i as u64 * other.width);
+                self.add_requests(start, b.count, b.sum_ns, b.max_ns);
+            }
+        }
+    }
+
+    /// The bucket of a request that started at `start_ns`, widening the buckets as needed.
+    fn index(&mut self, start_ns: u64) -> usize {
         let origin = *self.origin.get_or_insert(start_ns);
         if self.width == 0 {
             self.width = 1_000_000;
@@ -80,10 +119,17 @@ impl LatencyOverTime {
         if self.buckets.len() <= i {
             self.buckets.resize(i + 1, Bucket::default());
         }
+        i
+    }
+
+    /// Adds `count` requests that started at `start_ns`, their durations summing to
+    /// `sum_ns`, the longest `max_ns`.
+    fn add_requests(&mut self, start_ns: u64, count: u64, sum_ns: u64, max_ns: u64) {
+        let i = self.index(start_ns);
         let b = &mut self.buckets[i];
-        b.count += 1;
-        b.sum_ns = b.sum_ns.saturating_add(duration_ns);
-        b.max_ns = b.max_ns.max(duration_ns);
+        b.count += count;
+        b.sum_ns = b.sum_ns.saturating_add(sum_ns);
+        b.max_ns = b.max_ns.max(max_ns);
     }
 
     /// The buckets with their means.

@@ -1,5 +1,7 @@
 //! Latency over time: user-facing requests (or turns) in equal intervals of the
 //! session, in a bounded number of buckets (their width doubles as the session grows).
+//! Buckets lie on one grid of absolute time (each starts at a multiple of its width),
+//! so collections made apart merge exactly, whatever order the requests came in.
 //!
 //! ```
 //! use perf_analyze::analysis::latency::LatencyOverTime;
@@ -18,6 +20,9 @@ use serde::{Deserialize, Serialize};
 
 /// At most this many buckets.
 const BUCKETS: usize = 120;
+
+/// The narrowest bucket.
+const FIRST_WIDTH_NS: u64 = 1_000_000;
 
 /// One interval.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,10 +68,13 @@ impl LatencyOverTime {
         self.origin
     }
 
-    /// Starts the buckets at `start_ns` if no request was added yet: for requests added
-    /// out of start order whose earliest is known.
+    /// Starts the buckets at the one that holds `start_ns` if no request was added yet:
+    /// for requests added out of start order whose earliest is known.
     pub fn start_at(&mut self, start_ns: u64) {
-        self.origin.get_or_insert(start_ns);
+        if self.origin.is_none() {
+            self.width = self.width.max(FIRST_WIDTH_NS);
+            self.origin = Some(start_ns - start_ns % self.width);
+        }
     }
 
     /// Widens the buckets until one holds `start_ns`, as adding a request that started
@@ -76,13 +84,32 @@ impl LatencyOverTime {
     }
 
     /// Adds the requests of another collection, each bucket's at that bucket's start:
-    /// exact where both started at the same origin (the other's buckets then lie each in
-    /// one of these once [`LatencyOverTime::cover`] reached the other's latest start),
-    /// else each bucket's requests may land one bucket early.
+    /// exact, as both lie on one grid and these buckets are first widened to the other's
+    /// (requests before this collection's first bucket count in it, as when added).
+    ///
+    /// ```
+    /// use perf_analyze::analysis::latency::LatencyOverTime;
+    ///
+    /// let (mut all, mut early, mut late) = Default::default();
+    /// for i in 0..2_000u64 {
+    ///     let (start, duration) = (7_777_777 + i * 3_000_000, i);
+    ///     LatencyOverTime::add(&mut all, start, duration);
+    ///     LatencyOverTime::add(if i % 3 == 0 { &mut early } else { &mut late }, start, duration);
+    /// }
+    /// early.merge(&late);
+    /// assert_eq!(early.summary(), all.summary());
+    /// ```
     pub fn merge(&mut self, other: &LatencyOverTime) {
         let Some(origin) = other.origin else {
             return;
         };
+        while self.origin.is_some() && self.width < other.width {
+            self.widen();
+        }
+        if self.origin.is_none() {
+            self.width = other.width;
+            self.origin = Some(origin);
+        }
         for (i, b) in other.buckets.iter().enumerate() {
             if b.count > 0 {
                 let start = origin.saturating_add(i as u64 * other.width);
@@ -93,33 +120,44 @@ impl LatencyOverTime {
 
     /// The bucket of a request that started at `start_ns`, widening the buckets as needed.
     fn index(&mut self, start_ns: u64) -> usize {
-        let origin = *self.origin.get_or_insert(start_ns);
-        if self.width == 0 {
-            self.width = 1_000_000;
+        self.start_at(start_ns);
+        while start_ns.saturating_sub(self.origin.unwrap_or_default()) / self.width
+            >= BUCKETS as u64
+        {
+            self.widen();
         }
-        let offset = start_ns.saturating_sub(origin);
-        while offset / self.width >= BUCKETS as u64 {
-            self.width *= 2;
-            let merged: Vec<Bucket> = self
-                .buckets
-                .chunks(2)
-                .map(|pair| {
-                    let mut b = pair[0];
-                    if let Some(o) = pair.get(1) {
-                        b.count += o.count;
-                        b.sum_ns += o.sum_ns;
-                        b.max_ns = b.max_ns.max(o.max_ns);
-                    }
-                    b
-                })
-                .collect();
-            self.buckets = merged;
-        }
+        let offset = start_ns.saturating_sub(self.origin.unwrap_or_default());
         let i = (offset / self.width) as usize;
         if self.buckets.len() <= i {
             self.buckets.resize(i + 1, Bucket::default());
         }
         i
+    }
+
+    /// Doubles the buckets' width: the first starts at a multiple of the new width, so an
+    /// empty bucket goes first if the old first one started halfway into one.
+    fn widen(&mut self) {
+        let origin = self.origin.unwrap_or_default();
+        let width = self.width.saturating_mul(2);
+        if origin % width != 0 {
+            self.buckets.insert(0, Bucket::default());
+        }
+        self.origin = Some(origin - origin % width);
+        self.width = width;
+        let merged: Vec<Bucket> = self
+            .buckets
+            .chunks(2)
+            .map(|pair| {
+                let mut b = pair[0];
+                if let Some(o) = pair.get(1) {
+                    b.count += o.count;
+                    b.sum_ns = b.sum_ns.saturating_add(o.sum_ns);
+                    b.max_ns = b.max_ns.max(o.max_ns);
+                }
+                b
+            })
+            .collect();
+        self.buckets = merged;
     }
 
     /// Adds `count` requests that started at `start_ns`, their durations summing to

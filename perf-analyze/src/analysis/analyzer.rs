@@ -306,9 +306,13 @@ impl Analyzer<'_> {
         let (timeline, active, background) =
             (&mut self.timeline, &mut self.active, &mut self.background);
         let classify = is_root.then(|| (root.name.clone(), !root.follows_from.is_empty()));
-        timeline.push(lo, hi, classify, place(active, background));
+        // A piece lies within its root, which comes later: only what sticks out of the
+        // piece's own root is placed now (its root comes in order with the others).
+        if tree.waits_for().is_none() {
+            timeline.push(lo, hi, classify, place(active, background));
+        }
         self.calls.clear();
-        for node in tree.nodes() {
+        for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
             self.operations += 1;
             match span.status {
@@ -318,6 +322,12 @@ impl Analyzer<'_> {
             }
             if span.start_ns < lo || span.end_ns > hi {
                 timeline.push(span.start_ns, span.end_ns, None, place(active, background));
+            }
+            // Children handed over early that stick out of this tree's root.
+            if let Some(early) = tree.early_children(index) {
+                for (s, e) in early.runs().filter(|&(s, e)| s < lo || e > hi) {
+                    timeline.push(s, e, None, place(active, background));
+                }
             }
             if let Some(seg) = self.segments.get_mut(span.segment as usize) {
                 seg.first_start_ns = Some(
@@ -711,6 +721,31 @@ mod tests {
         assert_eq!(a.summary.background.foreground_roots, 1);
         assert_eq!(a.summary.background.background_roots, 0);
         assert_eq!(&*a.latest.as_ref().unwrap().root().name, "turn");
+    }
+
+    #[test]
+    fn active_time_counts_a_piece_that_sticks_out_of_its_root_once() {
+        // A child that started before its root (another thread's clock), and its own
+        // child that ends after the root: handed over as pieces with a budget of one.
+        let lines = [
+            SESSION.to_owned(),
+            span(3, Some(2), "late", 40, 130, ""),
+            span(2, Some(1), "early", 0, 50, ""),
+            span(5, Some(4), "inner", 150, 160, ""),
+            span(4, Some(1), "other", 140, 170, ""),
+            span(1, None, "turn", 20, 180, ""),
+            END.to_owned(),
+        ];
+        let data = lines.join("\n") + "\n";
+        for budget in [1, usize::MAX] {
+            let options = Options {
+                hold_budget: Some(budget),
+                ..Options::default()
+            };
+            let a = analyze_reader(data.as_bytes(), "mem", &options).unwrap();
+            assert_eq!(a.summary.active_ns, 180, "budget {budget}");
+            assert!(late_warnings(&a).is_empty(), "budget {budget}");
+        }
     }
 
     #[test]

@@ -82,6 +82,12 @@ impl EarlyChildren {
         reaches_back
     }
 
+    /// The disjoint runs of time the early children cover, by start (those folded past
+    /// [`MAX_EARLY_RUNS`] are not among them).
+    pub fn runs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.runs.iter().map(|(&s, &e)| (s, e))
+    }
+
     /// How many children were handed over early.
     #[must_use]
     pub fn count(&self) -> u64 {

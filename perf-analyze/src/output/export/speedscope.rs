@@ -4,6 +4,9 @@
 //! session timeline, so the "time order" view shows the session as it ran and
 //! "left heavy" sums it by stack. Frames (span name and target) are shared.
 //!
+//! [`write_read`] and [`write_path`] lay the session out as it is read (see
+//! [`stream`](super::stream)).
+//!
 //! ```
 //! use perf_analyze::export::{speedscope, Session};
 //!
@@ -20,69 +23,164 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 
+use super::stream::{self, Finished, Released, Sink};
 use super::Session;
+use crate::input::{Segment, VisitReport};
+use crate::{Error, Options};
 
 /// The schema URL speedscope recognises its files by.
 pub const SCHEMA: &str = "https://www.speedscope.app/file-format-schema.json";
 
-/// Writes the session as a speedscope file.
+/// Writes a session held in memory as a speedscope file, laid out as its
+/// [`Timeline`](super::Timeline).
 ///
 /// # Errors
 /// When writing to `out` fails.
 pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
-    let timeline = session.timeline();
-    let mut frames: Vec<Frame<'_>> = Vec::new();
-    let mut frame_of: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut profiles = Vec::with_capacity(timeline.tracks().len());
-    for track in timeline.tracks() {
-        let mut events = Vec::new();
-        // (span, whether its children were opened already)
-        let mut stack: Vec<(usize, bool)> = track.top.iter().rev().map(|&s| (s, false)).collect();
-        while let Some((s, opened)) = stack.pop() {
-            let span = timeline.span(s);
-            let key = (&*span.record.name, &*span.record.target);
-            let frame = *frame_of.entry(key).or_insert_with(|| {
-                frames.push(Frame {
-                    name: key.0,
-                    file: key.1,
-                });
-                frames.len() - 1
-            });
-            if opened {
-                events.push(Event {
-                    kind: "C",
-                    at: span.end_ns,
-                    frame,
-                });
-            } else {
-                events.push(Event {
-                    kind: "O",
-                    at: span.start_ns,
-                    frame,
-                });
-                stack.push((s, true));
-                stack.extend(span.track_children.iter().rev().map(|&c| (c, false)));
-            }
+    finish(stream::from_session(Profiles::default(), session), out)
+}
+
+/// Reads a session from `input` (named `source` in messages) and writes it as a
+/// speedscope file, laying it out as it is read ([`stream`](super::stream)): what is
+/// held is the reorder budget's spans and, per span, two compact events (16 bytes
+/// each) until the end. The same file as [`write`] when the session fits in the budget.
+///
+/// # Errors
+/// As [`Session::read`](super::Session::read); a failure to write to `out` is
+/// [`Error::Write`] on the path `output`.
+pub fn write_read<R: BufRead + Send, W: Write>(
+    input: R,
+    source: &str,
+    options: &Options,
+    out: W,
+) -> Result<VisitReport, Error> {
+    let (done, report) = stream::from_reader(Profiles::default(), input, source, options)?;
+    finish(done, out).map_err(super::write_error)?;
+    Ok(report)
+}
+
+/// As [`write_read`], from a data file or a session directory.
+///
+/// # Errors
+/// As [`write_read`].
+pub fn write_path<W: Write>(path: &Path, options: &Options, out: W) -> Result<VisitReport, Error> {
+    let (done, report) = stream::from_path(Profiles::default(), path, options)?;
+    finish(done, out).map_err(super::write_error)?;
+    Ok(report)
+}
+
+/// An open or close event, compact: its time and its frame, the top bit set for a close.
+#[derive(Debug, Clone, Copy)]
+struct Compact {
+    at: u64,
+    frame: u32,
+}
+
+const CLOSE: u32 = 1 << 31;
+
+/// Each track's events, appended as its tops are placed (in start order, never
+/// overlapping: so in time order), and the frames by first use.
+#[derive(Default)]
+struct Profiles {
+    frame_of: HashMap<(Arc<str>, Arc<str>), u32>,
+    frames: Vec<(Arc<str>, Arc<str>)>,
+    tracks: Vec<Vec<Compact>>,
+    /// Open spans while a top is written: (depth, frame, end).
+    stack: Vec<(u32, u32, u64)>,
+}
+
+impl Sink for Profiles {
+    fn start(&mut self, _segments: &[Segment], _origin_ns: u64) {}
+
+    fn top(&mut self, top: Released<'_>) {
+        if self.tracks.len() <= top.track {
+            self.tracks.resize_with(top.track + 1, Vec::new);
         }
-        profiles.push(Profile {
-            kind: "evented",
-            name: &track.name,
-            unit: "nanoseconds",
-            start_value: 0,
-            end_value: timeline.end_ns(),
-            events,
-        });
+        let events = &mut self.tracks[top.track];
+        for item in top.items {
+            let key = (item.span.name.clone(), item.span.target.clone());
+            let frame = match self.frame_of.get(&key) {
+                Some(&frame) => frame,
+                None => {
+                    let frame = u32::try_from(self.frames.len())
+                        .unwrap_or(CLOSE - 1)
+                        .min(CLOSE - 1);
+                    self.frames.push(key.clone());
+                    self.frame_of.insert(key, frame);
+                    frame
+                }
+            };
+            while let Some(&(depth, open, end)) = self.stack.last() {
+                if depth < item.depth {
+                    break;
+                }
+                self.stack.pop();
+                events.push(Compact {
+                    at: end,
+                    frame: open | CLOSE,
+                });
+            }
+            events.push(Compact {
+                at: item.start_ns,
+                frame,
+            });
+            self.stack.push((item.depth, frame, item.end_ns));
+        }
+        while let Some((_, open, end)) = self.stack.pop() {
+            events.push(Compact {
+                at: end,
+                frame: open | CLOSE,
+            });
+        }
     }
+}
+
+/// Numbers the frames by first use track by track, and writes the file.
+fn finish<W: Write>(done: Finished<Profiles>, out: W) -> io::Result<()> {
+    let Finished {
+        sink: profiles,
+        segments,
+        tracks,
+        end_ns,
+        ..
+    } = done;
+    let mut number = vec![u32::MAX; profiles.frames.len()];
+    let mut frames = Vec::with_capacity(profiles.frames.len());
+    for event in profiles.tracks.iter().flatten() {
+        let frame = (event.frame & !CLOSE) as usize;
+        if number[frame] == u32::MAX {
+            number[frame] = frames.len() as u32;
+            let (name, file) = &profiles.frames[frame];
+            frames.push(Frame { name, file });
+        }
+    }
+    let empty = Vec::new();
     let file = File {
         schema: SCHEMA,
         shared: Shared { frames },
-        profiles,
-        name: session.name(),
+        profiles: tracks
+            .iter()
+            .enumerate()
+            .map(|(t, track)| Profile {
+                kind: "evented",
+                name: &track.name,
+                unit: "nanoseconds",
+                start_value: 0,
+                end_value: end_ns,
+                events: Events {
+                    events: profiles.tracks.get(t).unwrap_or(&empty),
+                    number: &number,
+                },
+            })
+            .collect(),
+        name: segments.first().map_or("", |s| s.session.as_str()),
         active_profile_index: 0,
         exporter: concat!("perf-analyze ", env!("CARGO_PKG_VERSION")),
     };
@@ -90,6 +188,22 @@ pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
     serde_json::to_writer(&mut out, &file)?;
     out.write_all(b"\n")?;
     out.flush()
+}
+
+/// A track's events with the frames' final numbers.
+struct Events<'a> {
+    events: &'a [Compact],
+    number: &'a [u32],
+}
+
+impl Serialize for Events<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.events.iter().map(|e| Event {
+            kind: if e.frame & CLOSE == 0 { "O" } else { "C" },
+            at: e.at,
+            frame: self.number[(e.frame & !CLOSE) as usize] as usize,
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -124,7 +238,7 @@ struct Profile<'a> {
     unit: &'static str,
     start_value: u64,
     end_value: u64,
-    events: Vec<Event>,
+    events: Events<'a>,
 }
 
 #[derive(Serialize)]

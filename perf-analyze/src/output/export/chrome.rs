@@ -8,7 +8,7 @@
 //! session appears as a global instant event at its start.
 //!
 //! [`write_read`] and [`write_path`] write the trace as the session is read, in
-//! bounded memory (see [`stream`](super::stream)).
+//! bounded memory (see [`stream`]).
 //!
 //! ```
 //! use perf_analyze::export::{chrome, Session};
@@ -59,8 +59,8 @@ pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
 }
 
 /// Reads a session from `input` (named `source` in messages) and writes it as a Chrome
-/// trace as it is read ([`stream`](super::stream)): memory follows the reorder budget
-/// and the tracks, not the file's size. The same trace as [`write`] when the session
+/// trace as it is read ([`stream`]): memory follows the reorder budget
+/// and the tracks, not the file's size. The same trace as [`write()`] when the session
 /// fits in the budget.
 ///
 /// # Errors

@@ -5,7 +5,7 @@
 //! "left heavy" sums it by stack. Frames (span name and target) are shared.
 //!
 //! [`write_read`] and [`write_path`] lay the session out as it is read (see
-//! [`stream`](super::stream)).
+//! [`stream`]).
 //!
 //! ```
 //! use perf_analyze::export::{speedscope, Session};
@@ -48,9 +48,9 @@ pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
 }
 
 /// Reads a session from `input` (named `source` in messages) and writes it as a
-/// speedscope file, laying it out as it is read ([`stream`](super::stream)): what is
+/// speedscope file, laying it out as it is read ([`stream`]): what is
 /// held is the reorder budget's spans and, per span, two compact events (16 bytes
-/// each) until the end. The same file as [`write`] when the session fits in the budget.
+/// each) until the end. The same file as [`write()`] when the session fits in the budget.
 ///
 /// # Errors
 /// As [`Session::read`](super::Session::read); a failure to write to `out` is

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use cap::Cap;
 use perf_analyze::export::folded::{Stacks, MAX_DEPTH};
-use perf_analyze::export::{chrome, flamegraph};
+use perf_analyze::export::{chrome, flamegraph, speedscope};
 use perf_analyze::input::{read, Event, MAX_LINE_BYTES};
 use perf_analyze::WarningKind;
 
@@ -157,7 +157,7 @@ fn folding_a_server_whose_connections_stay_open_holds_memory_that_follows_open_w
 }
 
 #[test]
-fn the_chrome_export_of_a_server_whose_connections_stay_open_holds_memory_that_follows_open_work() {
+fn the_trace_exports_of_a_server_whose_connections_stay_open_hold_memory_that_follows_open_work() {
     let _one = one_at_a_time();
     // 400,000 spans under 4 connection roots open the whole session: held as a session
     // they take about 100 MB; laid out as they are read, the reorder buffer's spans.
@@ -174,6 +174,18 @@ fn the_chrome_export_of_a_server_whose_connections_stay_open_holds_memory_that_f
     })
     .expect("a trace");
     assert!(out.0 > 50 << 20, "{} bytes written", out.0);
+    // The speedscope file keeps its events, compact and spilled past 262,144.
+    let mut out = Counted(0);
+    within(64 << 20, || {
+        speedscope::write_read(
+            data.as_slice(),
+            "server.jsonl",
+            &Default::default(),
+            &mut out,
+        )
+    })
+    .expect("a profile");
+    assert!(out.0 > 10 << 20, "{} bytes written", out.0);
 }
 
 /// A writer that counts the bytes and drops them.

@@ -28,6 +28,17 @@ fuzz_target!(|data: &[u8]| {
             serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
         }
     }
+    // Laid out as read, with pieces and a reorder buffer of a few spans.
+    let small = Options {
+        hold_budget: Some(3),
+        ..Options::default()
+    };
+    for format in [ExportFormat::Chrome, ExportFormat::Speedscope] {
+        let mut out = Vec::new();
+        if format.write_read(data, "fuzz", &small, &mut out).is_ok() {
+            serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
+        }
+    }
     let stacks = folded::Stacks::of(&session);
     let _ = flamegraph::write_stacks(&stacks, session.name(), &mut Vec::new());
     let report = analysis.html_report(&RenderOptions::default(), &page);

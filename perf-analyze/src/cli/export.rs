@@ -96,6 +96,48 @@ fn fold(source: &Source) -> anyhow::Result<(Stacks, String)> {
     Ok((stacks, input))
 }
 
+/// Reads the session and writes it in `format` as it is read (Chrome and speedscope
+/// stream), printing the loader's warnings on stderr.
+fn write_streamed(
+    source: &Source,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let options = source.options();
+    let input = source.resolve()?;
+    if let Input::File(path) = &input {
+        // Said before the output file is made.
+        let data = perf_analyze::input::data_file(path);
+        std::fs::File::open(&data).map_err(|source| Error::Io { path: data, source })?;
+    }
+    let mut failed = None;
+    write_output(output, |out| {
+        let result = match &input {
+            Input::Stdin => {
+                format.write_read(BufReader::new(std::io::stdin()), "<stdin>", &options, out)
+            }
+            Input::File(path) => format.write_path(path, &options, out),
+        };
+        match result {
+            Ok(report) => {
+                for warning in report.warnings.list() {
+                    eprintln!("warning: {}", printable(&warning.to_string()));
+                }
+                Ok(())
+            }
+            Err(Error::Write { source, .. }) => Err(source),
+            Err(e) => {
+                failed = Some(e);
+                Ok(())
+            }
+        }
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
 pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if args.endpoint.is_some() && !matches!(args.format, FormatArg::Otlp) {
         anyhow::bail!("--endpoint sends OTLP: use it with --format otlp");
@@ -119,8 +161,7 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             None => ExportFormat::Otlp,
         },
     };
-    let (session, _) = read_session(&args.source)?;
-    write_output(args.output.as_deref(), |out| format.write(&session, out))?;
+    write_streamed(&args.source, format, args.output.as_deref())?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,9 @@
 //! background tracks carry the category `background`. A second run of the
 //! session appears as a global instant event at its start.
 //!
+//! [`write_read`] and [`write_path`] write the trace as the session is read, in
+//! bounded memory (see [`stream`]).
+//!
 //! ```
 //! use perf_analyze::export::{chrome, Session};
 //!
@@ -25,40 +28,159 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
+use std::path::Path;
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::json;
 
+use super::stream::{self, Finished, Released, Sink};
 use super::{Session, TrackKind};
-use crate::input::Fields;
+use crate::input::{Fields, Segment, VisitReport};
+use crate::{Error, Options};
 
 /// The process id used for the session in the trace.
 const PID: u32 = 1;
 
-/// Writes the session as a Chrome trace (`{"traceEvents":[...]}`).
+/// Writes a session held in memory as a Chrome trace (`{"traceEvents":[...]}`), laid
+/// out as its [`Timeline`](super::Timeline).
 ///
-/// Events come sorted by `ts`: metadata first, then complete events, each
-/// span before the spans nested in it.
+/// Events are not sorted by `ts` across tracks (Perfetto and `chrome://tracing` sort
+/// on import): the process name first, then each top-level span of a track with the
+/// spans nested in it, each before the spans nested in it; on one track, events come
+/// in start order. The tracks' names and order, and the run markers, come last.
 ///
 /// # Errors
 /// When writing to `out` fails.
 pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
-    let timeline = session.timeline();
-    let origin = session.origin_ns();
-    let runs = session.segments();
-    let mut out = Events {
-        out: io::BufWriter::new(out),
-        first: true,
-    };
-    out.out.write_all(b"{\"traceEvents\":[\n")?;
+    let done = stream::from_session(Trace::new(out), session);
+    finish(done)
+}
 
-    out.event(
-        &json!({"name":"process_name","ph":"M","ts":0,"pid":PID,"tid":0,
-                "args":{"name":format!("session {}", session.name())}}),
-    )?;
-    for (t, track) in timeline.tracks().iter().enumerate() {
+/// Reads a session from `input` (named `source` in messages) and writes it as a Chrome
+/// trace as it is read ([`stream`]): memory follows the reorder budget
+/// and the tracks, not the file's size. The same trace as [`write()`] when the session
+/// fits in the budget.
+///
+/// # Errors
+/// As [`Session::read`](super::Session::read); a failure to write to `out` is
+/// [`Error::Write`] on the path `output`.
+pub fn write_read<R: BufRead + Send, W: Write>(
+    input: R,
+    source: &str,
+    options: &Options,
+    out: W,
+) -> Result<VisitReport, Error> {
+    let (done, report) = stream::from_reader(Trace::new(out), input, source, options)?;
+    finish(done).map_err(super::write_error)?;
+    Ok(report)
+}
+
+/// As [`write_read`], from a data file or a session directory.
+///
+/// # Errors
+/// As [`write_read`].
+pub fn write_path<W: Write>(path: &Path, options: &Options, out: W) -> Result<VisitReport, Error> {
+    let (done, report) = stream::from_path(Trace::new(out), path, options)?;
+    finish(done).map_err(super::write_error)?;
+    Ok(report)
+}
+
+/// Writes the complete events as their tops are placed.
+struct Trace<W: Write> {
+    out: Events<W>,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Trace<W> {
+    fn new(out: W) -> Self {
+        Trace {
+            out: Events {
+                out: io::BufWriter::new(out),
+                first: true,
+            },
+            error: None,
+        }
+    }
+
+    fn keep(&mut self, result: io::Result<()>) {
+        if let Err(e) = result {
+            self.error.get_or_insert(e);
+        }
+    }
+}
+
+impl<W: Write> Sink for Trace<W> {
+    fn start(&mut self, segments: &[Segment], _origin_ns: u64) {
+        let name = segments.first().map_or("", |s| s.session.as_str());
+        let result = self
+            .out
+            .out
+            .write_all(b"{\"traceEvents\":[\n")
+            .and_then(|()| {
+                self.out.event(
+                    &json!({"name":"process_name","ph":"M","ts":0,"pid":PID,"tid":0,
+                            "args":{"name":format!("session {name}")}}),
+                )
+            });
+        self.keep(result);
+    }
+
+    fn top(&mut self, top: Released<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let cat = match top.kind {
+            TrackKind::Foreground => "foreground",
+            TrackKind::Background => "background",
+        };
+        for item in top.items {
+            let span = &item.span;
+            let result = self.out.event(&Complete {
+                name: &span.name,
+                cat,
+                ph: "X",
+                ts: micros(item.start_ns),
+                dur: micros(item.end_ns - item.start_ns),
+                pid: PID,
+                tid: tid(top.track),
+                args: Args {
+                    span: SpanMeta {
+                        id: span.id,
+                        segment: span.segment as usize,
+                        target: &span.target,
+                        thread: &span.thread,
+                        status: span.status.as_str(),
+                        busy_us: micros(span.busy_ns),
+                        enters: span.enters,
+                        follows_from: &span.follows_from,
+                    },
+                    fields: span.fields(),
+                },
+            });
+            if let Err(e) = result {
+                self.error = Some(e);
+                return;
+            }
+        }
+    }
+}
+
+/// Writes the tracks' metadata and the run markers, and closes the trace.
+fn finish<W: Write>(done: Finished<Trace<W>>) -> io::Result<()> {
+    let Finished {
+        sink: mut trace,
+        segments: runs,
+        origin_ns: origin,
+        tracks,
+        ..
+    } = done;
+    if let Some(e) = trace.error {
+        return Err(e);
+    }
+    let out = &mut trace.out;
+    for (t, track) in tracks.iter().enumerate() {
         let tid = tid(t);
         out.event(
             &json!({"name":"thread_name","ph":"M","ts":0,"pid":PID,"tid":tid,
@@ -69,63 +191,13 @@ pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
                     "args":{"sort_index":t}}),
         )?;
     }
-
-    // Every track is already in start order; merge them (stable, so a span
-    // stays ahead of the spans nested in it at the same `ts`), then add the
-    // run markers.
-    let mut order: Vec<(u64, u8, usize)> = Vec::with_capacity(timeline.spans().len() + runs.len());
-    for t in 0..timeline.tracks().len() {
-        order.extend(
-            timeline
-                .track_order(t)
-                .map(|i| (timeline.span(i).start_ns, 1, i)),
-        );
-    }
     if runs.len() > 1 {
-        order.extend(
-            runs.iter()
-                .enumerate()
-                .map(|(r, run)| (run.origin_ns.saturating_sub(origin), 0, r)),
-        );
-    }
-    order.sort_by_key(|&(ts, kind, _)| (ts, kind));
-
-    for (_, kind, i) in order {
-        if kind == 0 {
-            let run = &runs[i];
+        for (i, run) in runs.iter().enumerate() {
             out.event(&json!({"name":format!("run {} of {}", i + 1, runs.len()),"cat":"session",
                         "ph":"i","s":"g","ts":micros(run.origin_ns.saturating_sub(origin)),"pid":PID,"tid":0,
                         "args":{"started_at":run.started_at,"pid":run.pid,"program":run.program}}),
             )?;
-            continue;
         }
-        let span = timeline.span(i);
-        let track = &timeline.tracks()[span.track];
-        out.event(&Complete {
-            name: &span.record.name,
-            cat: match track.kind {
-                TrackKind::Foreground => "foreground",
-                TrackKind::Background => "background",
-            },
-            ph: "X",
-            ts: micros(span.start_ns),
-            dur: micros(span.duration_ns()),
-            pid: PID,
-            tid: tid(span.track),
-            args: Args {
-                span: SpanMeta {
-                    id: span.record.id,
-                    segment: span.segment,
-                    target: &span.record.target,
-                    thread: &span.record.thread,
-                    status: span.record.status.as_str(),
-                    busy_us: micros(span.record.busy_ns),
-                    enters: span.record.enters,
-                    follows_from: &span.record.follows_from,
-                },
-                fields: span.record.fields(),
-            },
-        })?;
     }
     out.out.write_all(b"\n]}\n")?;
     out.out.flush()

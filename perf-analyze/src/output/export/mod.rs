@@ -1,10 +1,11 @@
 //! Exports of a session for other tools: Chrome's trace format (Perfetto),
 //! folded stacks and SVG flamegraphs, speedscope, OTLP JSON.
 //!
-//! The trace formats (Chrome, speedscope) read the whole [`Session`] (every root
-//! tree) and draw from its [`Timeline`]: the spans on one timeline, laid out on
-//! tracks where they nest. Folded stacks and flamegraphs can stream instead, tree by
-//! tree ([`folded::Stacks::read`]), as the report does.
+//! The trace formats (Chrome, speedscope) draw the spans on one timeline, laid out
+//! on tracks where they nest ([`Timeline`]); read from a file they lay the spans out
+//! as they come, in memory bounded by a budget of spans and the number of tracks
+//! ([`stream`]). Folded stacks and flamegraphs stream too, tree by tree
+//! ([`folded::Stacks::read`]), as the report does. OTLP reads the whole [`Session`].
 
 pub mod chrome;
 pub mod flamegraph;
@@ -12,7 +13,14 @@ pub mod folded;
 pub mod otlp;
 mod session;
 pub mod speedscope;
+pub mod stream;
 mod timeline;
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use crate::input::VisitReport;
+use crate::{Error, Options};
 
 pub use session::Session;
 pub use timeline::{Placed, Timeline, Track, TrackKind};
@@ -35,12 +43,68 @@ impl ExportFormat {
     ///
     /// # Errors
     /// When writing to `out` fails.
-    pub fn write<W: std::io::Write>(self, session: &Session, out: W) -> std::io::Result<()> {
+    pub fn write<W: Write>(self, session: &Session, out: W) -> std::io::Result<()> {
         match self {
             ExportFormat::Chrome => chrome::write(session, out),
             ExportFormat::Folded => folded::write(session, out),
             ExportFormat::Speedscope => speedscope::write(session, out),
             ExportFormat::Otlp => otlp::write(session, out),
         }
+    }
+}
+
+impl ExportFormat {
+    /// Reads a session from `input` (named `source` in messages) and writes it in this
+    /// format: Chrome and speedscope as the session is read ([`stream`]), the others
+    /// from the whole [`Session`].
+    ///
+    /// # Errors
+    /// As [`Session::read`]; a failure to write to `out` is [`Error::Write`] on the path
+    /// `output`.
+    pub fn write_read<R: BufRead + Send, W: Write>(
+        self,
+        input: R,
+        source: &str,
+        options: &Options,
+        out: W,
+    ) -> Result<VisitReport, Error> {
+        match self {
+            ExportFormat::Chrome => chrome::write_read(input, source, options, out),
+            ExportFormat::Speedscope => speedscope::write_read(input, source, options, out),
+            ExportFormat::Folded | ExportFormat::Otlp => {
+                let (session, report) = Session::read(input, source, options)?;
+                self.write(&session, out).map_err(write_error)?;
+                Ok(report)
+            }
+        }
+    }
+
+    /// As [`ExportFormat::write_read`], from a data file or a session directory.
+    ///
+    /// # Errors
+    /// As [`ExportFormat::write_read`].
+    pub fn write_path<W: Write>(
+        self,
+        path: &Path,
+        options: &Options,
+        out: W,
+    ) -> Result<VisitReport, Error> {
+        match self {
+            ExportFormat::Chrome => chrome::write_path(path, options, out),
+            ExportFormat::Speedscope => speedscope::write_path(path, options, out),
+            ExportFormat::Folded | ExportFormat::Otlp => {
+                let (session, report) = Session::read_path(path, options)?;
+                self.write(&session, out).map_err(write_error)?;
+                Ok(report)
+            }
+        }
+    }
+}
+
+/// A failure to write an export's output.
+fn write_error(source: std::io::Error) -> Error {
+    Error::Write {
+        path: "output".into(),
+        source,
     }
 }

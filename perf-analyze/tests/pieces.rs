@@ -19,21 +19,7 @@ use forest_common::{Overlap, Raw, Shape};
 /// it (overlapping each other or not), names from a small set so that stacks repeat; some
 /// parents are lost, so that their children become fragments.
 fn forest(seeds: &[u64]) -> Vec<Raw> {
-    let shape = Shape {
-        names: 4,
-        roots: 4,
-        min_len: 10_000,
-        overlapping_roots: true,
-        max_depth: 6,
-        kids: 5,
-        overlap: Overlap::Random,
-    };
-    let mut spans = forest_common::forest(seeds, shape);
-    let lost = seeds[0] % 3;
-    if lost > 0 {
-        spans.retain(|s| s.parent.is_none() || s.id % 11 != lost);
-    }
-    spans
+    forest_common::with_lost_parents(seeds)
 }
 
 /// A chain nested deeper than the folded stacks keep, under a root that stays open

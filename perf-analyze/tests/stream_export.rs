@@ -12,25 +12,9 @@ use serde_json::Value;
 
 mod forest_common;
 
-use forest_common::{Overlap, Shape};
-
 /// A random forest with overlapping roots and children, some parents lost.
 fn forest(seeds: &[u64]) -> String {
-    let shape = Shape {
-        names: 4,
-        roots: 4,
-        min_len: 10_000,
-        overlapping_roots: true,
-        max_depth: 6,
-        kids: 5,
-        overlap: Overlap::Random,
-    };
-    let mut spans = forest_common::forest(seeds, shape);
-    let lost = seeds[0] % 3;
-    if lost > 0 {
-        spans.retain(|s| s.parent.is_none() || s.id % 11 != lost);
-    }
-    forest_common::jsonl(spans, false)
+    forest_common::jsonl(forest_common::with_lost_parents(seeds), false)
 }
 
 fn budget(budget: Option<usize>) -> Options {

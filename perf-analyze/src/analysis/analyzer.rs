@@ -617,6 +617,10 @@ mod tests {
     /// A turn (1, with child 2) that spawned a background task (3, still open, never
     /// written) whose children 4 and 5 closed, and a stray grandchild 6 of 5.
     fn session(with_end: bool) -> Analysis {
+        analyze_lines(&session_lines(with_end))
+    }
+
+    fn session_lines(with_end: bool) -> Vec<String> {
         let mut lines = vec![
             SESSION.to_owned(),
             span(2, Some(1), "llm", 10, 40, ""),
@@ -628,7 +632,7 @@ mod tests {
         if with_end {
             lines.push(END.to_owned());
         }
-        analyze_lines(&lines)
+        lines
     }
 
     fn analyze_lines(lines: &[String]) -> Analysis {
@@ -751,18 +755,7 @@ mod tests {
     #[test]
     fn pieces_whose_parent_never_comes_are_in_flight_or_warned_about() {
         for with_end in [false, true] {
-            let mut lines = vec![
-                SESSION.to_owned(),
-                span(2, Some(1), "llm", 10, 40, ""),
-                span(1, None, "turn", 0, 50, ""),
-                span(6, Some(5), "prepare", 60, 61, ""),
-                span(4, Some(3), "digest", 45, 70, ""),
-                span(5, Some(3), "graph", 55, 90, ""),
-            ];
-            if with_end {
-                lines.push(END.to_owned());
-            }
-            let data = lines.join("\n") + "\n";
+            let data = session_lines(with_end).join("\n") + "\n";
             let options = Options {
                 hold_budget: Some(1),
                 ..Options::default()

@@ -102,6 +102,27 @@ pub fn forest(seeds: &[u64], shape: Shape) -> Vec<Raw> {
     spans
 }
 
+/// A random forest with roots and children overlapping at random, names from four
+/// letters, and (for two seeds in three) some parents lost, so that their children
+/// become fragments.
+pub fn with_lost_parents(seeds: &[u64]) -> Vec<Raw> {
+    let shape = Shape {
+        names: 4,
+        roots: 4,
+        min_len: 10_000,
+        overlapping_roots: true,
+        max_depth: 6,
+        kids: 5,
+        overlap: Overlap::Random,
+    };
+    let mut spans = forest(seeds, shape);
+    let lost = seeds[0] % 3;
+    if lost > 0 {
+        spans.retain(|s| s.parent.is_none() || s.id % 11 != lost);
+    }
+    spans
+}
+
 /// The spans as a format-1 session file, in close order: by end, deeper first on ties
 /// (children close before parents); with `end_line`, closed by an `end` line.
 pub fn jsonl(mut spans: Vec<Raw>, end_line: bool) -> String {

@@ -39,6 +39,9 @@ pub enum WarningKind {
     /// [`MAX_EARLY_RUNS`](crate::input::MAX_EARLY_RUNS) separate runs of time, and a
     /// later one reached back into the earliest runs: its self time is approximate.
     EarlyChildrenFolded,
+    /// A cap on what is kept for spans still open applied (the message names it): a
+    /// figure of the report is approximate.
+    CapApplied,
 }
 
 /// A problem in the input that the analyzer read past, with the place it was found.

@@ -6,7 +6,9 @@
 //! warnings, which calls an LLM call in a piece is said to have waited behind (judged
 //! when it comes, before its root says whether it was background work), and a
 //! connection's self time where later spans reach back into its early children's folded
-//! runs.
+//! runs. (Parents that never come are left out here: what waits for them counts at the
+//! segment's end as fragments do, but without being compared with the roots started
+//! beside them, as `Causes::finish_segment` says.)
 
 use perf_analyze::generate::scenario::Scenario;
 use perf_analyze::{analyze_reader, Options, Summary};

@@ -80,7 +80,7 @@ fn nesting_100_000_deep_is_reported() {
     assert_eq!(a.critical_path.len(), latest.len());
     let text = a.render(perf_analyze::Format::Table, &Default::default());
     assert!(
-        text.contains("1 of its spans' children closed while more than 65536 spans were held"),
+        text.contains("1 of its spans' children closed while more spans than the held-span budget (65536 by default) were held"),
         "{text}"
     );
     render_all(&a);

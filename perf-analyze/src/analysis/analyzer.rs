@@ -19,7 +19,9 @@ use super::llm::{LlmCall, LlmCalls};
 use super::parallelism::Parallelism;
 use super::stats::Stats;
 use super::summary::{NameRow, Summary, Workload};
-use crate::input::{self, Segment, SegmentEnd, SourceFormat, Tree, VisitReport, Visitor};
+use crate::input::{
+    self, EarlyChildren, Segment, SegmentEnd, SourceFormat, Tree, VisitReport, Visitor,
+};
 use crate::warning::{Warning, WarningKind, Warnings};
 use crate::{Error, Options};
 
@@ -93,8 +95,9 @@ pub(crate) struct Analyzer<'a> {
     /// Spans of operations still running (fragments of segments without an `end` line).
     in_flight: u64,
     /// Spans handed over in pieces, per parent they wait for ([`Tree::waits_for`]),
-    /// until it comes: if it never does, they belong to an operation still running or lost.
-    waiting: HashMap<(u32, u64), u64>,
+    /// and the time their roots cover, until it comes: if it never does, they belong to
+    /// an operation still running or lost, and their time is placed then.
+    waiting: HashMap<(u32, u64), (u64, EarlyChildren)>,
     /// Missing parents in segments with an `end` line.
     warnings: Warnings,
 }
@@ -140,7 +143,10 @@ impl Visitor for Analyzer<'_> {
     fn piece(&mut self, piece: Tree) {
         let spans = piece.len() as u64 + self.take_waiting(&piece);
         if let Some(key) = piece.waits_for() {
-            *self.waiting.entry(key).or_default() += spans;
+            let (waiting, covered) = self.waiting.entry(key).or_default();
+            *waiting += spans;
+            let root = piece.root();
+            covered.add(root.start_ns, root.end_ns, 0);
         }
         self.add_spans(&piece, false);
         self.latest.offer_piece(piece);
@@ -210,6 +216,18 @@ impl Analyzer<'_> {
                 "{fragments} {what} only placed when {its} segment ended, after {REORDER_CAPACITY} or more operations that started later: active time and the async analysis place {them} approximately"
             ));
         }
+        let dropped = self.parallelism.runs_dropped();
+        if dropped > 0 {
+            warnings.push(Warning {
+                source: self.source.clone(),
+                line: None,
+                kind: WarningKind::CapApplied,
+                message: format!(
+                    "{dropped} runs of sequential siblings under parents still open were left out past the {} kept per parent (those saving least): the parallelism opportunities may be understated",
+                    super::parallelism::MAX_PENDING_RUNS
+                ),
+            });
+        }
         warnings
     }
 
@@ -264,6 +282,7 @@ impl Analyzer<'_> {
         (0..tree.len())
             .filter_map(|i| tree.awaited_at(i))
             .filter_map(|key| self.waiting.remove(&key))
+            .map(|(spans, _)| spans)
             .sum()
     }
 
@@ -272,10 +291,16 @@ impl Analyzer<'_> {
     /// one that did not, it is still running, and their spans are in flight.
     fn settle_waiting(&mut self, index: Option<u32>, segment_ended: bool) {
         let mut lost: Vec<((u32, u64), u64)> = Vec::new();
-        self.waiting.retain(|&key, &mut spans| {
+        let (timeline, active, background) =
+            (&mut self.timeline, &mut self.active, &mut self.background);
+        self.waiting.retain(|&key, (spans, covered)| {
             let settle = index.map_or(true, |i| key.0 == i);
             if settle {
-                lost.push((key, spans));
+                lost.push((key, *spans));
+                // Their time, as whole fragments' would be placed.
+                for (start, end) in covered.runs() {
+                    timeline.push(start, end, None, place(active, background));
+                }
             }
             !settle
         });
@@ -762,6 +787,8 @@ mod tests {
             };
             let a = analyze_reader(data.as_bytes(), "mem", &options).unwrap();
             assert_eq!(a.summary.operations, 5);
+            // 0-50, 45-70 and 55-90, as whole fragments are placed.
+            assert_eq!(a.summary.active_ns, 90, "with_end {with_end}");
             assert_eq!(a.summary.in_flight, if with_end { 0 } else { 3 });
             let missing: Vec<&Warning> = a
                 .warnings()

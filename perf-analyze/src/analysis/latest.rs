@@ -26,8 +26,8 @@ pub const MAX_CANDIDATE_SPANS: usize = 4096;
 /// child of each bucket, and the pick is the latest child in the median's bucket (found
 /// exactly from the counts): a request within one bucket (1/64) of the median, not
 /// always the exact pick. The candidates of one open parent hold at most
-/// [`MAX_CANDIDATE_SPANS`] spans; if the median's bucket lost its candidate to that cap,
-/// the nearest bucket's is taken. A request that had children handed over early itself
+/// [`MAX_CANDIDATE_SPANS`] spans besides the median bucket's own (kept however large),
+/// the farthest from the median dropped first. A request that had children handed over early itself
 /// comes without them (its node carries their time: [`Tree::early_children`]).
 #[derive(Debug, Clone, Default)]
 pub struct Latest {
@@ -68,10 +68,11 @@ impl Requests {
         }
         while self.spans > MAX_CANDIDATE_SPANS {
             let median = median_bucket(self.buckets.iter().map(|(&b, c)| (b, c.0)));
+            // The median's own candidate stays, however large.
             let farthest = self
                 .buckets
                 .iter_mut()
-                .filter(|(_, c)| c.1.is_some())
+                .filter(|(&b, c)| c.1.is_some() && b != median)
                 .max_by_key(|(&b, _)| b.abs_diff(median));
             match farthest.and_then(|(_, c)| c.1.take()) {
                 Some(dropped) => self.spans -= dropped.len(),
@@ -271,6 +272,11 @@ mod tests {
     /// builder holding at most `budget` spans, offered as the analyzer offers them.
     /// Also returns the most spans candidates held at once.
     fn connection(requests: u64, budget: usize) -> (Latest, usize) {
+        connection_of(requests, 20, budget)
+    }
+
+    /// As [`connection`], with `children` children per request.
+    fn connection_of(requests: u64, children: u64, budget: usize) -> (Latest, usize) {
         let mut builder = TreeBuilder::with_budget("mem", budget);
         let mut latest = Latest::default();
         let mut most_held = 0;
@@ -287,19 +293,20 @@ mod tests {
             let len = 1_000 + (r * 7_919) % 200_000;
             id += 1;
             let request = id;
-            for k in 0..20 {
+            for k in 0..children {
                 id += 1;
                 let mut child = Span::example("step", t + k, t + k + 1);
                 (child.id, child.parent, child.line) = (id, Some(request), id);
                 builder.push(child, &mut |tree| offer(&mut latest, tree));
             }
+            let len = len.max(children + 1);
             let mut span = Span::example("request", t, t + len);
             (span.id, span.parent, span.line) = (request, Some(1), request);
             builder.push(span, &mut |tree| offer(&mut latest, tree));
             most_held = most_held.max(latest.pending.values().map(|r| r.spans).sum());
             t += len + 10;
         }
-        let mut root = Span::example("connection", 0, t);
+        let mut root = Span::example("connection", 0, t.max(1));
         root.line = id + 1;
         builder.push(root, &mut |tree| offer(&mut latest, tree));
         assert!(latest.pending.is_empty());
@@ -320,5 +327,24 @@ mod tests {
             sketch::bucket(duration(&early)),
             sketch::bucket(duration(&whole))
         );
+    }
+
+    #[test]
+    fn a_request_larger_than_the_cap_is_still_a_candidate() {
+        let mut builder = TreeBuilder::new("mem");
+        let mut request = None;
+        let n = MAX_CANDIDATE_SPANS as u64 + 10;
+        for id in 2..=n + 1 {
+            let mut child = Span::example("step", id, id + 1);
+            (child.id, child.parent, child.line) = (id, Some(1), id);
+            builder.push(child, &mut |_| {});
+        }
+        let mut root = Span::example("request", 0, n + 10);
+        root.line = n + 2;
+        builder.push(root, &mut |tree| request = Some(tree));
+        let mut candidates = Requests::default();
+        candidates.add(request.unwrap());
+        let kept = candidates.buckets.values().filter_map(|c| c.1.as_ref());
+        assert_eq!(kept.map(Tree::len).collect::<Vec<_>>(), [n as usize + 1]);
     }
 }

@@ -115,6 +115,8 @@ impl Siblings {
 struct Pending {
     siblings: Siblings,
     closed: Vec<Run>,
+    /// Closed runs left out past [`MAX_PENDING_RUNS`].
+    dropped: u64,
 }
 
 /// Finds and aggregates opportunities, tree by tree.
@@ -124,6 +126,8 @@ pub struct Parallelism {
     /// The children of parents still open, handed over in pieces: (segment, open
     /// parent id) -> their runs so far.
     pending: HashMap<(u32, u64), Pending>,
+    /// Closed runs left out past [`MAX_PENDING_RUNS`].
+    runs_dropped: u64,
 }
 
 impl Parallelism {
@@ -158,7 +162,9 @@ impl Parallelism {
             let Pending {
                 mut siblings,
                 closed,
+                dropped,
             } = early.unwrap_or_default();
+            self.runs_dropped += dropped;
             for run in &closed {
                 self.close_run(parent_name, parent_ns, run, thresholds);
             }
@@ -182,10 +188,19 @@ impl Parallelism {
                             .min_by_key(|&i| pending.closed[i].saving())
                             .unwrap_or(0);
                         pending.closed.remove(smallest);
+                        pending.dropped += 1;
                     }
                 }
             }
         }
+    }
+
+    /// Runs of sequential siblings left out past [`MAX_PENDING_RUNS`] per open parent
+    /// (those saving least), counted where that parent came and its runs were looked
+    /// at: the opportunities may be understated.
+    #[must_use]
+    pub fn runs_dropped(&self) -> u64 {
+        self.runs_dropped
     }
 
     /// Ends a segment: the children of parents that never came in it were not
@@ -280,6 +295,8 @@ mod tests {
         parent.line = id + 1;
         builder.push(parent, &mut |tree| found.add_tree(&tree, &t));
         assert!(found.pending.is_empty());
+        // Every run left out is counted, to be warned about.
+        assert_eq!(found.runs_dropped(), if budget == 1 { 35 } else { 0 });
         (found.opportunities().remove(0), most_kept)
     }
 

@@ -20,7 +20,7 @@ enum FormatArg {
 }
 
 impl FormatArg {
-    /// The library's format; `None` for the HTML page, which needs every tree too.
+    /// The library's format; `None` for the HTML page, which reads what it draws too.
     fn report(self) -> Option<Format> {
         match self {
             FormatArg::Table => Some(Format::Table),

@@ -47,7 +47,7 @@ pub struct EarlyChildren {
 impl EarlyChildren {
     /// Adds a child's interval `[start, end)` and busy time; true the first time one
     /// reaches back into the runs folded away (the union is approximate from then on).
-    fn add(&mut self, start: u64, end: u64, busy_ns: u64) -> bool {
+    pub(crate) fn add(&mut self, start: u64, end: u64, busy_ns: u64) -> bool {
         self.count += 1;
         self.duration_ns = self.duration_ns.saturating_add(end.saturating_sub(start));
         self.busy_ns = self.busy_ns.saturating_add(busy_ns);

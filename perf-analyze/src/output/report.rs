@@ -18,7 +18,7 @@ fn early_note(tree: &Tree) -> Option<String> {
     let n = tree.early_count();
     (n > 0).then(|| {
         format!(
-            "{n} of its spans' children closed while more than {} spans were held under operations still running: their time counts, but they are not shown here nor on the critical path.",
+            "{n} of its spans' children closed while more spans than the held-span budget ({} by default) were held under operations still running: their time counts, but they are not shown here nor on the critical path.",
             crate::input::HOLD_BUDGET
         )
     })

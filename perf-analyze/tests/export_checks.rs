@@ -146,31 +146,11 @@ fn speedscope_profiles_are_balanced_and_in_time_order() {
         speedscope::write(&session, &mut out).unwrap();
         let file: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(file["$schema"], speedscope::SCHEMA);
-        let frames = file["shared"]["frames"].as_array().unwrap();
-        let mut opened = 0;
         for profile in file["profiles"].as_array().unwrap() {
             assert_eq!(profile["type"], "evented");
             assert_eq!(profile["unit"], "nanoseconds");
-            let end = profile["endValue"].as_u64().unwrap();
-            let mut stack = Vec::new();
-            let mut last = 0;
-            for event in profile["events"].as_array().unwrap() {
-                let at = event["at"].as_u64().unwrap();
-                let frame = event["frame"].as_u64().unwrap();
-                assert!(last <= at && at <= end, "`at` out of order or range");
-                assert!((frame as usize) < frames.len());
-                last = at;
-                match event["type"].as_str().unwrap() {
-                    "O" => {
-                        stack.push(frame);
-                        opened += 1;
-                    }
-                    "C" => assert_eq!(stack.pop(), Some(frame), "unbalanced close"),
-                    other => panic!("unknown event type {other}"),
-                }
-            }
-            assert!(stack.is_empty(), "frames left open");
         }
+        let opened = export_common::checked_profiles(&out);
         assert_eq!(opened, timeline.spans().len());
     }
 }

@@ -10,6 +10,7 @@ use perf_analyze::Options;
 use proptest::prelude::*;
 use serde_json::Value;
 
+mod export_common;
 mod forest_common;
 
 /// A random forest with overlapping roots and children, some parents lost.
@@ -82,44 +83,14 @@ fn complete_events(trace: &[u8]) -> Vec<(String, u64, u64, u64, u64)> {
     events
 }
 
-/// Checks that each speedscope profile's events are in time order and balanced;
-/// returns how many spans were opened.
-fn checked_profiles(file: &[u8]) -> usize {
-    let file: Value = serde_json::from_slice(file).expect("JSON");
-    let frames = file["shared"]["frames"].as_array().unwrap().len();
-    let mut opened = 0;
-    for profile in file["profiles"].as_array().unwrap() {
-        let end = profile["endValue"].as_u64().unwrap();
-        let (mut stack, mut last) = (Vec::new(), 0);
-        for event in profile["events"].as_array().unwrap() {
-            let (at, frame) = (
-                event["at"].as_u64().unwrap(),
-                event["frame"].as_u64().unwrap(),
-            );
-            assert!(last <= at && at <= end, "`at` out of order or range");
-            assert!((frame as usize) < frames);
-            last = at;
-            match event["type"].as_str().unwrap() {
-                "O" => {
-                    stack.push(frame);
-                    opened += 1;
-                }
-                "C" => assert_eq!(stack.pop(), Some(frame), "unbalanced close"),
-                other => panic!("unknown event type {other}"),
-            }
-        }
-        assert!(stack.is_empty(), "frames left open");
-    }
-    opened
-}
-
 /// The streamed exports with `held` spans against the whole session's.
 fn same_spans_as_whole(data: &str, held: usize) {
     let expected = complete_events(&whole(ExportFormat::Chrome, data));
     assert!(!expected.is_empty());
     let actual = complete_events(&streamed(ExportFormat::Chrome, data, Some(held)));
     assert_eq!(actual, expected, "budget {held}");
-    let opened = checked_profiles(&streamed(ExportFormat::Speedscope, data, Some(held)));
+    let opened =
+        export_common::checked_profiles(&streamed(ExportFormat::Speedscope, data, Some(held)));
     assert_eq!(opened, expected.len(), "budget {held}");
 }
 

@@ -62,3 +62,34 @@ fn first_difference(expected: &str, actual: &str) -> String {
         context(actual)
     )
 }
+
+/// Checks that each speedscope profile's events are in time order and balanced;
+/// returns how many spans were opened.
+pub fn checked_profiles(file: &[u8]) -> usize {
+    let file: serde_json::Value = serde_json::from_slice(file).expect("JSON");
+    let frames = file["shared"]["frames"].as_array().unwrap().len();
+    let mut opened = 0;
+    for profile in file["profiles"].as_array().unwrap() {
+        let end = profile["endValue"].as_u64().unwrap();
+        let (mut stack, mut last) = (Vec::new(), 0);
+        for event in profile["events"].as_array().unwrap() {
+            let (at, frame) = (
+                event["at"].as_u64().unwrap(),
+                event["frame"].as_u64().unwrap(),
+            );
+            assert!(last <= at && at <= end, "`at` out of order or range");
+            assert!((frame as usize) < frames);
+            last = at;
+            match event["type"].as_str().unwrap() {
+                "O" => {
+                    stack.push(frame);
+                    opened += 1;
+                }
+                "C" => assert_eq!(stack.pop(), Some(frame), "unbalanced close"),
+                other => panic!("unknown event type {other}"),
+            }
+        }
+        assert!(stack.is_empty(), "frames left open");
+    }
+    opened
+}

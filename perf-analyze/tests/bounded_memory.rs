@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use cap::Cap;
 use perf_analyze::export::folded::{Stacks, MAX_DEPTH};
-use perf_analyze::export::{chrome, flamegraph, speedscope};
+use perf_analyze::export::{chrome, flamegraph, otlp, speedscope};
 use perf_analyze::input::{read, Event, MAX_LINE_BYTES};
 use perf_analyze::WarningKind;
 
@@ -186,6 +186,34 @@ fn the_trace_exports_of_a_server_whose_connections_stay_open_hold_memory_that_fo
     })
     .expect("a profile");
     assert!(out.0 > 10 << 20, "{} bytes written", out.0);
+}
+
+#[test]
+fn the_otlp_export_of_a_server_whose_connections_stay_open_holds_memory_that_follows_open_work() {
+    let _one = one_at_a_time();
+    // As above: the connections' closed subtrees are sent in their traces once past the
+    // budget, not held until the connections close.
+    let mut data = Vec::new();
+    perf_analyze::generate::write_server_session(&mut data, 400_000, 4, 7).expect("a session");
+    let mut out = Counted(0);
+    let report = within(64 << 20, || {
+        otlp::write_read(
+            data.as_slice(),
+            "server.jsonl",
+            &Default::default(),
+            &mut out,
+        )
+    })
+    .expect("an export");
+    assert!(out.0 > 100 << 20, "{} bytes written", out.0);
+    assert!(
+        report
+            .warnings
+            .list()
+            .iter()
+            .all(|w| w.kind != WarningKind::CapApplied),
+        "the connections are roots: every trace whole"
+    );
 }
 
 /// A writer that counts the bytes and drops them.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use perf_analyze::export::folded::{self, Stacks, MAX_DEPTH, MERGED_FRAME};
-use perf_analyze::export::{flamegraph, ExportFormat, Session};
+use perf_analyze::export::{flamegraph, ExportFormat};
 use perf_analyze::output::printable;
 use perf_analyze::{Error, Input, Options, VisitReport};
 
@@ -67,15 +67,6 @@ fn read_with<T>(
         eprintln!("warning: {}", printable(&warning.to_string()));
     }
     Ok((read, input))
-}
-
-/// Reads the whole session.
-fn read_session(source: &Source) -> anyhow::Result<(Session, String)> {
-    read_with(
-        source,
-        |stdin, options| Session::read(stdin, "<stdin>", options),
-        Session::read_path,
-    )
 }
 
 /// Reads and folds the session tree by tree (no session held), warning on stderr when
@@ -154,8 +145,7 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         FormatArg::Speedscope => ExportFormat::Speedscope,
         FormatArg::Otlp => match &args.endpoint {
             Some(endpoint) => {
-                let (session, input) = read_session(&args.source)?;
-                super::otlp_http::run(&session, &input, endpoint)?;
+                super::otlp_http::run(&args.source, endpoint)?;
                 return Ok(ExitCode::SUCCESS);
             }
             None => ExportFormat::Otlp,

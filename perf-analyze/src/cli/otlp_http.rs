@@ -1,21 +1,62 @@
 //! `export --format otlp --endpoint URL`: the OTLP JSON requests POSTed to an OTLP/HTTP
 //! receiver (a Collector's `otlp` receiver, Jaeger, Tempo) on `/v1/traces`.
 
+use std::io::BufReader;
+
 use anyhow::bail;
-use perf_analyze::export::{otlp, Session};
+use perf_analyze::export::otlp;
+use perf_analyze::output::printable;
+use perf_analyze::Input;
+
+use super::Source;
 
 /// How long one request may take, connecting included.
 const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Sends the session read from `input` to `endpoint`, saying on stderr what was sent.
-pub fn run(session: &Session, input: &str, endpoint: &str) -> anyhow::Result<()> {
+/// Sends the session read from `source` to `endpoint` as it is read, request by
+/// request, saying on stderr what was sent.
+pub fn run(source: &Source, endpoint: &str) -> anyhow::Result<()> {
     let url = traces_url(endpoint)?;
-    let requests = otlp::requests(session);
-    if requests.is_empty() {
-        bail!("{input}: no complete spans: nothing to send");
+    let options = source.options();
+    let input = source.resolve()?;
+    let mut sender = Sender::new(&url);
+    let mut failure = None;
+    let send = |request: otlp::Request| {
+        sender.send(&request).map_err(|e| {
+            failure = Some(e);
+            std::io::Error::other("the OTLP receiver failed")
+        })
+    };
+    let (name, result) = match &input {
+        Input::Stdin => (
+            "<stdin>".to_owned(),
+            otlp::each_request(BufReader::new(std::io::stdin()), "<stdin>", &options, send),
+        ),
+        Input::File(path) => {
+            let data = perf_analyze::input::data_file(path);
+            let file = std::fs::File::open(&data).map_err(|source| perf_analyze::Error::Io {
+                path: data.clone(),
+                source,
+            })?;
+            let name = data.display().to_string();
+            let reader = BufReader::with_capacity(1 << 16, file);
+            let result = otlp::each_request(reader, &name, &options, send);
+            (name, result)
+        }
+    };
+    if let Some(e) = failure {
+        return Err(e);
     }
-    let spans = send(&url, &requests)?;
-    eprintln!("Sent {spans} spans in {} requests to {url}", requests.len());
+    for warning in result?.warnings.list() {
+        eprintln!("warning: {}", printable(&warning.to_string()));
+    }
+    if sender.requests == 0 {
+        bail!("{}: no complete spans: nothing to send", printable(&name));
+    }
+    eprintln!(
+        "Sent {} spans in {} requests to {url}",
+        sender.spans, sender.requests
+    );
     Ok(())
 }
 
@@ -35,18 +76,36 @@ pub fn traces_url(endpoint: &str) -> anyhow::Result<String> {
     Ok(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
 }
 
-/// POSTs each request body to `url`; returns the spans sent.
-pub fn send(url: &str, requests: &[otlp::Request]) -> anyhow::Result<usize> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut sent = 0;
-    for (i, request) in requests.iter().enumerate() {
-        let spans = request.spans;
-        let position = format!("request {} of {} ({spans} spans)", i + 1, requests.len());
-        let mut response = match agent
+/// POSTs requests to one URL, counting what was sent.
+pub struct Sender {
+    agent: ureq::Agent,
+    url: String,
+    /// Requests sent.
+    pub requests: usize,
+    /// Spans sent.
+    pub spans: usize,
+}
+
+impl Sender {
+    pub fn new(url: &str) -> Sender {
+        Sender {
+            agent: ureq::Agent::config_builder()
+                .timeout_global(Some(TIMEOUT))
+                .http_status_as_error(false)
+                .build()
+                .into(),
+            url: url.to_owned(),
+            requests: 0,
+            spans: 0,
+        }
+    }
+
+    /// POSTs one request body, warning when the receiver rejects some of its spans.
+    pub fn send(&mut self, request: &otlp::Request) -> anyhow::Result<()> {
+        let url = &self.url;
+        let position = format!("request {} ({} spans)", self.requests + 1, request.spans);
+        let mut response = match self
+            .agent
             .post(url)
             .header("Content-Type", "application/json")
             .send(request.body.as_bytes())
@@ -67,9 +126,10 @@ pub fn send(url: &str, requests: &[otlp::Request]) -> anyhow::Result<usize> {
             bail!("the OTLP receiver at {url} refused {position}: HTTP {status}: {text}");
         }
         warn_partial_success(url, &text);
-        sent += spans;
+        self.requests += 1;
+        self.spans += request.spans;
+        Ok(())
     }
-    Ok(sent)
 }
 
 /// Warns when the receiver says it rejected some spans (`partialSuccess`).

@@ -5,7 +5,8 @@
 //! on tracks where they nest ([`Timeline`]); read from a file they lay the spans out
 //! as they come, in memory bounded by a budget of spans and the number of tracks
 //! ([`stream`]). Folded stacks and flamegraphs stream too, tree by tree
-//! ([`folded::Stacks::read`]), as the report does. OTLP reads the whole [`Session`].
+//! ([`folded::Stacks::read`]), as the report does, and OTLP sends each trace's spans
+//! once its root is known, holding at most a budget of spans ([`otlp`]).
 
 pub mod chrome;
 pub mod flamegraph;
@@ -55,8 +56,8 @@ impl ExportFormat {
 
 impl ExportFormat {
     /// Reads a session from `input` (named `source` in messages) and writes it in this
-    /// format: Chrome and speedscope as the session is read ([`stream`]), the others
-    /// from the whole [`Session`].
+    /// format as it is read, in memory bounded by open work, distinct stacks and the
+    /// budgets of [`stream`] and [`otlp`], not by the file's size.
     ///
     /// # Errors
     /// As [`Session::read`]; a failure to write to `out` is [`Error::Write`] on the path
@@ -71,9 +72,10 @@ impl ExportFormat {
         match self {
             ExportFormat::Chrome => chrome::write_read(input, source, options, out),
             ExportFormat::Speedscope => speedscope::write_read(input, source, options, out),
-            ExportFormat::Folded | ExportFormat::Otlp => {
-                let (session, report) = Session::read(input, source, options)?;
-                self.write(&session, out).map_err(write_error)?;
+            ExportFormat::Otlp => otlp::write_read(input, source, options, out),
+            ExportFormat::Folded => {
+                let (stacks, report) = folded::Stacks::read(input, source, options)?;
+                folded::write_stacks(&stacks, out).map_err(write_error)?;
                 Ok(report)
             }
         }
@@ -92,9 +94,10 @@ impl ExportFormat {
         match self {
             ExportFormat::Chrome => chrome::write_path(path, options, out),
             ExportFormat::Speedscope => speedscope::write_path(path, options, out),
-            ExportFormat::Folded | ExportFormat::Otlp => {
-                let (session, report) = Session::read_path(path, options)?;
-                self.write(&session, out).map_err(write_error)?;
+            ExportFormat::Otlp => otlp::write_path(path, options, out),
+            ExportFormat::Folded => {
+                let (stacks, report) = folded::Stacks::read_path(path, options)?;
+                folded::write_stacks(&stacks, out).map_err(write_error)?;
                 Ok(report)
             }
         }

@@ -1,5 +1,5 @@
 //! OTLP JSON: the session as OpenTelemetry traces, one `ExportTraceServiceRequest` per
-//! line (whole trees, up to [`BATCH_SPANS`] spans unless one tree is larger), as the Collector's `otlpjsonfile` receiver
+//! line (up to [`BATCH_SPANS`] spans each), as the Collector's `otlpjsonfile` receiver
 //! reads them and as an OTLP/HTTP receiver takes them on `/v1/traces`.
 //!
 //! - Each root tree is one trace. Trace and span ids are derived from the session name,
@@ -12,6 +12,21 @@
 //!   and the status message.
 //! - An error span has status code 2; a span still open when its session was flushed has
 //!   the attribute `perf.status` `open`; `follows_from` are links.
+//!
+//! # Bounded memory
+//! [`write_read`], [`write_path`] and [`each_request`] export spans as the session is
+//! read. A trace's id comes from its root, which closes last: closed subtrees under a
+//! span still open (a server's connection) wait for it, up to a budget of held spans
+//! ([`HELD_SPANS`], 16,384, by default; a quarter of [`Options::hold_budget`] if set).
+//! Past the budget, the open span holding the most is *cut*: what waits under it, and
+//! whatever closes under it later, is exported at once in the trace that span roots.
+//! When that span is a root (a connection that is a root, a server's top span), this is
+//! its trace: nothing changes but memory. When it has a parent, it is exported as the
+//! root of its own trace, linked to its parent, and a warning says how many spans were
+//! cut so. A span that follows from one not exported yet waits for it, within the same
+//! budget and segment; the traces of the last spans exported (as many as the budget,
+//! and at least [`MIN_RECENT`]) are kept for links and children that come later; a link whose span is not found so is left out,
+//! with a warning. When the session fits in the budget, the export is [`write()`]'s.
 //!
 //! ```
 //! use perf_analyze::export::{otlp, Session};
@@ -29,32 +44,105 @@
 //! assert_eq!(span["name"], "turn");
 //! assert_eq!(span["startTimeUnixNano"], "1795514400000000000");
 //! assert_eq!(span["status"]["code"], 2);
+//!
+//! // Read and exported as it comes: the same line.
+//! let mut out = Vec::new();
+//! otlp::write_read(data.as_bytes(), "mem", &Default::default(), &mut out)?;
+//! assert_eq!(String::from_utf8(out).unwrap(), format!("{}\n", lines[0].body));
 //! # Ok::<(), perf_analyze::Error>(())
 //! ```
 
-use std::collections::BTreeMap;
-use std::io::Write;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::{self, BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::Session;
-use crate::{Segment, Span, Status};
+use crate::input::{self, Tree, VisitReport, Visitor};
+use crate::{Error, Options, Segment, Span, Status, Warning, WarningKind, Warnings};
 
-/// A request (a line) takes no further tree once it holds this many spans.
+/// A request (a line) holds at most this many spans.
 pub const BATCH_SPANS: usize = 1_000;
 
-/// Writes the session as OTLP JSON lines.
+/// Writes a session held in memory as OTLP JSON lines: every trace whole.
 ///
 /// # Errors
 /// When writing to `out` fails.
-pub fn write<W: Write>(session: &Session, mut out: W) -> std::io::Result<()> {
-    for request in requests(session) {
-        out.write_all(request.body.as_bytes())?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
+pub fn write<W: Write>(session: &Session, out: W) -> io::Result<()> {
+    let mut out = io::BufWriter::new(out);
+    from_session(session, |request| write_line(&mut out, &request))?;
+    out.flush()
+}
+
+/// The session held in memory as OTLP JSON requests, one per line of [`write()`].
+#[must_use]
+pub fn requests(session: &Session) -> Vec<Request> {
+    let mut requests = Vec::new();
+    let _ = from_session(session, |request| {
+        requests.push(request);
+        Ok(())
+    });
+    requests
+}
+
+/// Reads a session from `input` (named `source` in messages) and writes it as OTLP JSON
+/// lines as it is read, in memory bounded by a budget of held spans (see
+/// [Bounded memory](self#bounded-memory)).
+///
+/// # Errors
+/// As [`Session::read`]; a failure to write to `out` is [`Error::Write`] on the path
+/// `output`.
+pub fn write_read<R: BufRead + Send, W: Write>(
+    input: R,
+    source: &str,
+    options: &Options,
+    out: W,
+) -> Result<VisitReport, Error> {
+    let mut out = io::BufWriter::new(out);
+    let report = each_request(input, source, options, |request| {
+        write_line(&mut out, &request)
+    })?;
+    out.flush().map_err(super::write_error)?;
+    Ok(report)
+}
+
+/// As [`write_read`], from a data file or a session directory.
+///
+/// # Errors
+/// As [`write_read`].
+pub fn write_path<W: Write>(path: &Path, options: &Options, out: W) -> Result<VisitReport, Error> {
+    let mut out = io::BufWriter::new(out);
+    let source = input::data_file(path);
+    let mut exporter = Exporter::new(&source.to_string_lossy(), budget(options), |request| {
+        write_line(&mut out, &request)
+    });
+    let mut report = input::visit_path(path, options, &mut exporter)?;
+    exporter.finish(&mut report)?;
+    out.flush().map_err(super::write_error)?;
+    Ok(report)
+}
+
+/// Reads a session from `input` (named `source` in messages) and hands each request to
+/// `send` as soon as it is full, as [`write_read`] writes them. After `send` fails, no
+/// more requests are made; the rest of the input is read for nothing.
+///
+/// # Errors
+/// As [`Session::read`]; the first failure of `send` is [`Error::Write`] on the path
+/// `output`.
+pub fn each_request<R: BufRead + Send>(
+    input: R,
+    source: &str,
+    options: &Options,
+    send: impl FnMut(Request) -> io::Result<()>,
+) -> Result<VisitReport, Error> {
+    let mut exporter = Exporter::new(source, budget(options), send);
+    let mut report = input::visit(input, source, options, &mut exporter)?;
+    exporter.finish(&mut report)?;
+    Ok(report)
 }
 
 /// One `ExportTraceServiceRequest`: a line of [`write()`], the body of one OTLP/HTTP POST.
@@ -66,75 +154,530 @@ pub struct Request {
     pub spans: usize,
 }
 
-/// The session as OTLP JSON requests, one per line of [`write()`].
-#[must_use]
-pub fn requests(session: &Session) -> Vec<Request> {
-    let ids = Ids::new(session);
-    let mut lines = Vec::new();
-    let mut batch: Vec<(&Span, u64)> = Vec::new();
+fn write_line(out: &mut impl Write, request: &Request) -> io::Result<()> {
+    out.write_all(request.body.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+/// The spans the export holds by default while their trace is not known: a quarter of
+/// [`HOLD_BUDGET`](crate::input::HOLD_BUDGET), which the reading holds first.
+pub const HELD_SPANS: usize = input::HOLD_BUDGET / 4;
+
+/// The fewest exported spans whose traces are kept for links and late children,
+/// whatever the budget.
+pub const MIN_RECENT: usize = 4_096;
+
+/// The export's budget: a quarter of the read's.
+fn budget(options: &Options) -> usize {
+    options.hold_budget.map_or(HELD_SPANS, |b| b / 4).max(1)
+}
+
+/// Exports a session in memory, tree by tree, with no budget: every trace whole.
+fn from_session(session: &Session, send: impl FnMut(Request) -> io::Result<()>) -> io::Result<()> {
+    let mut exporter = Exporter::new("", usize::MAX, send);
+    for segment in session.segments() {
+        exporter.segment(segment);
+    }
     let mut segment = None;
     for tree in session.trees() {
-        let root = tree.root();
-        if segment.is_some_and(|s| s != root.segment) || batch.len() >= BATCH_SPANS {
-            lines.extend(request(session, &ids, &batch));
-            batch.clear();
+        // As a read ends each segment before the next.
+        if segment.is_some_and(|s| s != tree.root().segment) {
+            exporter.settle();
         }
-        segment = Some(root.segment);
-        batch.extend(tree.nodes().iter().map(|node| (&node.span, root.id)));
+        segment = Some(tree.root().segment);
+        exporter.arrive(tree);
     }
-    lines.extend(request(session, &ids, &batch));
-    lines
+    exporter.settle();
+    exporter.flush();
+    match exporter.failed.take() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-/// Ids derived from the session name, segments and span ids.
-struct Ids {
-    seed: u64,
-    /// (segment, span id) -> the id of its tree's root, for links across trees.
-    roots: HashMap<(u32, u64), u64>,
+/// A span and the segment it belongs to.
+type Key = (u32, u64);
+
+/// A span waiting for its trace to be known.
+struct Entry {
+    span: Span,
+    /// The id of the span that roots its trace, if known: itself, or a cut ancestor.
+    /// `None`: the trace of the open span its group waits for.
+    anchor: Option<u64>,
+    /// Roots a trace of its own although it has a parent (cut): the parent is linked.
+    cut: bool,
 }
 
-impl Ids {
-    fn new(session: &Session) -> Ids {
-        // FNV-1a: stable across Rust versions, unlike the std hasher.
-        let seed = session.name().bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let roots = session
-            .trees()
+/// A span whose trace is known, on its way out.
+struct Out {
+    span: Span,
+    /// The id of the span rooting its trace.
+    trace: u64,
+    /// Its parent, unless it roots its trace.
+    parent: Option<u64>,
+    /// The root of each `follows_from` span's trace once known, in `follows_from` order;
+    /// for a cut span, its parent's last.
+    links: Vec<Option<u64>>,
+    /// For a cut span, its parent: linked after the `follows_from` links.
+    linked_parent: Option<u64>,
+}
+
+impl Out {
+    fn targets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.span
+            .follows_from
             .iter()
-            .flat_map(|t| {
-                let root = t.root().id;
-                t.nodes()
-                    .iter()
-                    .map(move |n| ((n.span.segment, n.span.id), root))
+            .copied()
+            .chain(self.linked_parent)
+    }
+}
+
+/// The streaming exporter: a [`Visitor`] that sends requests as they fill.
+struct Exporter<F> {
+    /// Ids are derived from the first segment's session name.
+    seed: Option<u64>,
+    budget: usize,
+    segments: Vec<Segment>,
+    /// Spans waiting for an open span (the key), with the ids of their group's tops.
+    groups: HashMap<Key, Vec<Entry>>,
+    /// The groups by size, to cut the largest.
+    by_size: BTreeSet<(usize, Key)>,
+    /// Spans in `groups`.
+    held: usize,
+    /// Open spans that were cut: what closes under them goes out at once.
+    cut: HashSet<Key>,
+    /// The trace root of recently exported spans, for links (at most `budget`).
+    recent: HashMap<Key, u64>,
+    recent_order: VecDeque<Key>,
+    /// Spans waiting for a linked span's trace, by arrival.
+    waiting: BTreeMap<u64, Out>,
+    /// Linked span -> the spans waiting for it.
+    waiting_on: HashMap<Key, Vec<u64>>,
+    next_wait: u64,
+    batch: Vec<Out>,
+    send: F,
+    failed: Option<io::Error>,
+    /// Cut spans exported as roots of their own traces, linked to their parent.
+    split: u64,
+    /// Cut spans that never came before their segment ended.
+    never_came: u64,
+    /// `follows_from` links left out.
+    links_dropped: u64,
+    /// The input, in warnings.
+    source: Arc<str>,
+}
+
+impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
+    fn new(source: &str, budget: usize, send: F) -> Self {
+        Exporter {
+            source: source.into(),
+            seed: None,
+            budget,
+            segments: Vec::new(),
+            groups: HashMap::default(),
+            by_size: BTreeSet::new(),
+            held: 0,
+            cut: HashSet::default(),
+            recent: HashMap::default(),
+            recent_order: VecDeque::new(),
+            waiting: BTreeMap::new(),
+            waiting_on: HashMap::default(),
+            next_wait: 0,
+            batch: Vec::new(),
+            send,
+            failed: None,
+            split: 0,
+            never_came: 0,
+            links_dropped: 0,
+        }
+    }
+
+    /// A tree or a piece arrives: exported if its trace is known, else held.
+    fn arrive(&mut self, tree: &Tree) {
+        let segment = tree.root().segment;
+        let waits_for = tree
+            .waits_for()
+            .or_else(|| tree.missing_parent().map(|p| (segment, p)));
+        // The trace of the span it waits for, if known: cut, or exported already (a
+        // child that outlived its parent).
+        let waited = waits_for.and_then(|key| Some((key.1, self.trace_of(key)?)));
+        // Does the root's trace come from the span it waits for (`None`), or is it its
+        // own (a complete tree, or one whose parent never came)?
+        let root_anchor = match (tree.open_parent(), waited) {
+            (None, None) => Some(tree.root().id),
+            _ => None,
+        };
+        let mut entries: Vec<Entry> = Vec::with_capacity(tree.len());
+        for node in tree.nodes() {
+            let span = &node.span;
+            let cut = !self.cut.is_empty() && self.cut.remove(&(segment, span.id));
+            let anchor = match (cut, node.parent) {
+                (true, _) => Some(span.id),
+                (false, Some(parent)) => entries[parent as usize].anchor,
+                (false, None) => root_anchor,
+            };
+            let cut = cut && span.parent.is_some();
+            entries.push(Entry {
+                span: span.clone(),
+                anchor,
+                cut,
+            });
+        }
+        // Spans that waited under this tree's spans join it, in the trace of the span
+        // they waited for.
+        if !self.groups.is_empty() {
+            let mut joined = Vec::new();
+            for entry in &entries {
+                let key = (segment, entry.span.id);
+                if let Some(group) = self.take_group(key) {
+                    joined.extend(group.into_iter().map(|mut e| {
+                        e.anchor = e.anchor.or(entry.anchor);
+                        e
+                    }));
+                }
+            }
+            entries.append(&mut joined);
+        }
+        match (root_anchor, waited, waits_for) {
+            (None, None, Some(key)) => self.hold(key, entries),
+            _ => self.export(entries, waited),
+        }
+    }
+
+    fn take_group(&mut self, key: Key) -> Option<Vec<Entry>> {
+        let group = self.groups.remove(&key)?;
+        self.by_size.remove(&(group.len(), key));
+        self.held -= group.len();
+        Some(group)
+    }
+
+    /// Holds `entries` under the open span `key`; past the budget, cuts the largest groups.
+    fn hold(&mut self, key: Key, mut entries: Vec<Entry>) {
+        if let Some(mut group) = self.take_group(key) {
+            group.append(&mut entries);
+            entries = group;
+        }
+        self.held += entries.len();
+        self.by_size.insert((entries.len(), key));
+        self.groups.insert(key, entries);
+        while self.held > self.budget {
+            let Some(&(_, largest)) = self.by_size.last() else {
+                break;
+            };
+            let group = self.take_group(largest).unwrap_or_default();
+            self.cut.insert(largest);
+            self.export(group, Some((largest.1, largest.1)));
+            self.resolve_waiting(largest, largest.1);
+        }
+    }
+
+    /// Exports `entries`, of one segment: those without an anchor go in the trace of
+    /// the span they waited for (`waited`: its id and its trace's root), or (`None`: it
+    /// never came) each top roots its own.
+    fn export(&mut self, entries: Vec<Entry>, waited: Option<(u64, u64)>) {
+        let Some(segment) = entries.first().map(|e| e.span.segment) else {
+            return;
+        };
+        // The trace of each span, for links within these entries (parents come first).
+        let mut traces: HashMap<u64, u64> = HashMap::default();
+        let resolved: Vec<u64> = entries
+            .iter()
+            .map(|e| {
+                let trace = match (e.anchor, waited) {
+                    (Some(anchor), _) | (None, Some((_, anchor))) => anchor,
+                    (None, None) => e
+                        .span
+                        .parent
+                        .and_then(|p| traces.get(&p).copied())
+                        .unwrap_or(e.span.id),
+                };
+                traces.insert(e.span.id, trace);
+                trace
             })
             .collect();
-        Ids { seed, roots }
-    }
-
-    fn mix(&self, segment: u32, id: u64, salt: u64) -> u64 {
-        // SplitMix64's finalizer over the inputs: distinct inputs give distinct-looking ids.
-        let mut z = self.seed ^ id ^ (u64::from(segment) << 48).rotate_left(7) ^ salt;
-        for _ in 0..2 {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^= z >> 31;
+        for (entry, trace) in entries.iter().zip(&resolved) {
+            self.remember((segment, entry.span.id), *trace);
         }
-        z.max(1)
+        let mut ready = Vec::with_capacity(entries.len());
+        for (entry, trace) in entries.into_iter().zip(resolved) {
+            let roots_trace = trace == entry.span.id;
+            let linked_parent = entry.span.parent.filter(|_| entry.cut);
+            let mut out = Out {
+                parent: entry.span.parent.filter(|_| !roots_trace),
+                trace,
+                links: Vec::new(),
+                linked_parent,
+                span: entry.span,
+            };
+            let links: Vec<Option<u64>> = out
+                .targets()
+                .map(|target| {
+                    traces
+                        .get(&target)
+                        .copied()
+                        .or_else(|| waited.filter(|w| w.0 == target).map(|w| w.1))
+                        .or_else(|| self.trace_of((segment, target)))
+                })
+                .collect();
+            out.links = links;
+            ready.push(out);
+        }
+        for out in ready {
+            self.send_or_wait(out);
+        }
     }
 
-    fn span(&self, segment: u32, id: u64) -> String {
-        format!("{:016x}", self.mix(segment, id, 0))
+    /// The trace root of an exported or cut span, if known.
+    fn trace_of(&self, key: Key) -> Option<u64> {
+        self.recent
+            .get(&key)
+            .copied()
+            .or_else(|| self.cut.contains(&key).then_some(key.1))
     }
 
-    fn trace(&self, segment: u32, root: u64) -> String {
-        format!(
-            "{:016x}{:016x}",
-            self.mix(segment, root, 0x5452_4143_4531),
-            self.mix(segment, root, 0x5452_4143_4532)
-        )
+    /// Remembers an exported span's trace for links, forgetting the oldest past the budget.
+    fn remember(&mut self, key: Key, trace: u64) {
+        if self.recent.insert(key, trace).is_none() {
+            self.recent_order.push_back(key);
+        }
+        if self.recent_order.len() > self.budget.max(MIN_RECENT) {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
+        self.resolve_waiting(key, trace);
     }
+
+    /// Spans waiting for `key`'s trace get it.
+    fn resolve_waiting(&mut self, key: Key, trace: u64) {
+        let Some(tokens) = self.waiting_on.remove(&key) else {
+            return;
+        };
+        for token in tokens {
+            let complete = match self.waiting.get_mut(&token) {
+                Some(out) => {
+                    let targets: Vec<u64> = out.targets().collect();
+                    for (link, target) in out.links.iter_mut().zip(targets) {
+                        if target == key.1 && link.is_none() {
+                            *link = Some(trace);
+                        }
+                    }
+                    out.links.iter().all(Option::is_some)
+                }
+                None => false,
+            };
+            if complete {
+                if let Some(out) = self.waiting.remove(&token) {
+                    self.push(out);
+                }
+            }
+        }
+    }
+
+    /// Sends `out` on, or holds it until the spans it links to are exported.
+    fn send_or_wait(&mut self, out: Out) {
+        if out.links.iter().all(Option::is_some) {
+            self.push(out);
+            return;
+        }
+        let token = self.next_wait;
+        self.next_wait += 1;
+        let segment = out.span.segment;
+        for (target, link) in out.targets().zip(&out.links) {
+            if link.is_none() {
+                self.waiting_on
+                    .entry((segment, target))
+                    .or_default()
+                    .push(token);
+            }
+        }
+        self.waiting.insert(token, out);
+        while self.waiting.len() > self.budget {
+            let Some((token, out)) = self.waiting.pop_first() else {
+                break;
+            };
+            for (target, link) in out.targets().zip(&out.links) {
+                let key = (out.span.segment, target);
+                if let (None, Some(tokens)) = (link, self.waiting_on.get_mut(&key)) {
+                    tokens.retain(|&t| t != token);
+                    if tokens.is_empty() {
+                        self.waiting_on.remove(&key);
+                    }
+                }
+            }
+            self.push_unlinked(out);
+        }
+    }
+
+    /// Sends `out` with the links still unknown left out.
+    fn push_unlinked(&mut self, out: Out) {
+        // A cut span's parent that never came is not a link left out: the span is a
+        // root whose parent is missing.
+        let follows_from = &out.links[..out.span.follows_from.len()];
+        let missing = follows_from.iter().filter(|l| l.is_none()).count();
+        self.links_dropped += missing as u64;
+        self.push(out);
+    }
+
+    /// Adds `out` to the batch, sending the batch when it is full or `out` is of
+    /// another segment.
+    fn push(&mut self, out: Out) {
+        if out.linked_parent.is_some() && out.links.last().is_some_and(Option::is_some) {
+            self.split += 1;
+        }
+        let other_segment = self
+            .batch
+            .first()
+            .is_some_and(|first| first.span.segment != out.span.segment);
+        if other_segment || self.batch.len() >= BATCH_SPANS {
+            self.flush();
+        }
+        self.batch.push(out);
+    }
+
+    /// Sends the batch as one request.
+    fn flush(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        if batch.is_empty() || self.failed.is_some() {
+            return;
+        }
+        let seed = self.seed.unwrap_or_else(|| seed(""));
+        let segment = self
+            .segments
+            .iter()
+            .find(|s| s.index == batch[0].span.segment);
+        let request = request(self.session_name(), segment, seed, &batch);
+        if let Err(e) = (self.send)(request) {
+            self.failed = Some(e);
+        }
+    }
+
+    fn session_name(&self) -> &str {
+        self.segments.first().map_or("", |s| s.session.as_str())
+    }
+
+    /// Ends a segment: what still waits goes out. Spans waiting under one that never
+    /// came each root their own trace, as a tree whose parent is missing does; links
+    /// still unknown are left out.
+    fn settle(&mut self) {
+        let mut keys: Vec<Key> = self.groups.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            if let Some(group) = self.take_group(key) {
+                self.export(group, None);
+            }
+        }
+        self.never_came += self.cut.len() as u64;
+        self.cut.clear();
+        while let Some((_, out)) = self.waiting.pop_first() {
+            self.push_unlinked(out);
+        }
+        self.waiting_on.clear();
+        self.recent.clear();
+        self.recent_order.clear();
+    }
+
+    /// Sends what is left, adds the warnings to `report`, and says if sending failed.
+    fn finish(mut self, report: &mut VisitReport) -> Result<(), Error> {
+        self.settle();
+        self.flush();
+        if let Some(e) = self.failed.take() {
+            return Err(super::write_error(e));
+        }
+        report.warnings.extend(self.warnings());
+        Ok(())
+    }
+
+    fn warnings(&self) -> Warnings {
+        let source = &self.source;
+        let mut warnings = Warnings::default();
+        let mut warn = |message: String| {
+            warnings.push(Warning {
+                source: source.clone(),
+                line: None,
+                kind: WarningKind::CapApplied,
+                message,
+            });
+        };
+        let budget = self.budget;
+        if self.split > 0 {
+            warn(format!(
+                "{} spans that were not roots held more than the budget of {budget} closed spans under them while open: each was exported as the root of a trace of its own, linked to its parent",
+                self.split
+            ));
+        }
+        if self.never_came > 0 {
+            warn(format!(
+                "{} spans held more than the budget of {budget} closed spans under them and did not come afterwards (lost, or still open when their run ended): their children name a parent the export does not have",
+                self.never_came
+            ));
+        }
+        if self.links_dropped > 0 {
+            warn(format!(
+                "{} follows_from links were left out: the span they name was not exported in the same run, or was exported more than {} spans earlier",
+                self.links_dropped,
+                budget.max(MIN_RECENT)
+            ));
+        }
+        warnings
+    }
+}
+
+impl<F: FnMut(Request) -> io::Result<()>> Visitor for Exporter<F> {
+    fn segment(&mut self, segment: &Segment) {
+        if self.seed.is_none() {
+            self.seed = Some(seed(&segment.session));
+        }
+        self.segments.push(segment.clone());
+    }
+
+    fn tree(&mut self, tree: Tree) {
+        self.arrive(&tree);
+    }
+
+    fn takes_pieces(&self) -> bool {
+        true
+    }
+
+    fn piece(&mut self, piece: Tree) {
+        self.arrive(&piece);
+    }
+
+    fn segment_end(&mut self, _: &input::SegmentEnd) {
+        self.settle();
+    }
+}
+
+/// The seed of a session's ids: FNV-1a of its name, stable across Rust versions.
+fn seed(session: &str) -> u64 {
+    session.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Ids derived from the session's seed, the segment and span ids.
+fn mix(seed: u64, segment: u32, id: u64, salt: u64) -> u64 {
+    // SplitMix64's finalizer over the inputs: distinct inputs give distinct-looking ids.
+    let mut z = seed ^ id ^ (u64::from(segment) << 48).rotate_left(7) ^ salt;
+    for _ in 0..2 {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z.max(1)
+}
+
+fn span_id(seed: u64, segment: u32, id: u64) -> String {
+    format!("{:016x}", mix(seed, segment, id, 0))
+}
+
+fn trace_id(seed: u64, segment: u32, root: u64) -> String {
+    format!(
+        "{:016x}{:016x}",
+        mix(seed, segment, root, 0x5452_4143_4531),
+        mix(seed, segment, root, 0x5452_4143_4532)
+    )
 }
 
 #[derive(Serialize)]
@@ -270,31 +813,26 @@ fn text(key: &str, value: &str) -> KeyValue {
     }
 }
 
-fn resource(session: &Session, segment: Option<&Segment>) -> Attributes {
+fn resource(session: &str, segment: Option<&Segment>) -> Attributes {
     let program = segment
         .and_then(|s| s.program.as_deref())
         .filter(|p| !p.is_empty())
         .unwrap_or("unknown_service");
-    let mut attributes = vec![
-        text("service.name", program),
-        text("perf.session", session.name()),
-    ];
+    let mut attributes = vec![text("service.name", program), text("perf.session", session)];
     if let Some(pid) = segment.and_then(|s| s.pid) {
         attributes.push(int("process.pid", pid.into()));
     }
     Attributes { attributes }
 }
 
-/// One request of `batch` (spans with their tree's root id, all of one segment).
-fn request(session: &Session, ids: &Ids, batch: &[(&Span, u64)]) -> Option<Request> {
-    let (first, _) = batch.first()?;
-    let segment = session.segments().iter().find(|s| s.index == first.segment);
+/// One request of `batch` (spans of one segment).
+fn request(session: &str, segment: Option<&Segment>, seed: u64, batch: &[Out]) -> Request {
     let mut scopes: BTreeMap<&str, Vec<OtlpSpan<'_>>> = BTreeMap::new();
-    for &(span, root) in batch {
+    for out in batch {
         scopes
-            .entry(&span.target)
+            .entry(&out.span.target)
             .or_default()
-            .push(otlp_span(ids, span, root));
+            .push(otlp_span(seed, out));
     }
     let request = TracesData {
         resource_spans: [ResourceSpans {
@@ -308,14 +846,15 @@ fn request(session: &Session, ids: &Ids, batch: &[(&Span, u64)]) -> Option<Reque
                 .collect(),
         }],
     };
-    let body = serde_json::to_string(&request).ok()?;
-    Some(Request {
-        body,
+    Request {
+        // Only maps with string keys and finite numbers: serializing cannot fail.
+        body: serde_json::to_string(&request).unwrap_or_default(),
         spans: batch.len(),
-    })
+    }
 }
 
-fn otlp_span<'a>(ids: &Ids, span: &'a Span, root: u64) -> OtlpSpan<'a> {
+fn otlp_span(seed: u64, out: &Out) -> OtlpSpan<'_> {
+    let span = &out.span;
     let segment = span.segment;
     let mut fields = span.fields();
     let kind = match fields.remove("otel.kind").as_ref().and_then(Value::as_str) {
@@ -338,25 +877,23 @@ fn otlp_span<'a>(ids: &Ids, span: &'a Span, root: u64) -> OtlpSpan<'a> {
         attributes.push(text("perf.status", "open"));
     }
     attributes.extend(key_values(fields));
-    let links = span
-        .follows_from
-        .iter()
-        .filter_map(|&from| {
-            let root = ids.roots.get(&(segment, from))?;
+    let links = out
+        .targets()
+        .zip(&out.links)
+        .filter_map(|(target, trace)| {
             Some(Link {
-                trace_id: ids.trace(segment, *root),
-                span_id: ids.span(segment, from),
+                trace_id: trace_id(seed, segment, (*trace)?),
+                span_id: span_id(seed, segment, target),
             })
         })
         .collect();
-    let parent_span_id = match span.parent {
-        Some(parent) if span.id != root => ids.span(segment, parent),
-        _ => String::new(),
-    };
     OtlpSpan {
-        trace_id: ids.trace(segment, root),
-        span_id: ids.span(segment, span.id),
-        parent_span_id,
+        trace_id: trace_id(seed, segment, out.trace),
+        span_id: span_id(seed, segment, span.id),
+        parent_span_id: out
+            .parent
+            .map(|parent| span_id(seed, segment, parent))
+            .unwrap_or_default(),
         name: &span.name,
         kind,
         start_time_unix_nano: span.start_ns.to_string(),

@@ -118,10 +118,18 @@ const SPLIT: &str = "spans that were not roots held more than the budget";
 const NEVER_CAME: &str = "did not come afterwards";
 const LINKS_LEFT_OUT: &str = "follows_from links were left out";
 
-/// A random forest whose spans with an id of 1 mod 4 follow from another span (some of
-/// them lost, some later, some in other trees).
+/// A random forest whose spans with an id of 2 mod 5 close after their parent (so they
+/// are read after it), and whose spans with an id of 1 mod 4 follow from another span
+/// (some of them lost, some later, some in other trees).
 fn forest(seeds: &[u64]) -> String {
-    let data = forest_common::jsonl(forest_common::with_lost_parents(seeds), false);
+    let mut spans = forest_common::with_lost_parents(seeds);
+    let ends: BTreeMap<u64, u64> = spans.iter().map(|s| (s.id, s.end)).collect();
+    for span in &mut spans {
+        if let (2, Some(parent_end)) = (span.id % 5, span.parent.and_then(|p| ends.get(&p))) {
+            span.end = parent_end + 1 + span.id % 7;
+        }
+    }
+    let data = forest_common::jsonl(spans, false);
     let salt = seeds[0] % 97;
     data.lines()
         .map(|line| {
@@ -356,4 +364,50 @@ fn children_that_outlive_their_parents_stay_in_their_parents_trace() {
         let roots = streamed.values().filter(|s| s.parent.is_none()).count();
         assert_eq!(roots, 1);
     }
+}
+
+/// `span(id, parent, start, end)` lines after a session line.
+fn session(spans: &[(u64, Option<u64>, u64, u64)]) -> String {
+    let mut lines = vec![forest_common::jsonl(Vec::new(), false).trim_end().to_owned()];
+    for &(id, parent, start, end) in spans {
+        let parent = parent.map_or("null".to_owned(), |p| p.to_string());
+        lines.push(format!(
+            r#"{{"type":"span","id":{id},"parent":{parent},"name":"s{id}","target":"t","start_ns":{start},"end_ns":{end},"busy_ns":1,"enters":1,"thread":"main","status":"ok","fields":{{}}}}"#
+        ));
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn a_child_read_after_its_parent_was_held_joins_the_parents_group() {
+    // c (2) closes under p (1), still open; enough work under 100 hands c over and
+    // holds it; then d (3), c's child, closes after c, and (in the second case) a
+    // sibling of d: they wait for c, which is held, not open.
+    let filler = |from: u64| (from..from + 8).map(|id| (id, Some(100), 21, 22));
+    for sibling in [false, true] {
+        let mut spans = vec![(2, Some(1), 10, 20)];
+        spans.extend(filler(200));
+        spans.push((3, Some(2), 15, 50));
+        if sibling {
+            spans.push((4, Some(2), 16, 51));
+        }
+        spans.extend(filler(210));
+        spans.push((1, None, 5, 60));
+        spans.push((100, None, 0, 70));
+        let data = session(&spans);
+        let whole = spans_of_whole(&data);
+        for held in [Some(2), Some(8), None] {
+            let (out, report) = streamed(&data, held);
+            assert!(caps(&report).is_empty(), "{:?}", caps(&report));
+            let streamed = self::spans(&out);
+            assert!(streamed == whole, "budget {held:?}, sibling {sibling}");
+        }
+        let d = whole.values().find(|s| s.content["name"] == "s3").unwrap();
+        let p = whole.values().find(|s| s.content["name"] == "s1").unwrap();
+        assert_eq!(d.trace, p.trace, "d is in p's trace");
+    }
+}
+
+fn spans_of_whole(data: &str) -> BTreeMap<String, Exported> {
+    spans(&whole(data))
 }

@@ -122,8 +122,14 @@ impl Sender {
             .unwrap_or_default();
         if !status.is_success() {
             let text = text.trim();
-            let text = text.get(..text.len().min(500)).unwrap_or(text);
-            bail!("the OTLP receiver at {url} refused {position}: HTTP {status}: {text}");
+            let mut end = text.len().min(500);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            bail!(
+                "the OTLP receiver at {url} refused {position}: HTTP {status}: {}",
+                printable(&text[..end])
+            );
         }
         warn_partial_success(url, &text);
         self.requests += 1;
@@ -145,7 +151,10 @@ fn warn_partial_success(url: &str, body: &str) {
     };
     if let Some(rejected @ 1..) = rejected {
         let message = partial["errorMessage"].as_str().unwrap_or_default();
-        eprintln!("warning: the OTLP receiver at {url} rejected {rejected} spans: {message}");
+        eprintln!(
+            "warning: the OTLP receiver at {url} rejected {rejected} spans: {}",
+            printable(message)
+        );
     }
 }
 

@@ -26,7 +26,8 @@
 //! cut so. A span that follows from one not exported yet waits for it, within the same
 //! budget and segment; the traces of the last spans exported (as many as the budget,
 //! and at least [`MIN_RECENT`]) are kept for links and children that come later; a link whose span is not found so is left out,
-//! with a warning. When the session fits in the budget, the export is [`write()`]'s.
+//! with a warning. When the session has fewer spans than the budget, the export is
+//! [`write()`]'s.
 //!
 //! ```
 //! use perf_analyze::export::{otlp, Session};
@@ -201,9 +202,13 @@ type Key = (u32, u64);
 /// A span waiting for its trace to be known.
 struct Entry {
     span: Span,
+    /// Its parent as the tree builder placed it (a span naming itself is a root).
+    parent: Option<u64>,
     /// The id of the span that roots its trace, if known: itself, or a cut ancestor.
     /// `None`: the trace of the open span its group waits for.
     anchor: Option<u64>,
+    /// Roots its trace (no parent span id in the export).
+    roots: bool,
     /// Roots a trace of its own although it has a parent (cut): the parent is linked.
     cut: bool,
 }
@@ -244,6 +249,9 @@ struct Exporter<F> {
     by_size: BTreeSet<(usize, Key)>,
     /// Spans in `groups`.
     held: usize,
+    /// Each span in `groups`: its group and its place there (a piece that waits for it
+    /// joins its group).
+    held_in: HashMap<Key, (Key, u32)>,
     /// Open spans that were cut: what closes under them goes out at once.
     cut: HashSet<Key>,
     /// The trace root of recently exported spans, for links (at most `budget`).
@@ -251,8 +259,8 @@ struct Exporter<F> {
     recent_order: VecDeque<Key>,
     /// Spans waiting for a linked span's trace, by arrival.
     waiting: BTreeMap<u64, Out>,
-    /// Linked span -> the spans waiting for it.
-    waiting_on: HashMap<Key, Vec<u64>>,
+    /// Linked span -> the spans waiting for it, oldest first.
+    waiting_on: HashMap<Key, VecDeque<u64>>,
     next_wait: u64,
     batch: Vec<Out>,
     send: F,
@@ -277,6 +285,7 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
             groups: HashMap::default(),
             by_size: BTreeSet::new(),
             held: 0,
+            held_in: HashMap::default(),
             cut: HashSet::default(),
             recent: HashMap::default(),
             recent_order: VecDeque::new(),
@@ -298,29 +307,36 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
         let waits_for = tree
             .waits_for()
             .or_else(|| tree.missing_parent().map(|p| (segment, p)));
-        // The trace of the span it waits for, if known: cut, or exported already (a
-        // child that outlived its parent).
-        let waited = waits_for.and_then(|key| Some((key.1, self.trace_of(key)?)));
-        // Does the root's trace come from the span it waits for (`None`), or is it its
-        // own (a complete tree, or one whose parent never came)?
-        let root_anchor = match (tree.open_parent(), waited) {
-            (None, None) => Some(tree.root().id),
-            _ => None,
+        // The span it waits for may be held here, under an open span of its own (a
+        // child that outlived its parent): it joins that group. Else its trace may be
+        // known: cut, or exported already.
+        let held = waits_for.and_then(|key| self.held_in.get(&key).copied());
+        let waited = match held {
+            Some(_) => None,
+            None => waits_for.and_then(|key| Some((key.1, self.trace_of(key)?))),
         };
+        // Is the root its own trace's (a complete tree, or one whose parent never came)?
+        let own_trace = tree.open_parent().is_none() && waited.is_none() && held.is_none();
         let mut entries: Vec<Entry> = Vec::with_capacity(tree.len());
-        for node in tree.nodes() {
+        for (index, node) in tree.nodes().iter().enumerate() {
             let span = &node.span;
-            let cut = !self.cut.is_empty() && self.cut.remove(&(segment, span.id));
-            let anchor = match (cut, node.parent) {
-                (true, _) => Some(span.id),
-                (false, Some(parent)) => entries[parent as usize].anchor,
-                (false, None) => root_anchor,
+            let parent = match node.parent {
+                Some(parent) => Some(tree.span(parent as usize).id),
+                None => tree.open_parent().or(tree.missing_parent()),
             };
-            let cut = cut && span.parent.is_some();
+            let cut = !self.cut.is_empty() && self.cut.remove(&(segment, span.id));
+            let roots = cut || (index == 0 && own_trace);
+            let anchor = match node.parent {
+                _ if roots => Some(span.id),
+                Some(parent) => entries[parent as usize].anchor,
+                None => None,
+            };
             entries.push(Entry {
                 span: span.clone(),
+                parent,
                 anchor,
-                cut,
+                roots,
+                cut: cut && parent.is_some(),
             });
         }
         // Spans that waited under this tree's spans join it, in the trace of the span
@@ -338,9 +354,19 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
             }
             entries.append(&mut joined);
         }
-        match (root_anchor, waited, waits_for) {
-            (None, None, Some(key)) => self.hold(key, entries),
-            _ => self.export(entries, waited),
+        if let Some((group, at)) = held {
+            let anchor = self
+                .groups
+                .get(&group)
+                .and_then(|g| g.get(at as usize)?.anchor);
+            for entry in &mut entries {
+                entry.anchor = entry.anchor.or(anchor);
+            }
+            self.hold(group, entries);
+        } else if let (false, None, Some(key)) = (own_trace, waited, waits_for) {
+            self.hold(key, entries);
+        } else {
+            self.export(entries, waited);
         }
     }
 
@@ -348,18 +374,28 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
         let group = self.groups.remove(&key)?;
         self.by_size.remove(&(group.len(), key));
         self.held -= group.len();
+        for entry in &group {
+            let span = (entry.span.segment, entry.span.id);
+            if self.held_in.get(&span).is_some_and(|(g, _)| *g == key) {
+                self.held_in.remove(&span);
+            }
+        }
         Some(group)
     }
 
     /// Holds `entries` under the open span `key`; past the budget, cuts the largest groups.
-    fn hold(&mut self, key: Key, mut entries: Vec<Entry>) {
-        if let Some(mut group) = self.take_group(key) {
-            group.append(&mut entries);
-            entries = group;
+    fn hold(&mut self, key: Key, entries: Vec<Entry>) {
+        let group = self.groups.entry(key).or_default();
+        let before = group.len();
+        for (i, entry) in entries.iter().enumerate() {
+            let span = (entry.span.segment, entry.span.id);
+            self.held_in.insert(span, (key, (before + i) as u32));
         }
-        self.held += entries.len();
-        self.by_size.insert((entries.len(), key));
-        self.groups.insert(key, entries);
+        group.extend(entries);
+        let after = group.len();
+        self.by_size.remove(&(before, key));
+        self.by_size.insert((after, key));
+        self.held += after - before;
         while self.held > self.budget {
             let Some(&(_, largest)) = self.by_size.last() else {
                 break;
@@ -380,30 +416,29 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
         };
         // The trace of each span, for links within these entries (parents come first).
         let mut traces: HashMap<u64, u64> = HashMap::default();
-        let resolved: Vec<u64> = entries
+        // (the root of its trace, whether it is that root)
+        let resolved: Vec<(u64, bool)> = entries
             .iter()
             .map(|e| {
-                let trace = match (e.anchor, waited) {
-                    (Some(anchor), _) | (None, Some((_, anchor))) => anchor,
-                    (None, None) => e
-                        .span
-                        .parent
-                        .and_then(|p| traces.get(&p).copied())
-                        .unwrap_or(e.span.id),
+                let (trace, roots) = match (e.anchor, waited) {
+                    (Some(anchor), _) | (None, Some((_, anchor))) => (anchor, e.roots),
+                    (None, None) => match e.parent.and_then(|p| traces.get(&p).copied()) {
+                        Some(trace) => (trace, false),
+                        None => (e.span.id, true),
+                    },
                 };
                 traces.insert(e.span.id, trace);
-                trace
+                (trace, roots)
             })
             .collect();
-        for (entry, trace) in entries.iter().zip(&resolved) {
+        for (entry, (trace, _)) in entries.iter().zip(&resolved) {
             self.remember((segment, entry.span.id), *trace);
         }
         let mut ready = Vec::with_capacity(entries.len());
-        for (entry, trace) in entries.into_iter().zip(resolved) {
-            let roots_trace = trace == entry.span.id;
-            let linked_parent = entry.span.parent.filter(|_| entry.cut);
+        for (entry, (trace, roots)) in entries.into_iter().zip(resolved) {
+            let linked_parent = entry.parent.filter(|_| entry.cut);
             let mut out = Out {
-                parent: entry.span.parent.filter(|_| !roots_trace),
+                parent: entry.parent.filter(|_| !roots),
                 trace,
                 links: Vec::new(),
                 linked_parent,
@@ -485,10 +520,10 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
         let segment = out.span.segment;
         for (target, link) in out.targets().zip(&out.links) {
             if link.is_none() {
-                self.waiting_on
-                    .entry((segment, target))
-                    .or_default()
-                    .push(token);
+                let tokens = self.waiting_on.entry((segment, target)).or_default();
+                if tokens.back() != Some(&token) {
+                    tokens.push_back(token);
+                }
             }
         }
         self.waiting.insert(token, out);
@@ -498,8 +533,11 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
             };
             for (target, link) in out.targets().zip(&out.links) {
                 let key = (out.span.segment, target);
+                // Tokens only grow, and this one is the oldest waiting: first in line.
                 if let (None, Some(tokens)) = (link, self.waiting_on.get_mut(&key)) {
-                    tokens.retain(|&t| t != token);
+                    if tokens.front() == Some(&token) {
+                        tokens.pop_front();
+                    }
                     if tokens.is_empty() {
                         self.waiting_on.remove(&key);
                     }
@@ -544,8 +582,9 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
         let seed = self.seed.unwrap_or_else(|| seed(""));
         let segment = self
             .segments
-            .iter()
-            .find(|s| s.index == batch[0].span.segment);
+            .binary_search_by_key(&batch[0].span.segment, |s| s.index)
+            .ok()
+            .map(|at| &self.segments[at]);
         let request = request(self.session_name(), segment, seed, &batch);
         if let Err(e) = (self.send)(request) {
             self.failed = Some(e);
@@ -608,8 +647,9 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
         }
         if self.never_came > 0 {
             warn(format!(
-                "{} spans held more than the budget of {budget} closed spans under them and did not come afterwards (lost, or still open when their run ended): their children name a parent the export does not have",
-                self.never_came
+                "{} spans held more than the budget of {budget} closed spans under them and did not come afterwards (lost, still open when their run ended, or exported more than {} spans before their children closed): their children name a parent the export does not have in their trace",
+                self.never_came,
+                budget.max(MIN_RECENT)
             ));
         }
         if self.links_dropped > 0 {

@@ -368,7 +368,9 @@ fn children_that_outlive_their_parents_stay_in_their_parents_trace() {
 
 /// `span(id, parent, start, end)` lines after a session line.
 fn session(spans: &[(u64, Option<u64>, u64, u64)]) -> String {
-    let mut lines = vec![forest_common::jsonl(Vec::new(), false).trim_end().to_owned()];
+    let mut lines = vec![forest_common::jsonl(Vec::new(), false)
+        .trim_end()
+        .to_owned()];
     for &(id, parent, start, end) in spans {
         let parent = parent.map_or("null".to_owned(), |p| p.to_string());
         lines.push(format!(
@@ -410,4 +412,34 @@ fn a_child_read_after_its_parent_was_held_joins_the_parents_group() {
 
 fn spans_of_whole(data: &str) -> BTreeMap<String, Exported> {
     spans(&whole(data))
+}
+
+#[test]
+fn the_reading_stops_when_sending_fails() {
+    /// A reader that counts the bytes read from it.
+    struct Counting<'a>(&'a [u8], std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl std::io::Read for Counting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+    let mut data = Vec::new();
+    perf_analyze::generate::write_session(&mut data, 200_000, 7).unwrap();
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let input = std::io::BufReader::new(Counting(&data, read.clone()));
+    let mut sent = 0;
+    let result = otlp::each_request(input, "p", &Options::default(), |_| {
+        sent += 1;
+        Err(std::io::Error::other("the receiver is gone"))
+    });
+    let error = result.expect_err("the failure to send");
+    assert!(
+        error.to_string().contains("the receiver is gone"),
+        "{error}"
+    );
+    assert_eq!(sent, 1, "nothing sent after the failure");
+    let read = read.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(read < data.len() / 4, "read {read} of {} bytes", data.len());
 }

@@ -2,7 +2,9 @@
 //! cross between them in batches, in file order.
 
 use std::io::BufRead;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 
 use perf_layer::record::DATA_FILE;
@@ -64,6 +66,11 @@ pub trait Visitor {
     fn segment_end(&mut self, end: &SegmentEnd) {
         let _ = end;
     }
+    /// True once the visitor wants nothing more (its output failed): the reading then
+    /// stops early. False by default.
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// What a visit reports besides what the visitor saw.
@@ -91,6 +98,11 @@ pub fn visit<R: BufRead + Send>(
     visitor: &mut impl Visitor,
 ) -> Result<VisitReport, Error> {
     let strict = options.strict;
+    let stop = AtomicBool::new(false);
+    let input = Stoppable {
+        inner: input,
+        stop: &stop,
+    };
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<Vec<Event>>(16);
         let reader = scope.spawn(move || {
@@ -121,6 +133,11 @@ pub fn visit<R: BufRead + Send>(
             }
         };
         for batch in rx {
+            if visitor.stopped() {
+                // The reader sees the end of its input at its next read.
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
             for event in batch {
                 match event {
                     Event::Segment(segment) => visitor.segment(&segment),
@@ -145,6 +162,34 @@ pub fn visit<R: BufRead + Send>(
             warnings,
         })
     })
+}
+
+/// An input that ends early once `stop` is set.
+struct Stoppable<'a, R> {
+    inner: R,
+    stop: &'a AtomicBool,
+}
+
+impl<R: Read> Read for Stoppable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        self.inner.read(buf)
+    }
+}
+
+impl<R: BufRead> BufRead for Stoppable<'_, R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(&[]);
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+    }
 }
 
 /// The data file of a path: the path itself, or `performance_data.jsonl` inside a directory.

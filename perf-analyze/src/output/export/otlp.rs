@@ -129,7 +129,7 @@ pub fn write_path<W: Write>(path: &Path, options: &Options, out: W) -> Result<Vi
 
 /// Reads a session from `input` (named `source` in messages) and hands each request to
 /// `send` as soon as it is full, as [`write_read`] writes them. After `send` fails, no
-/// more requests are made; the rest of the input is read for nothing.
+/// more requests are made and the reading stops.
 ///
 /// # Errors
 /// As [`Session::read`]; the first failure of `send` is [`Error::Write`] on the path
@@ -685,6 +685,10 @@ impl<F: FnMut(Request) -> io::Result<()>> Visitor for Exporter<F> {
 
     fn segment_end(&mut self, _: &input::SegmentEnd) {
         self.settle();
+    }
+
+    fn stopped(&self) -> bool {
+        self.failed.is_some()
     }
 }
 

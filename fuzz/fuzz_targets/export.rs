@@ -1,6 +1,6 @@
 //! Any bytes through the loader into every export and the HTML report: never a
 //! panic, never a hang, whatever shape the trees take (deep, wide, overlapping,
-//! cyclic, children outliving their parents).
+//! cyclic, children outliving their parents), and valid JSON from the JSON formats.
 
 #![no_main]
 
@@ -20,23 +20,25 @@ fuzz_target!(|data: &[u8]| {
         ExportFormat::Chrome,
         ExportFormat::Folded,
         ExportFormat::Speedscope,
+        ExportFormat::Otlp,
     ] {
         let mut out = Vec::new();
         format.write(&session, &mut out).expect("writing to memory");
-        if format != ExportFormat::Folded {
-            // The trace formats are JSON documents.
-            serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
-        }
+        valid(format, &out);
     }
     // Laid out as read, with pieces and a reorder buffer of a few spans.
     let small = Options {
         hold_budget: Some(3),
         ..Options::default()
     };
-    for format in [ExportFormat::Chrome, ExportFormat::Speedscope] {
+    for format in [
+        ExportFormat::Chrome,
+        ExportFormat::Speedscope,
+        ExportFormat::Otlp,
+    ] {
         let mut out = Vec::new();
         if format.write_read(data, "fuzz", &small, &mut out).is_ok() {
-            serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
+            valid(format, &out);
         }
     }
     let stacks = folded::Stacks::of(&session);
@@ -44,3 +46,18 @@ fuzz_target!(|data: &[u8]| {
     let report = analysis.html_report(&RenderOptions::default(), &page);
     assert!(report.page.ends_with("</html>\n"));
 });
+
+/// The trace formats are JSON documents; OTLP is JSON lines.
+fn valid(format: ExportFormat, out: &[u8]) {
+    match format {
+        ExportFormat::Folded => {}
+        ExportFormat::Otlp => {
+            for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                serde_json::from_slice::<serde_json::Value>(line).expect("a JSON line");
+            }
+        }
+        _ => {
+            serde_json::from_slice::<serde_json::Value>(out).expect("valid JSON");
+        }
+    }
+}

@@ -443,3 +443,44 @@ fn the_reading_stops_when_sending_fails() {
     let read = read.load(std::sync::atomic::Ordering::Relaxed);
     assert!(read < data.len() / 4, "read {read} of {} bytes", data.len());
 }
+
+#[test]
+fn children_read_long_after_their_parent_was_exported_root_traces_of_their_own() {
+    // 2 closes under root 1; 4,100 other roots; then five children of 2 and a root
+    // that follows from 2: 2's trace is no longer known when they come.
+    let mut spans = vec![(2, Some(1), 10, 20), (1, None, 5, 30)];
+    spans.extend((100..4_200).map(|id| (id, None, 40, 50)));
+    spans.extend((3..8).map(|id| (id, Some(2), 15, 60)));
+    let mut data = session(&spans);
+    data.push_str(
+        &session(&[(8, None, 61, 62)])
+            .lines()
+            .nth(1)
+            .unwrap()
+            .replacen(r#""fields":{}"#, r#""fields":{},"follows_from":[2]"#, 1),
+    );
+    data.push('\n');
+    let (out, report) = streamed(&data, Some(4));
+    let streamed = spans_by_name(&out);
+    let two = &streamed["s2"];
+    for child in ["s3", "s4", "s5", "s6", "s7"] {
+        let child = &streamed[child];
+        // Not under 2 in a trace 2 is not in: a root of its own.
+        assert!(child.parent.is_none(), "{child:?}");
+        assert_ne!(child.trace, two.trace);
+    }
+    assert!(
+        streamed["s8"].links.is_empty(),
+        "no link to a trace 2 is not in"
+    );
+    assert_eq!(warned(&report, "after their parent was exported"), 5);
+    assert_eq!(warned(&report, LINKS_LEFT_OUT), 1);
+    assert_eq!(warned(&report, SPLIT) + warned(&report, NEVER_CAME), 0);
+}
+
+fn spans_by_name(out: &[u8]) -> BTreeMap<String, Exported> {
+    spans(out)
+        .into_values()
+        .map(|s| (s.content["name"].as_str().unwrap().to_owned(), s))
+        .collect()
+}

@@ -271,6 +271,11 @@ struct Exporter<F> {
     never_came: u64,
     /// `follows_from` links left out.
     links_dropped: u64,
+    /// Spans exported, beyond `recent`: a child read after its parent left `recent`
+    /// must not wait for it as for a span still open. `None` when `recent` keeps all.
+    exported: Option<Exported>,
+    /// Pieces whose parent was exported before `recent` kept: their tops root traces.
+    late_children: u64,
     /// The input, in warnings.
     source: Arc<str>,
 }
@@ -298,6 +303,8 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
             split: 0,
             never_came: 0,
             links_dropped: 0,
+            exported: (budget != usize::MAX).then(Exported::default),
+            late_children: 0,
         }
     }
 
@@ -364,7 +371,15 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
             }
             self.hold(group, entries);
         } else if let (false, None, Some(key)) = (own_trace, waited, waits_for) {
-            self.hold(key, entries);
+            let new_group = !self.groups.contains_key(&key);
+            if new_group && self.exported.as_ref().is_some_and(|e| e.may_contain(key)) {
+                // Its parent was exported long ago (its trace forgotten): the piece's top
+                // roots a trace of its own, as a tree whose parent is missing does.
+                self.late_children += 1;
+                self.export(entries, None);
+            } else {
+                self.hold(key, entries);
+            }
         } else {
             self.export(entries, waited);
         }
@@ -472,6 +487,9 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
 
     /// Remembers an exported span's trace for links, forgetting the oldest past the budget.
     fn remember(&mut self, key: Key, trace: u64) {
+        if let Some(exported) = &mut self.exported {
+            exported.insert(key);
+        }
         if self.recent.insert(key, trace).is_none() {
             self.recent_order.push_back(key);
         }
@@ -652,6 +670,13 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
                 budget.max(MIN_RECENT)
             ));
         }
+        if self.late_children > 0 {
+            warn(format!(
+                "{} spans closed more than {} spans after their parent was exported: the parent's trace was no longer known, so each was exported as the root of a trace of its own",
+                self.late_children,
+                budget.max(MIN_RECENT)
+            ));
+        }
         if self.links_dropped > 0 {
             warn(format!(
                 "{} follows_from links were left out: the span they name was not exported in the same run, or was exported more than {} spans earlier",
@@ -689,6 +714,66 @@ impl<F: FnMut(Request) -> io::Result<()>> Visitor for Exporter<F> {
 
     fn stopped(&self) -> bool {
         self.failed.is_some()
+    }
+}
+
+/// Which spans were exported, approximately, in bounded memory: two blocked Bloom
+/// filters of [`Exported::BITS`] bits each, the older one dropped when the newer one
+/// holds [`Exported::GENERATION`] spans. A span exported within the last generation is
+/// always found (within the last two, mostly); another is found with a probability of
+/// about 1 in 10,000 (one lookup reads one cache line per filter).
+struct Exported {
+    current: Vec<u64>,
+    previous: Vec<u64>,
+    inserted: usize,
+}
+
+impl Default for Exported {
+    fn default() -> Self {
+        Exported {
+            current: vec![0; Self::BITS / 64],
+            previous: Vec::new(),
+            inserted: 0,
+        }
+    }
+}
+
+impl Exported {
+    /// Bits per filter (4 MiB).
+    const BITS: usize = 1 << 25;
+    /// Spans per filter before the older one is dropped.
+    const GENERATION: usize = 1 << 20;
+
+    /// The six bits of `key`, all in one block of 512 bits (one cache line): their
+    /// words' indices and masks.
+    fn positions(key: Key) -> [(usize, u64); 6] {
+        let block = mix(0x9E37_79B9_7F4A_7C15, key.0, key.1, 0x4558_504F_5254) as usize
+            & (Self::BITS / 512 - 1);
+        let bits = mix(0x2545_F491_4F6C_DD1D, key.0, key.1, 0x0042_4C4F_4F4D);
+        std::array::from_fn(|i| {
+            let bit = (bits >> (9 * i)) as usize & 511;
+            (block * 8 + bit / 64, 1 << (bit % 64))
+        })
+    }
+
+    fn insert(&mut self, key: Key) {
+        if self.inserted == Self::GENERATION {
+            self.previous = std::mem::replace(&mut self.current, vec![0; Self::BITS / 64]);
+            self.inserted = 0;
+        }
+        for (word, mask) in Self::positions(key) {
+            self.current[word] |= mask;
+        }
+        self.inserted += 1;
+    }
+
+    fn may_contain(&self, key: Key) -> bool {
+        let positions = Self::positions(key);
+        [&self.current, &self.previous].iter().any(|filter| {
+            positions
+                .iter()
+                .all(|&(word, mask)| filter.get(word).is_some_and(|w| w & mask != 0))
+        })
     }
 }
 
@@ -1010,6 +1095,22 @@ mod tests {
         assert_eq!(big["value"]["stringValue"], "18446744073709551615");
         // Deterministic: the same session gives the same ids.
         assert_eq!(requests(&read(&data)), lines);
+    }
+
+    #[test]
+    fn the_exported_filter_finds_the_last_generation_and_rarely_another_span() {
+        let mut exported = Exported::default();
+        let generations = 2 * Exported::GENERATION as u64;
+        for id in 0..generations {
+            exported.insert((0, id));
+        }
+        let last = generations - Exported::GENERATION as u64;
+        assert!((last..generations).all(|id| exported.may_contain((0, id))));
+        let others = 1_000_000;
+        let found = (0..others)
+            .filter(|id| exported.may_contain((1, *id)))
+            .count();
+        assert!(found < others as usize / 5_000, "{found} of {others} found");
     }
 
     #[test]

@@ -293,38 +293,31 @@ fn a_server_whose_connections_are_roots_keeps_every_trace_whole_with_a_small_bud
 
 #[test]
 fn a_span_cut_under_an_open_parent_roots_its_own_trace_linked_to_the_parent() {
-    // server (open throughout) > connection (open) > 5 requests; a budget of 2.
-    let mut lines = vec![forest_common::jsonl(Vec::new(), false)
-        .trim_end()
-        .to_owned()];
-    let span = |id: u64, parent: &str, name: &str, start: u64, end: u64| {
-        format!(
-            r#"{{"type":"span","id":{id},"parent":{parent},"name":"{name}","target":"t","start_ns":{start},"end_ns":{end},"busy_ns":1,"enters":1,"thread":"main","status":"ok","fields":{{}}}}"#
-        )
-    };
-    for i in 0..5 {
-        lines.push(span(10 + i, "2", "request", 100 * i + 10, 100 * i + 20));
-    }
-    lines.push(span(2, "1", "connection", 5, 600));
-    lines.push(span(1, "null", "server", 0, 700));
-    let data = lines.join("\n") + "\n";
+    // server 1 (open throughout) > connection 2 (open) > 5 requests; a budget of 2.
+    let mut spans: Vec<_> = (0..5)
+        .map(|i| (10 + i, Some(2), 100 * i + 10, 100 * i + 20))
+        .collect();
+    spans.extend([(2, Some(1), 5, 600), (1, None, 0, 700)]);
+    let data = session(&spans);
     let (out, report) = streamed(&data, Some(2));
-    let spans = spans(&out);
-    let by_name = |name: &str| {
-        spans
-            .iter()
-            .filter(|(_, s)| s.content["name"] == name)
-            .map(|(id, s)| (id.clone(), s.clone()))
-            .collect::<Vec<_>>()
+    let ids = self::spans(&out);
+    let id_of = |name: &str| {
+        ids.iter()
+            .find(|(_, s)| s.content["name"] == name)
+            .unwrap()
+            .0
     };
-    let (connection_id, connection) = by_name("connection").pop().unwrap();
-    let (server_id, server) = by_name("server").pop().unwrap();
+    let by_name = spans_by_name(&out);
+    let (server, connection) = (&by_name["s1"], &by_name["s2"]);
     assert_eq!(connection.parent, None, "the cut connection roots a trace");
-    assert_eq!(connection.links, vec![(server.trace.clone(), server_id)]);
+    assert_eq!(
+        connection.links,
+        vec![(server.trace.clone(), id_of("s1").clone())]
+    );
     assert_ne!(connection.trace, server.trace);
-    for (_, request) in by_name("request") {
+    for request in (10..15).map(|id| &by_name[&format!("s{id}")]) {
         assert_eq!(request.trace, connection.trace);
-        assert_eq!(request.parent.as_ref(), Some(&connection_id));
+        assert_eq!(request.parent.as_ref(), Some(id_of("s2")));
     }
     assert_eq!(warned(&report, SPLIT), 1);
     // With room for it all, one trace.
@@ -338,21 +331,10 @@ fn a_span_cut_under_an_open_parent_roots_its_own_trace_linked_to_the_parent() {
 fn children_that_outlive_their_parents_stay_in_their_parents_trace() {
     // A chain of 2,000 spans in which every span closes after its parent: each is read
     // after its parent was exported, and joins its trace.
-    let mut lines = vec![forest_common::jsonl(Vec::new(), false)
-        .trim_end()
-        .to_owned()];
-    for i in 1..=2_000u64 {
-        let parent = if i == 1 {
-            "null".to_owned()
-        } else {
-            (i - 1).to_string()
-        };
-        lines.push(format!(
-            r#"{{"type":"span","id":{i},"parent":{parent},"name":"outlives","target":"t","start_ns":{i},"end_ns":{},"busy_ns":1,"enters":1,"thread":"main","status":"ok","fields":{{}}}}"#,
-            10_000 + i
-        ));
-    }
-    let data = lines.join("\n") + "\n";
+    let chain: Vec<_> = (1..=2_000u64)
+        .map(|i| (i, (i > 1).then(|| i - 1), i, 10_000 + i))
+        .collect();
+    let data = session(&chain);
     let whole = spans(&whole(&data));
     for held in [Some(4), Some(64), None] {
         let (out, report) = streamed(&data, held);

@@ -146,8 +146,7 @@ fn folding_a_server_whose_connections_stay_open_holds_memory_that_follows_open_w
     let _one = one_at_a_time();
     // 400,000 spans under 4 connection roots open the whole session: held until the
     // roots close (what a builder without a budget does), they take about 100 MB.
-    let mut data = Vec::new();
-    perf_analyze::generate::write_server_session(&mut data, 400_000, 4, 7).expect("a session");
+    let data = server_session();
     let (stacks, _) = within(40 << 20, || {
         Stacks::read(data.as_slice(), "server.jsonl", &Default::default())
     })
@@ -161,8 +160,7 @@ fn the_trace_exports_of_a_server_whose_connections_stay_open_hold_memory_that_fo
     let _one = one_at_a_time();
     // 400,000 spans under 4 connection roots open the whole session: held as a session
     // they take about 100 MB; laid out as they are read, the reorder buffer's spans.
-    let mut data = Vec::new();
-    perf_analyze::generate::write_server_session(&mut data, 400_000, 4, 7).expect("a session");
+    let data = server_session();
     let mut out = Counted(0);
     within(64 << 20, || {
         chrome::write_read(
@@ -193,8 +191,7 @@ fn the_otlp_export_of_a_server_whose_connections_stay_open_holds_memory_that_fol
     let _one = one_at_a_time();
     // As above: the connections' closed subtrees are sent in their traces once past the
     // budget, not held until the connections close.
-    let mut data = Vec::new();
-    perf_analyze::generate::write_server_session(&mut data, 400_000, 4, 7).expect("a session");
+    let data = server_session();
     let mut out = Counted(0);
     let report = within(64 << 20, || {
         otlp::write_read(
@@ -214,6 +211,13 @@ fn the_otlp_export_of_a_server_whose_connections_stay_open_holds_memory_that_fol
             .all(|w| w.kind != WarningKind::CapApplied),
         "the connections are roots: every trace whole"
     );
+}
+
+/// 400,000 spans under 4 connection roots open the whole session.
+fn server_session() -> Vec<u8> {
+    let mut data = Vec::new();
+    perf_analyze::generate::write_server_session(&mut data, 400_000, 4, 7).expect("a session");
+    data
 }
 
 /// A writer that counts the bytes and drops them.

@@ -32,17 +32,10 @@ pub fn run(source: &Source, endpoint: &str) -> anyhow::Result<()> {
             "<stdin>".to_owned(),
             otlp::each_request(BufReader::new(std::io::stdin()), "<stdin>", &options, send),
         ),
-        Input::File(path) => {
-            let data = perf_analyze::input::data_file(path);
-            let file = std::fs::File::open(&data).map_err(|source| perf_analyze::Error::Io {
-                path: data.clone(),
-                source,
-            })?;
-            let name = data.display().to_string();
-            let reader = BufReader::with_capacity(1 << 16, file);
-            let result = otlp::each_request(reader, &name, &options, send);
-            (name, result)
-        }
+        Input::File(path) => (
+            perf_analyze::input::data_file(path).display().to_string(),
+            otlp::each_request_path(path, &options, send),
+        ),
     };
     if let Some(e) = failure {
         return Err(e);

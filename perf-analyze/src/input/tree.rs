@@ -231,6 +231,12 @@ impl Tree {
         &self.nodes
     }
 
+    /// All nodes in pre-order, taken out of the tree.
+    #[must_use]
+    pub fn into_nodes(self) -> Vec<Node> {
+        self.nodes
+    }
+
     /// The span of node `index`.
     #[must_use]
     pub fn span(&self, index: usize) -> &Span {

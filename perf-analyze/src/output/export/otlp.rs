@@ -117,12 +117,7 @@ pub fn write_read<R: BufRead + Send, W: Write>(
 /// As [`write_read`].
 pub fn write_path<W: Write>(path: &Path, options: &Options, out: W) -> Result<VisitReport, Error> {
     let mut out = io::BufWriter::new(out);
-    let source = input::data_file(path);
-    let mut exporter = Exporter::new(&source.to_string_lossy(), budget(options), |request| {
-        write_line(&mut out, &request)
-    });
-    let mut report = input::visit_path(path, options, &mut exporter)?;
-    exporter.finish(&mut report)?;
+    let report = each_request_path(path, options, |request| write_line(&mut out, &request))?;
     out.flush().map_err(super::write_error)?;
     Ok(report)
 }
@@ -142,6 +137,22 @@ pub fn each_request<R: BufRead + Send>(
 ) -> Result<VisitReport, Error> {
     let mut exporter = Exporter::new(source, budget(options), send);
     let mut report = input::visit(input, source, options, &mut exporter)?;
+    exporter.finish(&mut report)?;
+    Ok(report)
+}
+
+/// As [`each_request`], from a data file or a session directory.
+///
+/// # Errors
+/// As [`each_request`], and when the file cannot be opened.
+pub fn each_request_path(
+    path: &Path,
+    options: &Options,
+    send: impl FnMut(Request) -> io::Result<()>,
+) -> Result<VisitReport, Error> {
+    let source = input::data_file(path);
+    let mut exporter = Exporter::new(&source.to_string_lossy(), budget(options), send);
+    let mut report = input::visit_path(path, options, &mut exporter)?;
     exporter.finish(&mut report)?;
     Ok(report)
 }
@@ -186,7 +197,7 @@ fn from_session(session: &Session, send: impl FnMut(Request) -> io::Result<()>) 
             exporter.settle();
         }
         segment = Some(tree.root().segment);
-        exporter.arrive(tree);
+        exporter.arrive(tree.clone());
     }
     exporter.settle();
     exporter.flush();
@@ -243,7 +254,7 @@ struct Exporter<F> {
     seed: Option<u64>,
     budget: usize,
     segments: Vec<Segment>,
-    /// Spans waiting for an open span (the key), with the ids of their group's tops.
+    /// Spans waiting for an open span (the key), parents before children.
     groups: HashMap<Key, Vec<Entry>>,
     /// The groups by size, to cut the largest.
     by_size: BTreeSet<(usize, Key)>,
@@ -254,7 +265,8 @@ struct Exporter<F> {
     held_in: HashMap<Key, (Key, u32)>,
     /// Open spans that were cut: what closes under them goes out at once.
     cut: HashSet<Key>,
-    /// The trace root of recently exported spans, for links (at most `budget`).
+    /// The trace root of recently exported spans, for links and late children (at most
+    /// `budget` or [`MIN_RECENT`], whichever is more), and their order.
     recent: HashMap<Key, u64>,
     recent_order: VecDeque<Key>,
     /// Spans waiting for a linked span's trace, by arrival.
@@ -309,11 +321,11 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
     }
 
     /// A tree or a piece arrives: exported if its trace is known, else held.
-    fn arrive(&mut self, tree: &Tree) {
+    fn arrive(&mut self, tree: Tree) {
         let segment = tree.root().segment;
-        let waits_for = tree
-            .waits_for()
-            .or_else(|| tree.missing_parent().map(|p| (segment, p)));
+        // The root's parent, outside the tree: still open, or missing.
+        let outside = tree.open_parent().or(tree.missing_parent());
+        let waits_for = outside.map(|p| (segment, p));
         // The span it waits for may be held here, under an open span of its own (a
         // child that outlived its parent): it joins that group. Else its trace may be
         // known: cut, or exported already.
@@ -325,11 +337,11 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
         // Is the root its own trace's (a complete tree, or one whose parent never came)?
         let own_trace = tree.open_parent().is_none() && waited.is_none() && held.is_none();
         let mut entries: Vec<Entry> = Vec::with_capacity(tree.len());
-        for (index, node) in tree.nodes().iter().enumerate() {
-            let span = &node.span;
+        for (index, node) in tree.into_nodes().into_iter().enumerate() {
+            let span = node.span;
             let parent = match node.parent {
-                Some(parent) => Some(tree.span(parent as usize).id),
-                None => tree.open_parent().or(tree.missing_parent()),
+                Some(parent) => Some(entries[parent as usize].span.id),
+                None => outside,
             };
             let cut = !self.cut.is_empty() && self.cut.remove(&(segment, span.id));
             let roots = cut || (index == 0 && own_trace);
@@ -339,7 +351,7 @@ impl<F: FnMut(Request) -> io::Result<()>> Exporter<F> {
                 None => None,
             };
             entries.push(Entry {
-                span: span.clone(),
+                span,
                 parent,
                 anchor,
                 roots,
@@ -697,7 +709,7 @@ impl<F: FnMut(Request) -> io::Result<()>> Visitor for Exporter<F> {
     }
 
     fn tree(&mut self, tree: Tree) {
-        self.arrive(&tree);
+        self.arrive(tree);
     }
 
     fn takes_pieces(&self) -> bool {
@@ -705,7 +717,7 @@ impl<F: FnMut(Request) -> io::Result<()>> Visitor for Exporter<F> {
     }
 
     fn piece(&mut self, piece: Tree) {
-        self.arrive(&piece);
+        self.arrive(piece);
     }
 
     fn segment_end(&mut self, _: &input::SegmentEnd) {

@@ -16,12 +16,13 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use tracing::Metadata;
 
+use crate::lock::Lock;
 use crate::record::Status;
 use crate::table::SpanState;
 
@@ -150,12 +151,12 @@ struct Pending {
 /// One thread's buffer.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
-    pending: Mutex<Pending>,
+    pending: Lock<Pending>,
 }
 
 impl Slot {
-    fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> spin::mutex::SpinMutexGuard<'_, Pending> {
+        self.pending.lock()
     }
 }
 
@@ -377,13 +378,12 @@ impl Buffers {
         let mut spins = 0;
         let mut p = loop {
             match slot.pending.try_lock() {
-                Ok(p) => break p,
-                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) if spins < 100 => {
+                Some(p) => break p,
+                None if spins < 100 => {
                     spins += 1;
                     std::hint::spin_loop();
                 }
-                Err(std::sync::TryLockError::WouldBlock) => break slot.lock(),
+                None => break slot.lock(),
             }
         };
         if p.batch.recs.is_empty() {

@@ -10,6 +10,7 @@ mod fields;
 mod handle;
 mod layer;
 mod local;
+mod lock;
 #[cfg(feature = "opentelemetry")]
 pub mod otel;
 mod session;

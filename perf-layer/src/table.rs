@@ -12,11 +12,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU64;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tracing::Metadata;
 
 use crate::fields::Fields;
+use crate::lock::Lock;
 use crate::timings::Timings;
 
 /// The most `follows_from` links kept for one span; later ones are ignored.
@@ -137,7 +137,7 @@ const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
 #[repr(align(128))]
 #[derive(Debug, Default)]
-struct Shard(Mutex<Slots>);
+struct Shard(Lock<Slots>);
 
 /// A shard's open spans: the map gives each key the index of its state in `states`,
 /// where the state stays from its span's creation to its close (written once, read
@@ -165,12 +165,9 @@ impl SpanTable {
     }
 
     #[inline]
-    fn shard(&self, key: Key) -> MutexGuard<'_, Slots> {
+    fn shard(&self, key: Key) -> spin::mutex::SpinMutexGuard<'_, Slots> {
         let mixed = key.word().wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        self.shards[(mixed >> (64 - SHARD_BITS)) as usize]
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shards[(mixed >> (64 - SHARD_BITS)) as usize].0.lock()
     }
 
     /// Inserts the state made by `make`, unless `stopped()` says the session has ended
@@ -226,10 +223,7 @@ impl SpanTable {
 
     /// How many spans are open.
     pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).map.len())
-            .sum()
+        self.shards.iter().map(|s| s.0.lock().map.len()).sum()
     }
 
     /// Removes and returns every open span, the deepest first (a child's line before
@@ -237,7 +231,7 @@ impl SpanTable {
     pub(crate) fn drain(&self) -> Vec<SpanState> {
         let mut all = Vec::new();
         for shard in self.shards.iter() {
-            let mut shard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut shard = shard.0.lock();
             let mut open: Vec<u32> = shard.map.drain().map(|(_, at)| at).collect();
             open.sort_unstable();
             shard.free.clear();

@@ -2,7 +2,7 @@
 //! spans, formats their lines into a buffer and writes the buffer to the data file.
 //!
 //! The writer never makes producers wait to wake it: it parks with a growing timeout
-//! while there is nothing to write, and a thread that has filled a chunk of its buffer,
+//! while there is little to write, and a thread that has filled a chunk of its buffer,
 //! [`PerfHandle::flush`](crate::PerfHandle::flush) or the guard unpark it. A dirty
 //! buffer is written at most `flush_interval / 10` after it was last written and the
 //! writer sleeps at most `flush_interval / 4`, so a closed span reaches the file within
@@ -57,6 +57,13 @@ const BUF_CAPACITY: usize = 64 * 1024;
 const SPARES: usize = 2;
 /// The first idle park; it doubles while there is nothing to write.
 const MIN_PARK: Duration = Duration::from_micros(50);
+/// A round that takes fewer records than this doubles the next park (up to a quarter
+/// of the flush interval); only a busier one parks [`MIN_PARK`] again. At a modest span
+/// rate the writer then wakes some hundreds of times a second instead of every
+/// [`MIN_PARK`], and each wake is a context switch on a core the program uses: on
+/// mini-redis, 20% less time over the registry floor (BENCHMARKS.md, part 1). A thread
+/// whose buffer fills a chunk still wakes the writer at once.
+const BUSY_ROUND: usize = 1024;
 
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -206,7 +213,7 @@ impl Writer {
                     }
                 }
             }
-            park = if self.drain_all() > 0 {
+            park = if self.drain_all() >= BUSY_ROUND {
                 MIN_PARK
             } else {
                 (park * 2).min(max_park)
@@ -226,7 +233,7 @@ impl Writer {
 
     /// One round: takes every thread's batch and writes the records of this round and
     /// earlier ones, merged by close time, so that a child's line comes before its
-    /// parent's; returns how many batches were taken.
+    /// parent's; returns how many records were taken.
     fn drain_all(&mut self) -> usize {
         self.round += 1;
         let round = self.round;
@@ -241,7 +248,7 @@ impl Writer {
             written: None,
             last: (0, 0),
         }));
-        let mut batches = 0;
+        let mut taken = 0;
         let mut heap = BinaryHeap::new();
         for (i, entry) in self.slots.iter_mut().enumerate() {
             let spare = match entry.spares.pop() {
@@ -254,7 +261,7 @@ impl Writer {
             };
             match self.buffers.take(&entry.slot, spare) {
                 Ok(batch) => {
-                    batches += 1;
+                    taken += batch.recs.len();
                     entry.last = batch.capacity();
                     let batch = Taken {
                         batch,
@@ -332,7 +339,7 @@ impl Writer {
             }
             keep
         });
-        batches
+        taken
     }
 
     /// Two rounds: everything buffered before this call is written (the first round

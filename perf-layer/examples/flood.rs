@@ -1,5 +1,6 @@
-//! Whole-process cost of a burst of spans under one subscriber: the time per span
-//! including the guard's drop (everything on disk), and the process's memory growth.
+//! Whole-process cost of a burst of spans under one subscriber, installed as the
+//! process's global default: the time per span including the guard's drop (everything
+//! on disk), and the process's memory growth.
 //! `compare` runs every workload under the floor, tracing-chrome and perf-layer, each
 //! in a process of its own, in interleaved rounds, and prints medians and ratios:
 //!
@@ -81,54 +82,53 @@ fn one(which: &str, spans: u64, workload: &str) -> Result<Run, Error> {
     let dir = tempfile::tempdir()?;
     let before_kib = status_kib("VmRSS:").unwrap_or(0);
     let (dispatch, guard) = subscriber(which, dir.path())?;
+    // The process's global default, as a program installs its subscriber: a scoped one
+    // (`with_default`) makes every span clone an `Arc`, whose count two threads then
+    // pull back and forth between their cores (the floor alone took 560 ns a span).
+    tracing::dispatcher::set_global_default(dispatch)?;
     let cpu_before = cpu_ns();
     let start = Instant::now();
     match workload {
         "two_threads" => std::thread::scope(|scope| {
             for _ in 0..2 {
-                let dispatch = &dispatch;
                 scope.spawn(move || {
-                    tracing::dispatcher::with_default(dispatch, || {
-                        for i in 0..spans {
-                            tracing::info_span!("span", i).in_scope(|| black_box(()));
-                        }
-                    });
+                    for i in 0..spans {
+                        tracing::info_span!("span", i).in_scope(|| black_box(()));
+                    }
                 });
             }
         }),
-        _ => tracing::dispatcher::with_default(&dispatch, || match workload {
-            "whole_life" => {
-                for i in 0..spans {
-                    tracing::info_span!("span", i).in_scope(|| black_box(()));
-                }
+        "whole_life" => {
+            for i in 0..spans {
+                tracing::info_span!("span", i).in_scope(|| black_box(()));
             }
-            "root_8" => {
-                for i in 0..spans / 9 {
-                    tracing::info_span!("root", i).in_scope(|| {
-                        for child in 0..8_u64 {
-                            tracing::info_span!("child", child).in_scope(|| black_box(()));
-                        }
-                    });
-                }
+        }
+        "root_8" => {
+            for i in 0..spans / 9 {
+                tracing::info_span!("root", i).in_scope(|| {
+                    for child in 0..8_u64 {
+                        tracing::info_span!("child", child).in_scope(|| black_box(()));
+                    }
+                });
             }
-            "reenter" => {
-                let long_lived = tracing::info_span!("long_lived", i = 1_u64);
-                for _ in 0..spans {
-                    long_lived.in_scope(|| black_box(()));
-                }
+        }
+        "reenter" => {
+            let long_lived = tracing::info_span!("long_lived", i = 1_u64);
+            for _ in 0..spans {
+                long_lived.in_scope(|| black_box(()));
             }
-            "instrument" => {
-                let key = Key("user:1024".into());
-                for i in 0..spans {
-                    get(i, &key);
-                }
+        }
+        "instrument" => {
+            let key = Key("user:1024".into());
+            for i in 0..spans {
+                get(i, &key);
             }
-            _ => {
-                for _ in 0..spans {
-                    tracing::info_span!("span").in_scope(|| black_box(()));
-                }
+        }
+        _ => {
+            for _ in 0..spans {
+                tracing::info_span!("span").in_scope(|| black_box(()));
             }
-        }),
+        }
     }
     drop(guard);
     let elapsed = start.elapsed();

@@ -6,8 +6,8 @@
 //! writer. Taking such a lock costs one atomic compare-exchange either way; releasing a
 //! std `Mutex` costs another atomic read-modify-write (it must see whether a waiter
 //! sleeps), which waits for the core's pending stores, while releasing this lock is a
-//! plain store. With four or five locks a span, that is 6 to 8% of a span's cost
-//! (BENCHMARKS.md, part 1).
+//! plain store. With four or five locks a span, that was about a tenth of a span's
+//! cost on one thread (BENCHMARKS.md, section 1: a span's whole life 237 to 214 ns).
 //!
 //! A thread that finds the lock taken yields its time slice between tries instead of
 //! spinning, so a holder that was preempted gets the CPU back.

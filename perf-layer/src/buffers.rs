@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use tracing::Metadata;
 
-use crate::lock::Lock;
+use crate::lock::{Guard, Lock};
 use crate::record::Status;
 use crate::table::SpanState;
 
@@ -155,7 +155,7 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    fn lock(&self) -> spin::mutex::SpinMutexGuard<'_, Pending> {
+    fn lock(&self) -> Guard<'_, Pending> {
         self.pending.lock()
     }
 }
@@ -164,9 +164,12 @@ impl Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pushed {
     Kept,
+    /// Kept, and the thread has buffered [`WAKE`] bytes since it last woke the writer:
+    /// the caller wakes it.
+    KeptWake,
     /// Kept, past the budget: the caller waits for room (outside every lock).
     KeptOverBudget,
-    /// Dropped and counted.
+    /// Dropped and counted: the caller wakes the writer.
     Dropped,
 }
 
@@ -237,6 +240,11 @@ impl Buffers {
         }
     }
 
+    /// The budget, in bytes.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// The largest emptied batch (its vectors' capacity, in bytes) the writer hands back
     /// to a thread for reuse; bigger ones, left by records past the budget, are freed.
     /// A thread's buffer holds at most `per_thread` and a chunk, and its vectors double
@@ -282,7 +290,8 @@ impl Buffers {
         }
     }
 
-    /// Appends a closed span to this thread's buffer, within the byte budget.
+    /// Appends a closed span to this thread's buffer, within the byte budget. What to do
+    /// next (wake the writer, wait for room) the caller does once it holds no lock.
     #[inline]
     pub(crate) fn push(&self, state: &mut SpanState, end: u64, status: Status) -> Pushed {
         self.with_slot(|slot| {
@@ -298,7 +307,6 @@ impl Buffers {
                         self.budget.used.fetch_sub(more, Ordering::Relaxed);
                         drop(p);
                         self.dropped.fetch_add(1, Ordering::Relaxed);
-                        self.wake_writer();
                         return Pushed::Dropped;
                     }
                     pushed = Pushed::KeptOverBudget;
@@ -307,7 +315,9 @@ impl Buffers {
                 p.unwoken += more;
                 if p.unwoken >= WAKE || pushed == Pushed::KeptOverBudget {
                     p.unwoken = 0;
-                    self.wake_writer();
+                    if pushed == Pushed::Kept {
+                        pushed = Pushed::KeptWake;
+                    }
                 }
             }
             let round = self.round.0.load(Ordering::Relaxed);
@@ -371,10 +381,14 @@ impl Buffers {
         self.round.0.store(round + 1, Ordering::Relaxed);
     }
 
-    /// Takes the slot's batch in exchange for `spare` (an emptied batch); `None` (and
-    /// `spare` back) when it is empty. The thread's lock is held only for the swap; a
+    /// Takes the slot's batch in exchange for `spare` (an emptied batch), with the bytes
+    /// of the budget it held; `None` (and `spare` back) when it is empty. The thread's lock is held only for the swap; a
     /// thread busy closing a span is waited for (it holds the lock for a few stores).
-    pub(crate) fn take(&self, slot: &Slot, spare: Option<Batch>) -> Result<Batch, Option<Batch>> {
+    pub(crate) fn take(
+        &self,
+        slot: &Slot,
+        spare: Option<Batch>,
+    ) -> Result<(Batch, usize), Option<Batch>> {
         let mut spins = 0;
         let mut p = loop {
             match slot.pending.try_lock() {
@@ -394,7 +408,7 @@ impl Buffers {
         let reserved = std::mem::take(&mut p.reserved);
         drop(p);
         self.release(reserved);
-        Ok(batch)
+        Ok((batch, reserved))
     }
 
     /// Whether a thread's buffer is gone with its thread and has nothing left to write.

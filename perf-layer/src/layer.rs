@@ -205,8 +205,10 @@ where
         }) else {
             return;
         };
-        if pushed == Pushed::KeptOverBudget {
-            shared.buffers.wait_for_room();
+        match pushed {
+            Pushed::Kept => {}
+            Pushed::KeptWake | Pushed::Dropped => shared.buffers.wake_writer(),
+            Pushed::KeptOverBudget => shared.buffers.wait_for_room(),
         }
         if let Some(sink) = &shared.echo {
             let (depth, name, id, start) = echo;

@@ -3,13 +3,15 @@
 //!
 //! A span's shard is chosen so that the spans of different threads seldom share one:
 //! `tracing-subscriber`'s registry keeps each thread's spans in a slab shard of that
-//! thread's, and a span's id says which (bits 38 to 50 of the id minus one, sharded-slab's
-//! default layout). The shards are eight groups of eight: that thread number picks the
-//! group, and the id's lowest bits the shard within it. Two threads then touch the same
-//! shard's cache lines only when they use each other's spans, or when their numbers
-//! differ by a multiple of eight: with two threads closing spans at once, 364 ns a span instead of 455
-//! when the whole id picked the shard (BENCHMARKS.md, section 1). Under another registry,
-//! whose ids lay out otherwise, a thread's spans still spread over eight shards.
+//! thread's, and a span's id says which (bits 38 to 50 of the id minus one on 64-bit
+//! targets, sharded-slab's default layout). The shards are eight groups of eight: that
+//! thread number picks the group, and the id's lowest bits the shard within it. Two
+//! threads then touch the same shard's cache lines only when they use each other's
+//! spans, or when their numbers differ by a multiple of eight: with two threads closing
+//! spans at once, 364 ns a span instead of 455 when the whole id picked the shard
+//! (BENCHMARKS.md, section 1). Under a subscriber whose ids lay out otherwise
+//! (tracing-subscriber's registry is the one `LookupSpan` in common use), every
+//! thread's spans share the same eight shards.
 //!
 //! Why a sharded map and not span extensions plus a separate open set: the guard must
 //! find every open span at shutdown, and a span's state has to live somewhere the
@@ -26,7 +28,7 @@ use std::num::NonZeroU64;
 use tracing::Metadata;
 
 use crate::fields::Fields;
-use crate::lock::Lock;
+use crate::lock::{Guard, Lock};
 use crate::timings::Timings;
 
 /// The most `follows_from` links kept for one span; later ones are ignored.
@@ -145,8 +147,13 @@ impl std::hash::Hash for Key {
 /// Shards in a group, and groups.
 const GROUP: u64 = 8;
 const SHARDS: usize = 64;
-/// Where the registry's slab puts the number of the thread that made a span.
+/// Where the registry's slab puts the number of the thread that made a span, above the
+/// span's address in that thread's slab (sharded-slab's default layout: 32 pages of
+/// slots, the first of 32, on 64-bit targets; 16 pages on 32-bit ones).
+#[cfg(target_pointer_width = "64")]
 const SLAB_THREAD_SHIFT: u32 = 38;
+#[cfg(not(target_pointer_width = "64"))]
+const SLAB_THREAD_SHIFT: u32 = 22;
 
 #[repr(align(128))]
 #[derive(Debug, Default)]
@@ -177,14 +184,18 @@ impl SpanTable {
         }
     }
 
-    /// The key's shard: the group of the thread whose slab holds the span (and of the
-    /// layer instance), then the id's lowest bits (see the module doc).
+    /// Where the key's shard is: the group of the thread whose slab holds the span (and
+    /// of the layer instance), then the id's lowest bits (see the module doc).
     #[inline]
-    fn shard(&self, key: Key) -> spin::mutex::SpinMutexGuard<'_, Slots> {
+    fn shard_index(key: Key) -> usize {
         let thread = key.id.wrapping_sub(1) >> SLAB_THREAD_SHIFT;
         let group = thread.wrapping_add(key.tag) % (SHARDS as u64 / GROUP);
-        let at = group * GROUP + key.id % GROUP;
-        self.shards[at as usize].0.lock()
+        (group * GROUP + key.id % GROUP) as usize
+    }
+
+    #[inline]
+    fn shard(&self, key: Key) -> Guard<'_, Slots> {
+        self.shards[Self::shard_index(key)].0.lock()
     }
 
     /// Inserts the state made by `make`, unless `stopped()` says the session has ended
@@ -304,7 +315,6 @@ mod tests {
         // span's id says which. This fails if the registry's ids stop saying so (then
         // the shards no longer follow threads).
         let registry = tracing::Dispatch::new(tracing_subscriber::registry());
-        let table = SpanTable::new();
         let all_made = std::sync::Barrier::new(8);
         let threads: Vec<(u64, HashSet<usize>)> = std::thread::scope(|scope| {
             let threads: Vec<_> = (0..8)
@@ -318,12 +328,7 @@ mod tests {
                             let groups = ids
                                 .iter()
                                 .map(|&id| {
-                                    let shard = table.shard(Key { tag: 0, id });
-                                    let at = table
-                                        .shards
-                                        .iter()
-                                        .position(|s| std::ptr::eq(s.0.as_mut_ptr(), &*shard));
-                                    at.expect("one of the table's shards") / GROUP as usize
+                                    SpanTable::shard_index(Key { tag: 0, id }) / GROUP as usize
                                 })
                                 .collect();
                             // Alive until every thread has made its spans.

@@ -2,7 +2,8 @@
 //! spans, formats their lines into a buffer and writes the buffer to the data file.
 //!
 //! The writer never makes producers wait to wake it: it parks with a growing timeout
-//! while there is little to write, and a thread that has filled a chunk of its buffer,
+//! while there is little to write, and a thread that has buffered 256 KiB since it last
+//! woke it, a thread that finds the budget spent,
 //! [`PerfHandle::flush`](crate::PerfHandle::flush) or the guard unpark it. A dirty
 //! buffer is written at most `flush_interval / 10` after it was last written and the
 //! writer sleeps at most `flush_interval / 4`, so a closed span reaches the file within
@@ -57,13 +58,19 @@ const BUF_CAPACITY: usize = 64 * 1024;
 const SPARES: usize = 2;
 /// The shortest park; it doubles after each round that takes few records ([`BUSY_ROUND`]).
 const MIN_PARK: Duration = Duration::from_micros(50);
-/// A round that takes fewer records than this doubles the next park (up to a quarter
-/// of the flush interval); only a busier one parks [`MIN_PARK`] again. At a modest span
-/// rate the writer then wakes some hundreds of times a second instead of thousands, and
-/// each wake is a context switch on a core the program uses: a mini-redis round took
-/// 1.29 s instead of 1.44 (BENCHMARKS.md, section 6). A thread whose buffer fills a
-/// chunk still wakes the writer at once.
+/// A round that takes fewer records than this, and frees less than [`BUSY_BUDGET`] of
+/// the budget, doubles the next park (up to a quarter of the flush interval); only a
+/// busier one parks [`MIN_PARK`] again. At a modest span rate the writer then wakes
+/// some hundreds of times a second instead of thousands, and each wake is a context
+/// switch on a core the program uses: a mini-redis round took 1.29 s instead of 1.44
+/// (BENCHMARKS.md, section 6). A thread that has buffered 256 KiB since it last woke
+/// the writer, or finds the budget spent, still wakes it at once.
 const BUSY_ROUND: usize = 1024;
+/// The share of the budget (one part in this many) whose release makes a round busy:
+/// each thread with a record waiting holds a chunk of the budget (32 KiB by default), so
+/// a few records on each of many threads can hold much of it, and the writer must not
+/// sleep on them.
+const BUSY_BUDGET: usize = 8;
 
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -213,7 +220,8 @@ impl Writer {
                     }
                 }
             }
-            park = if self.drain_all() >= BUSY_ROUND {
+            let (records, freed) = self.drain_all();
+            park = if records >= BUSY_ROUND || freed >= self.buffers.limit() / BUSY_BUDGET {
                 MIN_PARK
             } else {
                 (park * 2).min(max_park)
@@ -233,8 +241,9 @@ impl Writer {
 
     /// One round: takes every thread's batch and writes the records of this round and
     /// earlier ones, merged by close time, so that a child's line comes before its
-    /// parent's; returns how many records were taken.
-    fn drain_all(&mut self) -> usize {
+    /// parent's; returns how many records were taken and how many bytes of the budget
+    /// their buffers held.
+    fn drain_all(&mut self) -> (usize, usize) {
         self.round += 1;
         let round = self.round;
         self.buffers.begin_round(round);
@@ -248,7 +257,7 @@ impl Writer {
             written: None,
             last: (0, 0),
         }));
-        let mut taken = 0;
+        let (mut taken, mut freed) = (0, 0);
         let mut heap = BinaryHeap::new();
         for (i, entry) in self.slots.iter_mut().enumerate() {
             let spare = match entry.spares.pop() {
@@ -260,8 +269,9 @@ impl Writer {
                 None => None,
             };
             match self.buffers.take(&entry.slot, spare) {
-                Ok(batch) => {
+                Ok((batch, reserved)) => {
                     taken += batch.recs.len();
+                    freed += reserved;
                     entry.last = batch.capacity();
                     let batch = Taken {
                         batch,
@@ -339,7 +349,7 @@ impl Writer {
             }
             keep
         });
-        taken
+        (taken, freed)
     }
 
     /// Two rounds: everything buffered before this call is written (the first round

@@ -382,24 +382,15 @@ impl Buffers {
     }
 
     /// Takes the slot's batch in exchange for `spare` (an emptied batch), with the bytes
-    /// of the budget it held; `None` (and `spare` back) when it is empty. The thread's lock is held only for the swap; a
-    /// thread busy closing a span is waited for (it holds the lock for a few stores).
+    /// of the budget it held; `None` (and `spare` back) when it is empty. The thread's
+    /// lock is held only for the swap; a thread busy closing a span is waited for (it
+    /// holds the lock for a few stores).
     pub(crate) fn take(
         &self,
         slot: &Slot,
         spare: Option<Batch>,
     ) -> Result<(Batch, usize), Option<Batch>> {
-        let mut spins = 0;
-        let mut p = loop {
-            match slot.pending.try_lock() {
-                Some(p) => break p,
-                None if spins < 100 => {
-                    spins += 1;
-                    std::hint::spin_loop();
-                }
-                None => break slot.lock(),
-            }
-        };
+        let mut p = slot.lock();
         if p.batch.recs.is_empty() {
             return Err(spare);
         }

@@ -27,7 +27,7 @@ const SPINS: u32 = 64;
 const YIELDS: u32 = 16;
 /// How long a waiter sleeps between tries once spinning and yielding have not got it
 /// the lock: a holder that is not running is given the CPU.
-pub(crate) const CONTENDED_SLEEP: Duration = Duration::from_micros(50);
+const CONTENDED_SLEEP: Duration = Duration::from_micros(50);
 
 /// A lock released with a plain store, whose waiters back off to sleeping; see the
 /// module doc.
@@ -51,12 +51,6 @@ impl<T> Lock<T> {
             Some(guard) => guard,
             None => self.lock_contended(),
         }
-    }
-
-    /// The lock if it is free now.
-    #[inline]
-    pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {
-        self.0.try_lock()
     }
 
     #[cold]
